@@ -1,0 +1,464 @@
+"""The Euler-Lagrange engine, Hamilton's equations and the Legendre maps.
+
+Everything here takes a plain differentiable scalar function, a Lagrangian `L(q, q_t)` or a
+Hamiltonian `H(q, p)` on vectors of shape `(n,)`, and knows nothing of systems or models.
+"""
+
+from collections.abc import Callable
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+from jaxtyping import Array, ArrayLike, Float, Scalar
+
+from ._custom_types import (
+    Accelerations,
+    Args,
+    Coordinates,
+    GeneralizedForce,
+    Momenta,
+    ScalarFunction,
+    State,
+    Velocities,
+)
+from ._sparse import colour_tangents, decompress_band, solve_banded
+
+
+Method = Literal["jvp", "paper"]
+_METHODS = ("jvp", "paper")
+
+
+def _describe(fn: Callable) -> str:
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    return f"`{name}`" if name else f"of type {type(fn).__name__}"
+
+
+def _as_pair(
+    q: ArrayLike, q_t: ArrayLike, names: tuple[str, str] = ("q", "q_t")
+) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+    """Validates a configuration and its velocities (or momenta) at trace time."""
+    a_name, b_name = names
+    q, q_t = jnp.asarray(q), jnp.asarray(q_t)
+    for name, value in ((a_name, q), (b_name, q_t)):
+        if value.ndim != 1:
+            raise ValueError(
+                f"`{name}` must be a 1-D array of shape (n,), got shape {value.shape}. "
+                "For a batch of states, wrap the function in jax.vmap."
+            )
+        if not jnp.issubdtype(value.dtype, jnp.floating):
+            raise TypeError(
+                f"`{name}` must be a real floating-point array, got dtype {value.dtype}; "
+                f"convert it first, e.g. jnp.asarray({name}, dtype=float)."
+            )
+    if q.shape != q_t.shape:
+        raise ValueError(
+            f"`{a_name}` and `{b_name}` must have the same shape (n,), got {a_name} of shape "
+            f"{q.shape} and {b_name} of shape {q_t.shape}."
+        )
+    dtype = jnp.promote_types(q.dtype, q_t.dtype)
+    return q.astype(dtype), q_t.astype(dtype)
+
+
+def _check_scalar(fn: Callable, kind: str, a: Array, b: Array) -> None:
+    out = jax.eval_shape(fn, a, b)
+    shape = getattr(out, "shape", None)
+    if shape != ():
+        got = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
+        raise ValueError(
+            f"the {kind} {_describe(fn)} must return a scalar (shape ()), but it returned "
+            f"{got}. Sum or index it to a scalar, e.g. return jnp.sum(...)."
+        )
+
+
+def _check_force(force: Callable, q: Array, q_t: Array) -> None:
+    out = jax.eval_shape(force, q, q_t)
+    shape = getattr(out, "shape", None)
+    if shape != q.shape:
+        raise ValueError(
+            f"the generalized force {_describe(force)} must return shape {q.shape} (one "
+            f"component per coordinate), but it returned shape {shape}."
+        )
+
+
+def _solve_checked(
+    mass: Float[Array, "n n"], rhs: Float[Array, " n"], checks: bool
+) -> Float[Array, " n"]:
+    lu, pivots = jsl.lu_factor(mass)
+    acc = jsl.lu_solve((lu, pivots), rhs)
+    if checks:
+        diagonal = jnp.abs(jnp.diag(lu))
+        tolerance = mass.shape[0] * jnp.finfo(mass.dtype).eps * jnp.max(diagonal)
+        singular = jnp.any(diagonal <= tolerance) | ~jnp.all(jnp.isfinite(mass))
+        acc = eqx.error_if(
+            acc,
+            singular,
+            "the mass matrix d2L/dq_t2 is singular or non-finite at this state, so the "
+            "Euler-Lagrange equation has no unique solution. Check that the Lagrangian depends "
+            "on every velocity (a kinetic term), or use method='paper' for the pseudo-inverse.",
+        )
+    return acc
+
+
+def _jvp_terms(
+    lagrangian: ScalarFunction,
+    q: Array,
+    q_t: Array,
+    tangents: Float[Array, "k n"],
+) -> tuple[Float[Array, " n"], Float[Array, " n"], Float[Array, "k n"]]:
+    """`dL/dq`, the mixed term `(d2L/dq dq_t) q_t`, and `(d2L/dq_t2) v` for each tangent `v`.
+
+    One vmapped forward-over-reverse product: the first direction moves `q` along `q_t` (the
+    mixed term), the others move `q_t` along `tangents` (columns of the mass matrix).
+    """
+    gradients = jax.grad(lagrangian, argnums=(0, 1))
+    k, n = tangents.shape
+    tangents_q = jnp.concatenate([q_t[None], jnp.zeros((k, n), q.dtype)])
+    tangents_qt = jnp.concatenate([jnp.zeros((1, n), q.dtype), tangents])
+
+    def directional(tq, tqt):
+        return jax.jvp(gradients, (q, q_t), (tq, tqt))
+
+    (dL_dq, _), (_, products) = jax.vmap(directional, out_axes=(None, 0))(tangents_q, tangents_qt)
+    return dL_dq, products[0], products[1:]
+
+
+def _acceleration_jvp(lagrangian, q, q_t, rhs_force, checks):
+    n = q.shape[0]
+    dL_dq, mixed, columns = _jvp_terms(lagrangian, q, q_t, jnp.eye(n, dtype=q.dtype))
+    # Hessians are symmetric, but transposing keeps `mass[i, j] = d2L/dq_t_i dq_t_j` exact for
+    # users who check it against a closed form.
+    mass = columns.T
+    return _solve_checked(mass, dL_dq - mixed + rhs_force, checks)
+
+
+def _acceleration_banded(lagrangian, q, q_t, rhs_force, bandwidth, checks):
+    n = q.shape[0]
+    dL_dq, mixed, compressed = _jvp_terms(
+        lagrangian, q, q_t, colour_tangents(n, bandwidth, q.dtype)
+    )
+    band = decompress_band(compressed, bandwidth)
+    acc = solve_banded(band, dL_dq - mixed + rhs_force)
+    if checks:
+        acc = eqx.error_if(
+            acc,
+            ~jnp.all(jnp.isfinite(acc)),
+            "the banded mass matrix d2L/dq_t2 is singular or non-finite at this state "
+            f"(half-bandwidth {bandwidth}). Check that the Lagrangian depends on every velocity "
+            "and that mass_bandwidth covers every coupling between velocities.",
+        )
+    return acc
+
+
+def _acceleration_paper(lagrangian, q, q_t, rhs_force):
+    # The formulation of Cranmer et al. (2020): full Hessians and a pseudo-inverse. Kept for
+    # comparison and for Lagrangians whose mass matrix is singular on purpose.
+    mass = jax.hessian(lagrangian, argnums=1)(q, q_t)
+    mixed = jax.jacobian(jax.jacobian(lagrangian, argnums=1), argnums=0)(q, q_t)
+    dL_dq = jax.grad(lagrangian, argnums=0)(q, q_t)
+    return jnp.linalg.pinv(mass) @ (dL_dq - mixed @ q_t + rhs_force)
+
+
+def euler_lagrange(
+    lagrangian: ScalarFunction,
+    *,
+    force: GeneralizedForce | None = None,
+    mass_bandwidth: int | None = None,
+    method: Method = "jvp",
+    checks: bool = True,
+) -> Callable[[Coordinates, Velocities], Accelerations]:
+    r"""Turns a Lagrangian into its accelerations by the Euler-Lagrange equation.
+
+    Solves
+    $$\ddot q = \left(\frac{\partial^2 L}{\partial \dot q^2}\right)^{-1}
+    \left[\frac{\partial L}{\partial q} - \frac{\partial^2 L}{\partial q\,\partial \dot q}\dot q
+    + Q(q, \dot q)\right]$$
+    for any differentiable scalar `L(q, q_t)`: velocity-dependent, relativistic, in any
+    coordinates. The mixed term is one Jacobian-vector product, the mass matrix comes from
+    forward-over-reverse products, and the solve is an LU factorisation.
+
+    **Arguments:**
+
+    - `lagrangian`: `L(q, q_t) -> scalar`, with `q` and `q_t` of shape `(n,)`.
+    - `force`: optional generalized force `Q(q, q_t) -> (n,)` (damping, drive), added to the
+        right-hand side.
+    - `mass_bandwidth`: if the mass matrix `d2L/dq_t2` is banded with this half-bandwidth `k`
+        (local couplings on a chain or grid), it is built from `2k + 1` coloured products and
+        solved banded, so the cost is linear in `n`.
+    - `method`: `"jvp"` (default) as above; `"paper"` is the formulation of Cranmer et al.:
+        full Hessians, a Jacobian of a Jacobian, and a pseudo-inverse.
+    - `checks`: if `True`, a singular or non-finite mass matrix raises an error (also under
+        `jit`, through `equinox.error_if`). Turn off for speed once a model is known to be safe.
+
+    **Returns:**
+
+    A function `acc(q, q_t) -> q_tt` of shape `(n,)`, in the dtype of its inputs, that works
+    under `jax.jit`, `jax.vmap` and `jax.grad`.
+
+    !!! example
+
+        ```python
+        def lagrangian(q, q_t):  # a pendulum
+            return 0.5 * q_t @ q_t + 9.81 * jnp.cos(q[0])
+
+        acc = lz.euler_lagrange(lagrangian)
+        acc(jnp.array([0.3]), jnp.array([0.0]))  # -9.81 sin(0.3)
+        ```
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @article{cranmer2020lagrangian,
+          title={Lagrangian Neural Networks},
+          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
+                  and Spergel, David and Ho, Shirley},
+          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
+                   Equations},
+          year={2020}
+        }
+        ```
+    """
+    if not callable(lagrangian):
+        raise TypeError(
+            f"`lagrangian` must be a callable L(q, q_t) -> scalar, got {type(lagrangian).__name__}."
+        )
+    if force is not None and not callable(force):
+        raise TypeError(
+            f"`force` must be a callable Q(q, q_t) -> (n,) or None, got {type(force).__name__}."
+        )
+    if method not in _METHODS:
+        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}.")
+    if mass_bandwidth is not None:
+        if isinstance(mass_bandwidth, bool) or not isinstance(mass_bandwidth, int):
+            raise TypeError(
+                f"`mass_bandwidth` must be a non-negative int or None, got {mass_bandwidth!r}."
+            )
+        if mass_bandwidth < 0:
+            raise ValueError(f"`mass_bandwidth` must be >= 0, got {mass_bandwidth}.")
+        if method == "paper":
+            raise ValueError("`mass_bandwidth` cannot be combined with method='paper'.")
+
+    def acceleration(q: Coordinates, q_t: Velocities) -> Accelerations:
+        q, q_t = _as_pair(q, q_t)
+        _check_scalar(lagrangian, "Lagrangian", q, q_t)
+        if force is None:
+            rhs_force = jnp.zeros_like(q)
+        else:
+            _check_force(force, q, q_t)
+            rhs_force = jnp.asarray(force(q, q_t)).astype(q.dtype)
+        if method == "paper":
+            acc = _acceleration_paper(lagrangian, q, q_t, rhs_force)
+        elif mass_bandwidth is not None and mass_bandwidth < q.shape[0] - 1:
+            acc = _acceleration_banded(lagrangian, q, q_t, rhs_force, mass_bandwidth, checks)
+        else:
+            acc = _acceleration_jvp(lagrangian, q, q_t, rhs_force, checks)
+        return acc.astype(q.dtype)
+
+    return acceleration
+
+
+def mass_matrix(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Array]:
+    """The generalized mass matrix `d2L/dq_t2` of a Lagrangian, as a function of `(q, q_t)`.
+
+    **Returns:** a function `(q, q_t) -> (n, n)` matrix.
+    """
+
+    def mass(q: Coordinates, q_t: Velocities) -> Float[Array, "n n"]:
+        q, q_t = _as_pair(q, q_t)
+        _check_scalar(lagrangian, "Lagrangian", q, q_t)
+        return jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=1)(q, q_t)
+
+    return mass
+
+
+def lagrangian_vector_field(
+    lagrangian: ScalarFunction,
+    *,
+    force: GeneralizedForce | None = None,
+    mass_bandwidth: int | None = None,
+    method: Method = "jvp",
+    checks: bool = True,
+) -> Callable[[ArrayLike, State, Args], State]:
+    """The first-order vector field `f(t, y, args) = [q_t, q_tt]` of a Lagrangian.
+
+    `y = concatenate([q, q_t])`; the signature is Diffrax's, so the result goes straight into
+    [`lagrangian_zoo.rollout`][]. Keyword arguments are those of
+    [`lagrangian_zoo.euler_lagrange`][].
+    """
+    acceleration = euler_lagrange(
+        lagrangian, force=force, mass_bandwidth=mass_bandwidth, method=method, checks=checks
+    )
+
+    def vector_field(t: ArrayLike, y: State, args: Args) -> State:
+        del t, args
+        q, q_t = split_state(y)
+        return jnp.concatenate([q_t, acceleration(q, q_t)])
+
+    return vector_field
+
+
+def split_state(y: State) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+    """Splits `y = [q, q_t]` (or `[q, p]`) of shape `(2n,)` into its two halves."""
+    y = jnp.asarray(y)
+    if y.ndim != 1 or y.shape[0] % 2 != 0:
+        raise ValueError(
+            f"a state `y` must be 1-D of even length 2n (positions then velocities), got shape "
+            f"{y.shape}."
+        )
+    n = y.shape[0] // 2
+    return y[:n], y[n:]
+
+
+def hamiltonian_vector_field(
+    hamiltonian: ScalarFunction,
+) -> Callable[[Coordinates, Momenta], tuple[Velocities, Momenta]]:
+    r"""Hamilton's equations of a scalar `H(q, p)`.
+
+    $$\dot q = \frac{\partial H}{\partial p}, \qquad \dot p = -\frac{\partial H}{\partial q}.$$
+
+    **Returns:** a function `(q, p) -> (q_t, p_t)`, each of shape `(n,)`.
+    """
+    if not callable(hamiltonian):
+        raise TypeError(
+            f"`hamiltonian` must be a callable H(q, p) -> scalar, got "
+            f"{type(hamiltonian).__name__}."
+        )
+
+    def field(q: Coordinates, p: Momenta) -> tuple[Velocities, Momenta]:
+        q, p = _as_pair(q, p, ("q", "p"))
+        _check_scalar(hamiltonian, "Hamiltonian", q, p)
+        dH_dq, dH_dp = jax.grad(hamiltonian, argnums=(0, 1))(q, p)
+        return dH_dp, -dH_dq
+
+    return field
+
+
+def momenta(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Momenta]:
+    """The canonical momenta `p = dL/dq_t`: the Legendre map from `(q, q_t)` to `(q, p)`."""
+
+    def canonical_momenta(q: Coordinates, q_t: Velocities) -> Momenta:
+        q, q_t = _as_pair(q, q_t)
+        _check_scalar(lagrangian, "Lagrangian", q, q_t)
+        return jax.grad(lagrangian, argnums=1)(q, q_t)
+
+    return canonical_momenta
+
+
+def velocities(
+    lagrangian: ScalarFunction, *, max_steps: int = 100, rtol: float | None = None
+) -> Callable[[Coordinates, Momenta], Velocities]:
+    """The inverse Legendre map: velocities `q_t` whose momenta `dL/dq_t` equal `p`.
+
+    Damped Newton iterations on `dL/dq_t(q, q_t) = p`, starting at rest; each step solves with
+    the mass matrix and halves itself until the residual is finite and decreases, which keeps
+    relativistic Lagrangians inside `|q_t| < c`. For a quadratic kinetic energy one step is exact.
+
+    **Arguments:**
+
+    - `lagrangian`: `L(q, q_t) -> scalar`.
+    - `max_steps`: the most Newton steps.
+    - `rtol`: relative tolerance on the momenta; defaults to a few ulps of the dtype.
+
+    **Returns:** a function `(q, p) -> q_t`.
+    """
+
+    def inverse_legendre(q: Coordinates, p: Momenta) -> Velocities:
+        q, p = _as_pair(q, p, ("q", "p"))
+        _check_scalar(lagrangian, "Lagrangian", q, p)
+        momentum = jax.grad(lagrangian, argnums=1)
+        mass = jax.jacfwd(momentum, argnums=1)
+        tol = (100 * jnp.finfo(q.dtype).eps) if rtol is None else rtol
+        scale = 1 + jnp.max(jnp.abs(p))
+
+        def residual_norm(v):
+            r = momentum(q, v) - p
+            norm = jnp.max(jnp.abs(r))
+            return jnp.where(jnp.isfinite(norm), norm, jnp.inf)
+
+        def cond(carry):
+            step, _, norm = carry
+            return (step < max_steps) & (norm > tol * scale)
+
+        def body(carry):
+            step, v, norm = carry
+            direction = jnp.linalg.solve(mass(q, v), p - momentum(q, v))
+
+            def halve(c):
+                size, _ = c
+                return size / 2, residual_norm(v + size / 2 * direction)
+
+            def worse(c):
+                size, new_norm = c
+                return (new_norm >= norm) & (size > 1e-6)
+
+            size, new_norm = jax.lax.while_loop(
+                worse, halve, (jnp.ones((), q.dtype), residual_norm(v + direction))
+            )
+            return step + 1, v + size * direction, new_norm
+
+        v0 = jnp.zeros_like(p)
+        _, v, norm = jax.lax.while_loop(cond, body, (0, v0, residual_norm(v0)))
+        return eqx.error_if(
+            v,
+            norm > 1e3 * tol * scale,
+            "the inverse Legendre map did not converge: no velocities found whose momenta "
+            "dL/dq_t equal p. Check that the mass matrix d2L/dq_t2 is non-singular, or raise "
+            "max_steps.",
+        )
+
+    return inverse_legendre
+
+
+def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Scalar]:
+    r"""The energy function of a Lagrangian, $E = \dot q \cdot \partial L / \partial \dot q - L$.
+
+    Conserved along every solution when `L` does not depend on time.
+
+    **Returns:** a function `(q, q_t) -> scalar`.
+    """
+
+    def energy(q: Coordinates, q_t: Velocities) -> Scalar:
+        q, q_t = _as_pair(q, q_t)
+        _check_scalar(lagrangian, "Lagrangian", q, q_t)
+        value, p = jax.value_and_grad(lagrangian, argnums=1)(q, q_t)
+        return q_t @ p - value
+
+    return energy
+
+
+def hamiltonian_from_lagrangian(
+    lagrangian: ScalarFunction, **velocities_kwargs
+) -> Callable[[Coordinates, Momenta], Scalar]:
+    """The Hamiltonian `H(q, p) = p . q_t - L(q, q_t)` with `q_t` from the inverse Legendre map."""
+    to_velocities = velocities(lagrangian, **velocities_kwargs)
+
+    def hamiltonian(q: Coordinates, p: Momenta) -> Scalar:
+        q_t = to_velocities(q, p)
+        return p @ q_t - lagrangian(q, q_t)
+
+    return hamiltonian
+
+
+def energy_along(
+    energy: Callable[[Coordinates, Velocities], Scalar], ys: Float[Array, "*batch 2n"]
+) -> Float[Array, "*batch"]:
+    """Evaluates `energy(q, q_t)` on every state of a (batched) trajectory `ys[..., 2n]`."""
+    ys = jnp.asarray(ys)
+    flat = ys.reshape(-1, ys.shape[-1])
+    values = jax.vmap(lambda y: energy(*split_state(y)))(flat)
+    return values.reshape(ys.shape[:-1])
+
+
+__all__ = [
+    "euler_lagrange",
+    "mass_matrix",
+    "lagrangian_vector_field",
+    "hamiltonian_vector_field",
+    "momenta",
+    "velocities",
+    "lagrangian_energy",
+    "hamiltonian_from_lagrangian",
+    "split_state",
+    "energy_along",
+]

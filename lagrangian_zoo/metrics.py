@@ -1,0 +1,1 @@
+"""Metrics on rollouts (placeholder: being written)."""

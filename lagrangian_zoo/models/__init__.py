@@ -1,0 +1,1 @@
+"""Learned dynamics models (placeholder: being written)."""

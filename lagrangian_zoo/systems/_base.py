@@ -1,0 +1,74 @@
+"""The interface every analytic reference system implements."""
+
+import abc
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
+
+from .._custom_types import Accelerations, Args, Coordinates, State, Velocities
+from .._mechanics import split_state
+
+
+class AbstractSystem(eqx.Module):
+    """A physical system with exact, hand-derived equations of motion.
+
+    Parameters (masses, lengths, constants) are fields, so a system is a pytree and can be
+    passed through `jax.jit`. The state is `y = concatenate([q, q_t])` of shape `(2 * dof,)`.
+
+    Subclasses give, in closed form and derived by hand (not by automatic differentiation, so
+    that the engine in [`lagrangian_zoo.euler_lagrange`][] can be tested against them):
+
+    - `dof`: the number of degrees of freedom `n`;
+    - `periodic`: a tuple of `n` booleans, `True` for angles (models embed those as
+        `(cos q, sin q)`);
+    - `lagrangian(q, q_t)`, `energy(q, q_t)` and `acceleration(q, q_t)`;
+    - `sample_initial_state(key)`: the published papers' distribution of initial states.
+    """
+
+    name: ClassVar[str]
+    dof: eqx.AbstractVar[int]
+    periodic: eqx.AbstractVar[tuple[bool, ...]]
+
+    @abc.abstractmethod
+    def lagrangian(self, q: Coordinates, q_t: Velocities) -> Scalar:
+        """The Lagrangian `L(q, q_t)`."""
+
+    @abc.abstractmethod
+    def energy(self, q: Coordinates, q_t: Velocities) -> Scalar:
+        """The total (conserved) energy at `(q, q_t)`."""
+
+    @abc.abstractmethod
+    def acceleration(self, q: Coordinates, q_t: Velocities) -> Accelerations:
+        """The closed-form accelerations `q_tt(q, q_t)`."""
+
+    @abc.abstractmethod
+    def sample_initial_state(self, key: PRNGKeyArray) -> State:
+        """One random initial state `[q, q_t]` from the papers' distribution."""
+
+    def __call__(self, t: Float[ArrayLike, ""], y: State, args: Args) -> State:
+        """The vector field `dy/dt = [q_t, q_tt]` in Diffrax's convention."""
+        del t, args
+        q, q_t = split_state(y)
+        return jnp.concatenate([q_t, self.acceleration(q, q_t)])
+
+
+def check_positive(system: str, **values: float | ArrayLike) -> None:
+    """Refuses non-positive or non-finite physical parameters (skipped for traced values)."""
+    for name, value in values.items():
+        if isinstance(value, jax.core.Tracer):
+            continue
+        array = jnp.asarray(value)
+        if not bool(jnp.all(jnp.isfinite(array))) or not bool(jnp.all(array > 0)):
+            raise ValueError(
+                f"{system}: parameter `{name}` must be positive and finite, got {value!r}."
+            )
+
+
+def sample_uniform(
+    key: PRNGKeyArray, shape: tuple[int, ...], low: float, high: float
+) -> Float[Array, "..."]:
+    """Uniform samples in `[low, high)` in the default float dtype."""
+    return jax.random.uniform(key, shape, minval=low, maxval=high)
