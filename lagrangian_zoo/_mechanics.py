@@ -221,7 +221,8 @@ def euler_lagrange(
     """
     if not callable(lagrangian):
         raise TypeError(
-            f"`lagrangian` must be a callable L(q, q_t) -> scalar, got {type(lagrangian).__name__}."
+            "`lagrangian` must be a callable L(q, q_t) -> scalar, got "
+            f"{type(lagrangian).__name__}."
         )
     if force is not None and not callable(force):
         raise TypeError(
