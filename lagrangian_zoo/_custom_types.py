@@ -1,6 +1,7 @@
 """Shape aliases shared across the package.
 
-`n` is the number of degrees of freedom; a state `y = [q, q_t]` (or `[q, p]`) has `2n` entries.
+`n` is the number of degrees of freedom; a state `y = [q, q_t]` (or `[q, p]`) has `state = 2n`
+entries (jaxtyping cannot name `2n` directly).
 """
 
 from collections.abc import Callable
@@ -13,8 +14,8 @@ Coordinates: TypeAlias = Float[Array, " n"]
 Velocities: TypeAlias = Float[Array, " n"]
 Momenta: TypeAlias = Float[Array, " n"]
 Accelerations: TypeAlias = Float[Array, " n"]
-State: TypeAlias = Float[Array, " 2n"]
-BatchedState: TypeAlias = Float[Array, "*batch 2n"]
+State: TypeAlias = Float[Array, " state"]
+BatchedState: TypeAlias = Float[Array, "*batch state"]
 Times: TypeAlias = Float[Array, " times"]
 Args: TypeAlias = PyTree
 

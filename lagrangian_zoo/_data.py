@@ -1,17 +1,587 @@
-"""Placeholder: being written."""
+"""Training data: trajectories of a system with exact derivatives, random-state streams, the
+measured real pendulum, and their storage on disk."""
+
+import dataclasses
+import importlib.resources
+import io
+import json
+import math
+import os
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
+
+from ._checkpoint import atomic_write, library_version
+from ._mechanics import momenta, split_state
+from ._rollout import rollout
 
 
-class Dataset:
+DATASET_FORMAT = "lagrangian_zoo.dataset"
+DATASET_FORMAT_VERSION = 1
+_HEADER_ENTRY = "__lagrangian_zoo__"
+_COORDINATES = ("velocity", "canonical")
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values for metadata: arrays become (nested) lists, tuples become lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (jax.Array, np.ndarray, np.generic)):
+        return np.asarray(value).tolist()
+    return value
+
+
+class Metadata(Mapping[str, Any]):
+    """An immutable, hashable mapping of JSON values describing a dataset.
+
+    Hashable so that it can be a static field of [`lagrangian_zoo.Dataset`][] (static fields
+    are part of `jax.jit`'s cache key). Indexing returns fresh copies of nested values.
+    """
+
+    __slots__ = ("_json",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None):
+        try:
+            text = json.dumps(_jsonable(dict(items or {})), sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"dataset `metadata` must hold JSON values (numbers, strings, lists, dicts), "
+                f"got {items!r}: {error}"
+            ) from None
+        object.__setattr__(self, "_json", text)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Metadata is immutable.")
+
+    def as_dict(self) -> dict[str, Any]:
+        """A mutable copy as a plain dict."""
+        return json.loads(self._json)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+    def __hash__(self) -> int:
+        return hash(self._json)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Metadata):
+            return self._json == other._json
+        return isinstance(other, Mapping) and self.as_dict() == dict(other)
+
+    def __repr__(self) -> str:
+        return f"Metadata({self._json})"
+
+
+def _as_metadata(value: Mapping[str, Any] | None) -> Metadata:
+    return value if isinstance(value, Metadata) else Metadata(value)
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+
+
+class Dataset(eqx.Module):
+    """Trajectories of states and their time derivatives: a pytree of three arrays.
+
+    `y[b, i]` is the state of trajectory `b` at time `ts[i]`, either `[q, q_t]` or, for
+    canonical data, `[q, p]`; `dy[b, i]` is its exact time derivative. Datasets pass through
+    `jax.jit` and `equinox.filter_jit` like any pytree; `metadata` (system, parameters, seed,
+    noise, coordinates, library version) is static.
+
+    **Fields:**
+
+    - `ts`: the sample times, shape `(T,)`.
+    - `y`: the states, shape `(trajectories, T, 2n)`.
+    - `dy`: their time derivatives, shape `(trajectories, T, 2n)`.
+    - `metadata`: a read-only mapping of JSON values.
+    """
+
+    ts: Float[Array, " times"] = eqx.field(converter=jnp.asarray)
+    y: Float[Array, "trajectories times state"] = eqx.field(converter=jnp.asarray)
+    dy: Float[Array, "trajectories times state"] = eqx.field(converter=jnp.asarray)
+    metadata: Metadata = eqx.field(static=True, converter=_as_metadata, default=None)
+
+    def __check_init__(self):
+        for name in ("ts", "y", "dy"):
+            value = getattr(self, name)
+            if not jnp.issubdtype(value.dtype, jnp.floating):
+                raise TypeError(
+                    f"Dataset: `{name}` must be a real floating-point array, got dtype "
+                    f"{value.dtype}."
+                )
+        if self.ts.ndim != 1:
+            raise ValueError(f"Dataset: `ts` must have shape (T,), got shape {self.ts.shape}.")
+        times = self.ts.shape[0]
+        if self.y.ndim != 3 or self.y.shape[1] != times or self.y.shape[2] % 2 != 0:
+            raise ValueError(
+                f"Dataset: `y` must have shape (trajectories, T, 2n) with T = len(ts) = {times} "
+                f"and an even state size, got shape {self.y.shape}."
+            )
+        if self.y.shape[0] == 0 or self.y.shape[2] == 0:
+            raise ValueError(f"Dataset: `y` must not be empty, got shape {self.y.shape}.")
+        if self.dy.shape != self.y.shape:
+            raise ValueError(
+                f"Dataset: `dy` must have the shape of `y`, {self.y.shape}, got shape "
+                f"{self.dy.shape}."
+            )
+
+    @property
+    def dof(self) -> int:
+        """The number of degrees of freedom `n` (states have `2n` entries)."""
+        return self.y.shape[-1] // 2
+
+    @property
+    def num_trajectories(self) -> int:
+        """The number of trajectories."""
+        return self.y.shape[0]
+
+    def states(self) -> tuple[Float[Array, "rows state"], Float[Array, "rows state"]]:
+        """All states and derivatives as rows: `(y, dy)`, each of shape `(B * T, 2n)`."""
+        width = self.y.shape[-1]
+        return self.y.reshape(-1, width), self.dy.reshape(-1, width)
+
+    def sample(
+        self, key: PRNGKeyArray, batch_size: int
+    ) -> tuple[Float[Array, "batch state"], Float[Array, "batch state"]]:
+        """A minibatch of `batch_size` rows of `states()`, drawn uniformly with replacement.
+
+        Works under `jax.jit` (the batch size is static), so a training loop draws its batches
+        inside the compiled step.
+
+        **Returns:** `(y, dy)`, each of shape `(batch_size, 2n)`.
+        """
+        _check_batch_size(batch_size)
+        y, dy = self.states()
+        rows = jax.random.randint(key, (batch_size,), 0, y.shape[0])
+        return y[rows], dy[rows]
+
+    def split(self, fraction: float, key: PRNGKeyArray) -> tuple["Dataset", "Dataset"]:
+        """Splits by trajectories, shuffled by `key`.
+
+        **Arguments:**
+
+        - `fraction`: the share of trajectories in the first part, in `(0, 1)`; both parts
+            get at least one trajectory.
+        - `key`: the PRNG key of the shuffle.
+
+        **Returns:** `(first, second)`, two datasets with disjoint trajectories.
+        """
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+            raise TypeError(f"`fraction` must be a number in (0, 1), got {fraction!r}.")
+        if not 0 < fraction < 1:
+            raise ValueError(f"`fraction` must lie strictly between 0 and 1, got {fraction}.")
+        count = self.num_trajectories
+        if count < 2:
+            raise ValueError(
+                f"cannot split a dataset of {count} trajectory into two non-empty parts; "
+                "generate at least 2 trajectories."
+            )
+        first = min(max(round(fraction * count), 1), count - 1)
+        order = jax.random.permutation(key, count)
+
+        def part(rows):
+            return Dataset(self.ts, self.y[rows], self.dy[rows], self.metadata)
+
+        return part(order[:first]), part(order[first:])
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the dataset to an `.npz` file (written atomically), read by `Dataset.load`.
+
+        The archive holds `ts`, `y`, `dy` and a JSON entry with the format name and version,
+        the library version and the metadata. The file is written exactly at `path`.
+        """
+        header = {
+            "format": DATASET_FORMAT,
+            "format_version": DATASET_FORMAT_VERSION,
+            "library_version": library_version(),
+            "metadata": self.metadata.as_dict(),
+        }
+        arrays = {
+            "ts": np.asarray(self.ts),
+            "y": np.asarray(self.y),
+            "dy": np.asarray(self.dy),
+            _HEADER_ENTRY: np.array(json.dumps(header, sort_keys=True)),
+        }
+        atomic_write(path, lambda file: np.savez(file, **arrays))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Dataset":
+        """Reads a dataset written by [`lagrangian_zoo.Dataset.save`][].
+
+        Raises `FileNotFoundError` for a missing file and `ValueError` naming the file for a
+        truncated or corrupt file, an archive without lagrangian_zoo metadata, or another
+        format version.
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no dataset file at '{path}'.")
+        with open(path, "rb") as file:
+            magic = file.read(4)
+        if magic != b"PK\x03\x04":
+            raise ValueError(
+                f"'{path}' is not a lagrangian_zoo dataset: it is not an .npz archive."
+            )
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if _HEADER_ENTRY not in archive.files:
+                    raise _ForeignFile(sorted(archive.files))
+                header = json.loads(str(archive[_HEADER_ENTRY][()]))
+                _check_header(path, header)
+                arrays = {name: archive[name] for name in ("ts", "y", "dy")}
+        except _ForeignFile as error:
+            raise ValueError(
+                f"'{path}' is not a lagrangian_zoo dataset: the archive has no "
+                f"{_HEADER_ENTRY!r} entry (it holds {error.args[0]}). Build one from arrays "
+                "with lz.Dataset(ts, y, dy, metadata)."
+            ) from None
+        except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"'{path}' is truncated or corrupt and cannot be read ({error}). Re-create it "
+                "or use another copy."
+            ) from error
+        return cls(
+            jnp.asarray(arrays["ts"]),
+            jnp.asarray(arrays["y"]),
+            jnp.asarray(arrays["dy"]),
+            header.get("metadata") or {},
+        )
+
+
+class _ForeignFile(Exception):
     pass
 
 
-class StateStream:
-    pass
+def _check_header(path: str, header: Any) -> None:
+    if not isinstance(header, dict) or header.get("format") != DATASET_FORMAT:
+        found = header.get("format") if isinstance(header, dict) else header
+        raise ValueError(
+            f"'{path}' is not a lagrangian_zoo dataset: its header names the format {found!r}."
+        )
+    version = header.get("format_version")
+    if version != DATASET_FORMAT_VERSION:
+        newer = isinstance(version, int) and version > DATASET_FORMAT_VERSION
+        hint = "upgrade lagrangian_zoo to read it" if newer else "re-create it with this version"
+        raise ValueError(
+            f"'{path}' has dataset format version {version!r}, but lagrangian_zoo "
+            f"{library_version()} reads version {DATASET_FORMAT_VERSION} ({hint}; written by "
+            f"lagrangian_zoo {header.get('library_version', 'unknown')})."
+        )
 
 
-def generate_dataset(*args, **kwargs):
-    raise NotImplementedError
+def _key_data(key: PRNGKeyArray) -> list[int]:
+    key = jnp.asarray(key)
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.asarray(key).ravel().tolist()
 
 
-def real_pendulum_dataset(*args, **kwargs):
-    raise NotImplementedError
+def _system_parameters(system: Any) -> dict[str, Any]:
+    if not dataclasses.is_dataclass(system):
+        return {}
+    out = {}
+    for field in dataclasses.fields(system):
+        if not field.init:
+            continue
+        value = _jsonable(getattr(system, field.name))
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            value = repr(value)
+        out[field.name] = value
+    return out
+
+
+def _system_name(system: Any) -> str:
+    return str(getattr(system, "name", type(system).__name__))
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, jax.Array) or not (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+        or (key.dtype == jnp.uint32 and key.ndim == 1)
+    ):
+        raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
+
+
+@eqx.filter_jit
+def _exact_derivatives(system, ts, ys):
+    def one_time(t, y):
+        return system(t, y, None)
+
+    return jax.vmap(jax.vmap(one_time))(jnp.broadcast_to(ts, ys.shape[:-1]), ys)
+
+
+@eqx.filter_jit
+def _to_canonical(system, ys, dys):
+    momentum = momenta(system.lagrangian)
+
+    def one_state(y, dy):
+        q, q_t = split_state(y)
+        _, q_tt = split_state(dy)
+        # d/dt p(q, q_t) by the chain rule along the trajectory: (dp/dq) q_t + (dp/dq_t) q_tt.
+        p, p_t = jax.jvp(momentum, (q, q_t), (q_t, q_tt))
+        return jnp.concatenate([q, p]), jnp.concatenate([q_t, p_t])
+
+    width = ys.shape[-1]
+    y, dy = jax.vmap(one_state)(ys.reshape(-1, width), dys.reshape(-1, width))
+    return y.reshape(ys.shape), dy.reshape(dys.shape)
+
+
+def generate_dataset(
+    system: Callable,
+    key: PRNGKeyArray,
+    *,
+    trajectories: int,
+    ts: Real[ArrayLike, " times"],
+    noise_std: float = 0.0,
+    coordinates: str = "velocity",
+    solver: str = "tsit5",
+    rtol: float = 1e-10,
+    atol: float = 1e-10,
+    max_steps: int | None = None,
+) -> Dataset:
+    r"""Trajectories of a system from its distribution of initial states, with exact derivatives.
+
+    Initial states come from `system.sample_initial_state` (one key per trajectory); all
+    trajectories are integrated by one batched [`lagrangian_zoo.rollout`][], and the targets
+    are the system's exact vector field on the clean states. Gaussian noise of standard
+    deviation `noise_std` is then added to the states only, as in the HNN paper (noise on $q$
+    and $p$, derivatives exact).
+
+    **Arguments:**
+
+    - `system`: an analytic system (or any vector field `f(t, y, args)` with a
+        `sample_initial_state(key)` method).
+    - `key`: the PRNG key of the initial states and the noise.
+    - `trajectories`: the number of trajectories `B`.
+    - `ts`: strictly increasing sample times `(T,)`; each trajectory starts at `ts[0]`.
+    - `noise_std`: the standard deviation of the noise added to the states.
+    - `coordinates`: `"velocity"` gives `y = [q, q_t]`, `dy = [q_t, q_tt]`; `"canonical"`
+        gives `y = [q, p]`, `dy = [q_t, p_t]` with $p = \partial L / \partial \dot q$ from
+        [`lagrangian_zoo.momenta`][] and $\dot p = \frac{\partial p}{\partial q}\dot q +
+        \frac{\partial p}{\partial \dot q}\ddot q$ by the chain rule (on solutions it equals
+        $\partial L / \partial q$ and $-\partial H / \partial q$). Needs `system.lagrangian`.
+    - `solver`, `rtol`, `atol`, `max_steps`: passed to [`lagrangian_zoo.rollout`][]. The
+        tolerances are raised to ten machine epsilons when the states are in lower precision
+        (float32), which cannot reach 1e-10.
+
+    **Returns:** a [`lagrangian_zoo.Dataset`][] with `y`, `dy` of shape `(B, T, 2n)`.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @inproceedings{greydanus2019hamiltonian,
+          title={Hamiltonian Neural Networks},
+          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
+          booktitle={Advances in Neural Information Processing Systems},
+          year={2019}
+        }
+        ```
+    """
+    if not callable(system) or not callable(getattr(system, "sample_initial_state", None)):
+        raise TypeError(
+            "`system` must be a vector field f(t, y, args) with a sample_initial_state(key) "
+            f"method, such as lz.systems.get('pendulum'); got {type(system).__name__}."
+        )
+    _check_key(key)
+    if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
+        raise ValueError(f"`trajectories` must be a positive int, got {trajectories!r}.")
+    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)):
+        raise TypeError(f"`noise_std` must be a number >= 0, got {noise_std!r}.")
+    if not (math.isfinite(noise_std) and noise_std >= 0):
+        raise ValueError(f"`noise_std` must be finite and >= 0, got {noise_std}.")
+    if coordinates not in _COORDINATES:
+        raise ValueError(f"`coordinates` must be one of {_COORDINATES}, got {coordinates!r}.")
+    if coordinates == "canonical" and not callable(getattr(system, "lagrangian", None)):
+        raise TypeError(
+            "coordinates='canonical' needs the momenta p = dL/dq_t, but "
+            f"{type(system).__name__} has no `lagrangian(q, q_t)` method."
+        )
+    ts_array = jnp.asarray(ts)
+    if ts_array.ndim != 1 or ts_array.shape[0] < 2:
+        raise ValueError(
+            f"`ts` must be a 1-D array of at least 2 increasing times, got shape {ts_array.shape}."
+        )
+
+    initial_key, noise_key = jax.random.split(key)
+    y0 = jax.vmap(system.sample_initial_state)(jax.random.split(initial_key, trajectories))
+    ts_array = ts_array.astype(y0.dtype)
+    floor = 10 * float(jnp.finfo(y0.dtype).eps)
+    rtol, atol = max(rtol, floor), max(atol, floor)
+    ys = rollout(system, y0, ts_array, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
+    dys = _exact_derivatives(system, ts_array, ys)
+    if coordinates == "canonical":
+        ys, dys = _to_canonical(system, ys, dys)
+    if noise_std > 0:
+        ys = ys + noise_std * jax.random.normal(noise_key, ys.shape, ys.dtype)
+
+    metadata = {
+        "system": _system_name(system),
+        "parameters": _system_parameters(system),
+        "seed": _key_data(key),
+        "noise_std": float(noise_std),
+        "coordinates": coordinates,
+        "solver": solver if isinstance(solver, str) else type(solver).__name__,
+        "rtol": float(rtol),
+        "atol": float(atol),
+        "library_version": library_version(),
+    }
+    return Dataset(ts_array, ys, dys, metadata)
+
+
+class StateStream(eqx.Module):
+    """Random states with exact derivatives, drawn afresh for every batch.
+
+    The Lagrangian Neural Networks paper trains on the double pendulum this way: every batch
+    is a new set of random states (angles and velocities), and the targets are the exact
+    accelerations. `sample(key, batch_size)` works inside a compiled training loop.
+
+    **Fields:**
+
+    - `system`: the vector field `f(t, y, args)` that gives the exact derivatives.
+    - `sampler`: `sampler(key) -> y` of shape `(2n,)`; defaults to
+        `system.sample_training_state` when the system has it, else
+        `system.sample_initial_state`.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @article{cranmer2020lagrangian,
+          title={Lagrangian Neural Networks},
+          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
+                  and Spergel, David and Ho, Shirley},
+          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
+                   Equations},
+          year={2020}
+        }
+        ```
+    """
+
+    system: Callable
+    sampler: Callable | None = None
+
+    def __check_init__(self):
+        if not callable(self.system):
+            raise TypeError(
+                f"StateStream: `system` must be a vector field f(t, y, args), got "
+                f"{type(self.system).__name__}."
+            )
+        if self.sampler is None and not any(
+            callable(getattr(self.system, name, None))
+            for name in ("sample_training_state", "sample_initial_state")
+        ):
+            raise TypeError(
+                f"StateStream: {type(self.system).__name__} has no sample_training_state or "
+                "sample_initial_state method; pass `sampler=` (a function key -> state)."
+            )
+        if self.sampler is not None and not callable(self.sampler):
+            raise TypeError(f"StateStream: `sampler` must be callable, got {self.sampler!r}.")
+
+    def _draw(self, key: PRNGKeyArray) -> Float[Array, " state"]:
+        if self.sampler is not None:
+            return self.sampler(key)
+        if callable(getattr(self.system, "sample_training_state", None)):
+            return self.system.sample_training_state(key)
+        return self.system.sample_initial_state(key)
+
+    def sample(
+        self, key: PRNGKeyArray, batch_size: int
+    ) -> tuple[Float[Array, "batch state"], Float[Array, "batch state"]]:
+        """`batch_size` fresh random states and their exact derivatives `(y, dy)`."""
+        _check_batch_size(batch_size)
+        y = jax.vmap(self._draw)(jax.random.split(key, batch_size))
+
+        def derivative(state):
+            return self.system(jnp.zeros((), state.dtype), state, None)
+
+        return y, jax.vmap(derivative)(y)
+
+
+_REAL_PENDULUM_FILE = "real_pend_h_1.txt"
+
+
+def real_pendulum_dataset(*, test_fraction: float = 0.2) -> tuple[Dataset, Dataset]:
+    r"""The measured pendulum of Schmidt and Lipson (2009): the HNN paper's real-data task.
+
+    The states are the measured angle and angular velocity, `y = [theta, omega]`. Their time
+    derivatives are forward finite differences of consecutive samples,
+    $\dot y_i \approx (y_{i+1} - y_i) / (t_{i+1} - t_i)$, with the actual time steps: the
+    record is sampled every 1/6 s but has a few gaps of two or three steps. The last sample,
+    which has no successor, is dropped. The sequence is split in time: the last
+    `test_fraction` of it is the test set.
+
+    **Arguments:**
+
+    - `test_fraction`: the share of the sequence, at its end, used for testing.
+
+    **Returns:** `(train, test)`, each a [`lagrangian_zoo.Dataset`][] holding one trajectory,
+    with metadata `system="real_pendulum"`.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @article{schmidt2009distilling,
+          title={Distilling Free-Form Natural Laws from Experimental Data},
+          author={Schmidt, Michael and Lipson, Hod},
+          journal={Science},
+          volume={324},
+          number={5923},
+          pages={81--85},
+          year={2009}
+        }
+        ```
+    """
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
+        raise TypeError(f"`test_fraction` must be a number in (0, 1), got {test_fraction!r}.")
+    if not 0 < test_fraction < 1:
+        raise ValueError(
+            f"`test_fraction` must lie strictly between 0 and 1, got {test_fraction}."
+        )
+    resource = importlib.resources.files("lagrangian_zoo").joinpath("data", _REAL_PENDULUM_FILE)
+    table = np.loadtxt(io.StringIO(resource.read_text()), comments="%", ndmin=2)
+    t, states = table[:, 1], table[:, 2:4]
+    steps = np.diff(t)
+    if not np.all(steps > 0):
+        raise ValueError(f"{_REAL_PENDULUM_FILE}: the time column is not strictly increasing.")
+    derivatives = np.diff(states, axis=0) / steps[:, None]
+    t, states = t[:-1], states[:-1]
+    count = t.shape[0]
+    train_count = min(max(round((1 - test_fraction) * count), 1), count - 1)
+    dtype = jax.dtypes.canonicalize_dtype(np.float64)
+
+    def part(rows: slice, name: str) -> Dataset:
+        metadata = {
+            "system": "real_pendulum",
+            "part": name,
+            "source": "Schmidt & Lipson, Science 324 (2009), " + _REAL_PENDULUM_FILE,
+            "coordinates": "velocity",
+            "derivatives": "forward finite differences",
+            "test_fraction": float(test_fraction),
+            "library_version": library_version(),
+        }
+        return Dataset(
+            jnp.asarray(t[rows], dtype=dtype),
+            jnp.asarray(states[None, rows], dtype=dtype),
+            jnp.asarray(derivatives[None, rows], dtype=dtype),
+            metadata,
+        )
+
+    return part(slice(0, train_count), "train"), part(slice(train_count, None), "test")
+
+
+__all__ = ["Dataset", "StateStream", "generate_dataset", "real_pendulum_dataset", "Metadata"]

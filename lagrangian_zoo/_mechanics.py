@@ -4,13 +4,13 @@ Everything here takes a plain differentiable scalar function, a Lagrangian `L(q,
 Hamiltonian `H(q, p)` on vectors of shape `(n,)`, and knows nothing of systems or models.
 """
 
+import operator
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, SupportsIndex
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 from jaxtyping import Array, ArrayLike, Float, Scalar
 
 from ._custom_types import (
@@ -23,7 +23,7 @@ from ._custom_types import (
     State,
     Velocities,
 )
-from ._sparse import colour_tangents, decompress_band, solve_banded
+from ._sparse import colour_tangents, decompress_band, lu_solve, solve_banded_with_pivots
 
 
 Method = Literal["jvp", "paper"]
@@ -41,23 +41,25 @@ def _as_pair(
     """Validates a configuration and its velocities (or momenta) at trace time."""
     a_name, b_name = names
     q, q_t = jnp.asarray(q), jnp.asarray(q_t)
+    if q.ndim != 1 or q_t.ndim != 1 or q.shape != q_t.shape:
+        hint = (
+            " For a batch of states, wrap the function in jax.vmap."
+            if q.ndim > 1 or q_t.ndim > 1
+            else ""
+        )
+        raise ValueError(
+            f"`{a_name}` and `{b_name}` must both be 1-D arrays of the same shape (n,), got "
+            f"{a_name} of shape {q.shape} and {b_name} of shape {q_t.shape}.{hint}"
+        )
     for name, value in ((a_name, q), (b_name, q_t)):
-        if value.ndim != 1:
-            raise ValueError(
-                f"`{name}` must be a 1-D array of shape (n,), got shape {value.shape}. "
-                "For a batch of states, wrap the function in jax.vmap."
-            )
         if not jnp.issubdtype(value.dtype, jnp.floating):
             raise TypeError(
                 f"`{name}` must be a real floating-point array, got dtype {value.dtype}; "
                 f"convert it first, e.g. jnp.asarray({name}, dtype=float)."
             )
-    if q.shape != q_t.shape:
-        raise ValueError(
-            f"`{a_name}` and `{b_name}` must have the same shape (n,), got {a_name} of shape "
-            f"{q.shape} and {b_name} of shape {q_t.shape}."
-        )
-    dtype = jnp.promote_types(q.dtype, q_t.dtype)
+    # Mixed precision is resolved explicitly, so that strict dtype promotion never trips here.
+    with jax.numpy_dtype_promotion("standard"):
+        dtype = jnp.promote_types(q.dtype, q_t.dtype)
     return q.astype(dtype), q_t.astype(dtype)
 
 
@@ -82,22 +84,28 @@ def _check_force(force: Callable, q: Array, q_t: Array) -> None:
         )
 
 
+_SINGULAR_MESSAGE = (
+    "the mass matrix d2L/dq_t2 is singular or non-finite at this state, so the Euler-Lagrange "
+    "equation has no unique solution. Check that the Lagrangian depends on every velocity (a "
+    "kinetic term){extra}, or use method='paper' for the pseudo-inverse."
+)
+
+
+def _singular(pivots: Float[Array, " m"], matrix: Array) -> Array:
+    """Whether the pivots of a factorisation show a singular (or non-finite) matrix."""
+    pivots = jnp.abs(pivots)
+    eps = jnp.finfo(pivots.dtype).eps
+    tolerance = pivots.shape[0] * eps * jnp.max(pivots)
+    return jnp.any(pivots <= tolerance) | ~jnp.all(jnp.isfinite(matrix))
+
+
 def _solve_checked(
     mass: Float[Array, "n n"], rhs: Float[Array, " n"], checks: bool
 ) -> Float[Array, " n"]:
-    lu, pivots = jsl.lu_factor(mass)
-    acc = jsl.lu_solve((lu, pivots), rhs)
+    acc, pivots = lu_solve(mass, rhs[:, None])
+    acc = acc[:, 0]
     if checks:
-        diagonal = jnp.abs(jnp.diag(lu))
-        tolerance = mass.shape[0] * jnp.finfo(mass.dtype).eps * jnp.max(diagonal)
-        singular = jnp.any(diagonal <= tolerance) | ~jnp.all(jnp.isfinite(mass))
-        acc = eqx.error_if(
-            acc,
-            singular,
-            "the mass matrix d2L/dq_t2 is singular or non-finite at this state, so the "
-            "Euler-Lagrange equation has no unique solution. Check that the Lagrangian depends "
-            "on every velocity (a kinetic term), or use method='paper' for the pseudo-inverse.",
-        )
+        acc = eqx.error_if(acc, _singular(pivots, mass), _SINGULAR_MESSAGE.format(extra=""))
     return acc
 
 
@@ -110,7 +118,8 @@ def _jvp_terms(
     """`dL/dq`, the mixed term `(d2L/dq dq_t) q_t`, and `(d2L/dq_t2) v` for each tangent `v`.
 
     One vmapped forward-over-reverse product: the first direction moves `q` along `q_t` (the
-    mixed term), the others move `q_t` along `tangents` (columns of the mass matrix).
+    mixed term), the others move `q_t` along `tangents` (columns of the mass matrix). The
+    gradient itself is shared by all directions.
     """
     gradients = jax.grad(lagrangian, argnums=(0, 1))
     k, n = tangents.shape
@@ -118,17 +127,20 @@ def _jvp_terms(
     tangents_qt = jnp.concatenate([jnp.zeros((1, n), q.dtype), tangents])
 
     def directional(tq, tqt):
-        return jax.jvp(gradients, (q, q_t), (tq, tqt))
+        (dL_dq, _), (_, product) = jax.jvp(gradients, (q, q_t), (tq, tqt))
+        return dL_dq, product
 
-    (dL_dq, _), (_, products) = jax.vmap(directional, out_axes=(None, 0))(tangents_q, tangents_qt)
-    return dL_dq, products[0], products[1:]
+    # `out_axes=0` rather than `None` for the gradient: a user's Lagrangian may batch its primal
+    # (through a custom rule or a data-dependent branch), and row 0 is the same value anyway.
+    dL_dq, products = jax.vmap(directional)(tangents_q, tangents_qt)
+    return dL_dq[0], products[0], products[1:]
 
 
 def _acceleration_jvp(lagrangian, q, q_t, rhs_force, checks):
     n = q.shape[0]
     dL_dq, mixed, columns = _jvp_terms(lagrangian, q, q_t, jnp.eye(n, dtype=q.dtype))
     # Hessians are symmetric, but transposing keeps `mass[i, j] = d2L/dq_t_i dq_t_j` exact for
-    # users who check it against a closed form.
+    # Lagrangians whose second derivatives are not evaluated symmetrically in floating point.
     mass = columns.T
     return _solve_checked(mass, dL_dq - mixed + rhs_force, checks)
 
@@ -139,14 +151,13 @@ def _acceleration_banded(lagrangian, q, q_t, rhs_force, bandwidth, checks):
         lagrangian, q, q_t, colour_tangents(n, bandwidth, q.dtype)
     )
     band = decompress_band(compressed, bandwidth)
-    acc = solve_banded(band, dL_dq - mixed + rhs_force)
+    acc, pivots = solve_banded_with_pivots(band, dL_dq - mixed + rhs_force)
     if checks:
+        extra = f" and that mass_bandwidth={bandwidth} covers every coupling between velocities"
         acc = eqx.error_if(
             acc,
-            ~jnp.all(jnp.isfinite(acc)),
-            "the banded mass matrix d2L/dq_t2 is singular or non-finite at this state "
-            f"(half-bandwidth {bandwidth}). Check that the Lagrangian depends on every velocity "
-            "and that mass_bandwidth covers every coupling between velocities.",
+            _singular(pivots, band) | ~jnp.all(jnp.isfinite(acc)),
+            _SINGULAR_MESSAGE.format(extra=extra),
         )
     return acc
 
@@ -164,7 +175,7 @@ def euler_lagrange(
     lagrangian: ScalarFunction,
     *,
     force: GeneralizedForce | None = None,
-    mass_bandwidth: int | None = None,
+    mass_bandwidth: SupportsIndex | None = None,
     method: Method = "jvp",
     checks: bool = True,
 ) -> Callable[[Coordinates, Velocities], Accelerations]:
@@ -193,8 +204,8 @@ def euler_lagrange(
 
     **Returns:**
 
-    A function `acc(q, q_t) -> q_tt` of shape `(n,)`, in the dtype of its inputs, that works
-    under `jax.jit`, `jax.vmap` and `jax.grad`.
+    A jitted function `acc(q, q_t) -> q_tt` of shape `(n,)`, in the dtype of its inputs, that
+    works under `jax.jit`, `jax.vmap` and `jax.grad`.
 
     !!! example
 
@@ -231,16 +242,23 @@ def euler_lagrange(
     if method not in _METHODS:
         raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}.")
     if mass_bandwidth is not None:
-        if isinstance(mass_bandwidth, bool) or not isinstance(mass_bandwidth, int):
+        if isinstance(mass_bandwidth, bool):
             raise TypeError(
                 f"`mass_bandwidth` must be a non-negative int or None, got {mass_bandwidth!r}."
             )
+        try:
+            mass_bandwidth = operator.index(mass_bandwidth)
+        except TypeError:
+            raise TypeError(
+                f"`mass_bandwidth` must be a non-negative int or None, got {mass_bandwidth!r}."
+            ) from None
         if mass_bandwidth < 0:
             raise ValueError(f"`mass_bandwidth` must be >= 0, got {mass_bandwidth}.")
         if method == "paper":
             raise ValueError("`mass_bandwidth` cannot be combined with method='paper'.")
 
-    def acceleration(q: Coordinates, q_t: Velocities) -> Accelerations:
+    # Arguments are validated (with friendlier messages) by `_as_pair`, hence `ArrayLike`.
+    def acceleration(q: ArrayLike, q_t: ArrayLike) -> Accelerations:
         q, q_t = _as_pair(q, q_t)
         _check_scalar(lagrangian, "Lagrangian", q, q_t)
         if force is None:
@@ -256,7 +274,9 @@ def euler_lagrange(
             acc = _acceleration_jvp(lagrangian, q, q_t, rhs_force, checks)
         return acc.astype(q.dtype)
 
-    return acceleration
+    # Compiled as a whole: called eagerly, the products, factorisation and banded sweep would
+    # otherwise dispatch (and compile) op by op. Inside a user's jit it is simply inlined.
+    return jax.jit(acceleration)
 
 
 def mass_matrix(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Array]:
@@ -265,19 +285,19 @@ def mass_matrix(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities
     **Returns:** a function `(q, q_t) -> (n, n)` matrix.
     """
 
-    def mass(q: Coordinates, q_t: Velocities) -> Float[Array, "n n"]:
+    def mass(q: ArrayLike, q_t: ArrayLike) -> Float[Array, "n n"]:
         q, q_t = _as_pair(q, q_t)
         _check_scalar(lagrangian, "Lagrangian", q, q_t)
         return jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=1)(q, q_t)
 
-    return mass
+    return jax.jit(mass)
 
 
 def lagrangian_vector_field(
     lagrangian: ScalarFunction,
     *,
     force: GeneralizedForce | None = None,
-    mass_bandwidth: int | None = None,
+    mass_bandwidth: SupportsIndex | None = None,
     method: Method = "jvp",
     checks: bool = True,
 ) -> Callable[[ArrayLike, State, Args], State]:
@@ -291,7 +311,7 @@ def lagrangian_vector_field(
         lagrangian, force=force, mass_bandwidth=mass_bandwidth, method=method, checks=checks
     )
 
-    def vector_field(t: ArrayLike, y: State, args: Args) -> State:
+    def vector_field(t: ArrayLike, y: ArrayLike, args: Args) -> Float[Array, " two_n"]:
         del t, args
         q, q_t = split_state(y)
         return jnp.concatenate([q_t, acceleration(q, q_t)])
@@ -299,7 +319,7 @@ def lagrangian_vector_field(
     return vector_field
 
 
-def split_state(y: State) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+def split_state(y: ArrayLike) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
     """Splits `y = [q, q_t]` (or `[q, p]`) of shape `(2n,)` into its two halves."""
     y = jnp.asarray(y)
     if y.ndim != 1 or y.shape[0] % 2 != 0:
@@ -326,24 +346,24 @@ def hamiltonian_vector_field(
             f"{type(hamiltonian).__name__}."
         )
 
-    def field(q: Coordinates, p: Momenta) -> tuple[Velocities, Momenta]:
+    def field(q: ArrayLike, p: ArrayLike) -> tuple[Velocities, Momenta]:
         q, p = _as_pair(q, p, ("q", "p"))
         _check_scalar(hamiltonian, "Hamiltonian", q, p)
         dH_dq, dH_dp = jax.grad(hamiltonian, argnums=(0, 1))(q, p)
         return dH_dp, -dH_dq
 
-    return field
+    return jax.jit(field)
 
 
 def momenta(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Momenta]:
     """The canonical momenta `p = dL/dq_t`: the Legendre map from `(q, q_t)` to `(q, p)`."""
 
-    def canonical_momenta(q: Coordinates, q_t: Velocities) -> Momenta:
+    def canonical_momenta(q: ArrayLike, q_t: ArrayLike) -> Momenta:
         q, q_t = _as_pair(q, q_t)
         _check_scalar(lagrangian, "Lagrangian", q, q_t)
         return jax.grad(lagrangian, argnums=1)(q, q_t)
 
-    return canonical_momenta
+    return jax.jit(canonical_momenta)
 
 
 def velocities(
@@ -354,61 +374,81 @@ def velocities(
     Damped Newton iterations on `dL/dq_t(q, q_t) = p`, starting at rest; each step solves with
     the mass matrix and halves itself until the residual is finite and decreases, which keeps
     relativistic Lagrangians inside `|q_t| < c`. For a quadratic kinetic energy one step is exact.
+    Derivatives (of any order, with respect to `q`, `p` and anything the Lagrangian closes over)
+    come from the implicit function theorem, not from unrolling the iterations.
 
     **Arguments:**
 
     - `lagrangian`: `L(q, q_t) -> scalar`.
     - `max_steps`: the most Newton steps.
-    - `rtol`: relative tolerance on the momenta; defaults to a few ulps of the dtype.
+    - `rtol`: relative tolerance on the momenta; defaults to a few hundred ulps of the dtype.
 
-    **Returns:** a function `(q, p) -> q_t`.
+    **Returns:** a jitted function `(q, p) -> q_t`.
     """
+    if not callable(lagrangian):
+        raise TypeError(
+            "`lagrangian` must be a callable L(q, q_t) -> scalar, got "
+            f"{type(lagrangian).__name__}."
+        )
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
+    if rtol is not None and not rtol > 0:
+        raise ValueError(f"`rtol` must be a positive number or None, got {rtol!r}.")
 
-    def inverse_legendre(q: Coordinates, p: Momenta) -> Velocities:
+    def inverse_legendre(q: ArrayLike, p: ArrayLike) -> Velocities:
         q, p = _as_pair(q, p, ("q", "p"))
         _check_scalar(lagrangian, "Lagrangian", q, p)
-        momentum = jax.grad(lagrangian, argnums=1)
-        mass = jax.jacfwd(momentum, argnums=1)
-        tol = (100 * jnp.finfo(q.dtype).eps) if rtol is None else rtol
+        tol = (300 * jnp.finfo(q.dtype).eps) if rtol is None else rtol
         scale = 1 + jnp.max(jnp.abs(p))
 
-        def residual_norm(v):
-            r = momentum(q, v) - p
-            norm = jnp.max(jnp.abs(r))
-            return jnp.where(jnp.isfinite(norm), norm, jnp.inf)
+        def residual(v):
+            return jax.grad(lagrangian, argnums=1)(q, v) - p
 
-        def cond(carry):
-            step, _, norm = carry
-            return (step < max_steps) & (norm > tol * scale)
+        def newton(residual_fn, v0):
+            mass = jax.jacfwd(residual_fn)
 
-        def body(carry):
-            step, v, norm = carry
-            direction = jnp.linalg.solve(mass(q, v), p - momentum(q, v))
+            def residual_norm(v):
+                norm = jnp.max(jnp.abs(residual_fn(v)))
+                return jnp.where(jnp.isfinite(norm), norm, jnp.inf)
 
-            def halve(c):
-                size, _ = c
-                return size / 2, residual_norm(v + size / 2 * direction)
+            def cond(carry):
+                step, _, norm = carry
+                return (step < max_steps) & (norm > tol * scale)
 
-            def worse(c):
-                size, new_norm = c
-                return (new_norm >= norm) & (size > 1e-6)
+            def body(carry):
+                step, v, norm = carry
+                direction = -jnp.linalg.solve(mass(v), residual_fn(v))
 
-            size, new_norm = jax.lax.while_loop(
-                worse, halve, (jnp.ones((), q.dtype), residual_norm(v + direction))
-            )
-            return step + 1, v + size * direction, new_norm
+                def halve(c):
+                    size, _ = c
+                    return size / 2, residual_norm(v + size / 2 * direction)
 
-        v0 = jnp.zeros_like(p)
-        _, v, norm = jax.lax.while_loop(cond, body, (0, v0, residual_norm(v0)))
+                def worse(c):
+                    size, new_norm = c
+                    return (new_norm >= norm) & (size > 1e-6)
+
+                size, new_norm = jax.lax.while_loop(
+                    worse, halve, (jnp.ones((), v.dtype), residual_norm(v + direction))
+                )
+                return step + 1, v + size * direction, new_norm
+
+            _, v, _ = jax.lax.while_loop(cond, body, (0, v0, residual_norm(v0)))
+            return v
+
+        def tangent_solve(linear, rhs):
+            return jnp.linalg.solve(jax.jacfwd(linear)(rhs), rhs)
+
+        v = jax.lax.custom_root(residual, jnp.zeros_like(p), newton, tangent_solve)
+        norm = jnp.max(jnp.abs(residual(v)))
         return eqx.error_if(
             v,
-            norm > 1e3 * tol * scale,
+            ~(norm <= 1e3 * tol * scale),
             "the inverse Legendre map did not converge: no velocities found whose momenta "
-            "dL/dq_t equal p. Check that the mass matrix d2L/dq_t2 is non-singular, or raise "
-            "max_steps.",
+            "dL/dq_t equal p. Check that the mass matrix d2L/dq_t2 is non-singular and that p "
+            "is a momentum the Lagrangian can reach, or raise max_steps.",
         )
 
-    return inverse_legendre
+    return jax.jit(inverse_legendre)
 
 
 def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Scalar]:
@@ -419,13 +459,13 @@ def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velo
     **Returns:** a function `(q, q_t) -> scalar`.
     """
 
-    def energy(q: Coordinates, q_t: Velocities) -> Scalar:
+    def energy(q: ArrayLike, q_t: ArrayLike) -> Scalar:
         q, q_t = _as_pair(q, q_t)
         _check_scalar(lagrangian, "Lagrangian", q, q_t)
         value, p = jax.value_and_grad(lagrangian, argnums=1)(q, q_t)
         return q_t @ p - value
 
-    return energy
+    return jax.jit(energy)
 
 
 def hamiltonian_from_lagrangian(
@@ -434,15 +474,15 @@ def hamiltonian_from_lagrangian(
     """The Hamiltonian `H(q, p) = p . q_t - L(q, q_t)` with `q_t` from the inverse Legendre map."""
     to_velocities = velocities(lagrangian, **velocities_kwargs)
 
-    def hamiltonian(q: Coordinates, p: Momenta) -> Scalar:
+    def hamiltonian(q: ArrayLike, p: ArrayLike) -> Scalar:
         q_t = to_velocities(q, p)
         return p @ q_t - lagrangian(q, q_t)
 
-    return hamiltonian
+    return jax.jit(hamiltonian)
 
 
 def energy_along(
-    energy: Callable[[Coordinates, Velocities], Scalar], ys: Float[Array, "*batch 2n"]
+    energy: Callable[[Coordinates, Velocities], Scalar], ys: Float[ArrayLike, "*batch two_n"]
 ) -> Float[Array, "*batch"]:
     """Evaluates `energy(q, q_t)` on every state of a (batched) trajectory `ys[..., 2n]`."""
     ys = jnp.asarray(ys)

@@ -1,5 +1,6 @@
 """Rollouts: integrate any vector field `f(t, y, args)` from one or many initial states."""
 
+import operator
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -7,8 +8,9 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jax.tree_util as jtu
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, PyTree, Real, Shaped
 
 from ._custom_types import Args
 from ._verlet import StormerVerlet
@@ -22,6 +24,42 @@ _ADAPTIVE_SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
 }
 
 
+class _RK4Interpolation(diffrax.AbstractLocalInterpolation):
+    """The third-order continuous extension of the classic Runge-Kutta method.
+
+    Diffrax's Hermite interpolation would take the last stage as the derivative at `t1`, which
+    for this tableau it is not (the last stage is evaluated at a predictor, not at `y1`), and
+    that would drop the interpolated output to second order.
+    """
+
+    t0: Float[ArrayLike, ""]
+    t1: Float[ArrayLike, ""]
+    y0: PyTree[Array]
+    k: PyTree[Array]
+
+    def __init__(self, *, t0, t1, y0, y1, k):
+        del y1
+        self.t0 = t0
+        self.t1 = t1
+        self.y0 = y0
+        self.k = k
+
+    def evaluate(self, t0, t1=None, left=True):
+        del left
+        if t1 is not None:
+            return jtu.tree_map(jnp.subtract, self.evaluate(t1), self.evaluate(t0))
+        same = self.t0 == self.t1
+        s = jnp.where(same, 0, t0 - self.t0) / jnp.where(same, 1, self.t1 - self.t0)
+        s2, s3 = s * s, s * s * s
+        middle = s2 - 2 * s3 / 3
+        weights = jnp.stack([s - 3 * s2 / 2 + 2 * s3 / 3, middle, middle, 2 * s3 / 3 - s2 / 2])
+
+        def combine(y0, k):
+            return y0 + jnp.tensordot(weights.astype(k.dtype), k, axes=1).astype(y0.dtype)
+
+        return jtu.tree_map(combine, self.y0, self.k)
+
+
 class _ClassicRK4(diffrax.AbstractERK):
     """The classic fourth-order Runge-Kutta method (fixed step), the HNN paper's integrator."""
 
@@ -32,7 +70,7 @@ class _ClassicRK4(diffrax.AbstractERK):
         a_lower=(np.array([0.5]), np.array([0.0, 0.5]), np.array([0.0, 0.0, 1.0])),
     )
     interpolation_cls: ClassVar[Callable[..., diffrax.AbstractLocalInterpolation]] = (
-        diffrax.ThirdOrderHermitePolynomialInterpolation.from_k
+        _RK4Interpolation
     )
 
     def order(self, terms):
@@ -51,7 +89,12 @@ SOLVER_NAMES = tuple(_ADAPTIVE_SOLVERS) + tuple(_FIXED_STEP_SOLVERS)
 def _resolve_solver(solver) -> tuple[diffrax.AbstractSolver, bool]:
     """The solver instance and whether it is adaptive."""
     if isinstance(solver, diffrax.AbstractSolver):
-        return solver, not isinstance(solver, (StormerVerlet, _ClassicRK4))
+        # Our RK4 carries a dummy error estimate (it is an ERK), so it must not be driven by an
+        # adaptive controller; any other solver is adaptive exactly when Diffrax says so.
+        adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver) and not isinstance(
+            solver, _ClassicRK4
+        )
+        return solver, adaptive
     if isinstance(solver, str):
         key = solver.lower()
         if key in _ADAPTIVE_SOLVERS:
@@ -64,16 +107,21 @@ def _resolve_solver(solver) -> tuple[diffrax.AbstractSolver, bool]:
     )
 
 
+def _is_traced(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
 def _validate_times(ts: Array) -> None:
     if ts.ndim != 1 or ts.shape[0] < 2:
         raise ValueError(
             f"`ts` must be a 1-D array of at least 2 strictly increasing times, got shape "
             f"{ts.shape}."
         )
-    if not isinstance(ts, jax.core.Tracer):
+    if not _is_traced(ts):
         values = np.asarray(ts)
         if not np.all(np.isfinite(values)):
-            raise ValueError("`ts` contains non-finite values (nan or inf).")
+            bad = int(np.argmax(~np.isfinite(values)))
+            raise ValueError(f"`ts` contains non-finite values: ts[{bad}] = {values[bad]}.")
         if not np.all(np.diff(values) > 0):
             bad = int(np.argmax(np.diff(values) <= 0))
             raise ValueError(
@@ -83,32 +131,60 @@ def _validate_times(ts: Array) -> None:
 
 
 def _validate_state(y0: Array, dynamics) -> None:
-    if y0.ndim == 0 or y0.shape[-1] == 0 or y0.shape[-1] % 2 != 0:
+    if y0.ndim not in (1, 2) or y0.shape[-1] == 0 or y0.shape[-1] % 2 != 0:
         raise ValueError(
-            f"`y0` must have shape (2n,) or (batch, 2n) with positions then velocities, got "
-            f"shape {y0.shape}."
+            f"`y0` must have shape (2n,) or (batch, 2n) with positions then velocities (an "
+            f"even, non-zero number of entries per state), got shape {y0.shape}."
         )
     if not jnp.issubdtype(y0.dtype, jnp.floating):
-        raise TypeError(f"`y0` must be a real floating-point array, got dtype {y0.dtype}.")
+        raise TypeError(
+            f"`y0` must be a real floating-point array, got dtype {y0.dtype}; convert it first, "
+            "e.g. jnp.asarray(y0, dtype=float)."
+        )
     dof = getattr(dynamics, "dof", None)
-    if isinstance(dof, int) and y0.shape[-1] != 2 * dof:
+    if isinstance(dof, int) and not isinstance(dof, bool) and y0.shape[-1] != 2 * dof:
         raise ValueError(
-            f"`y0` has {y0.shape[-1]} entries per state but the dynamics "
+            f"`y0` has {y0.shape[-1]} entries per state (shape {y0.shape}) but the dynamics "
             f"{type(dynamics).__name__} has dof={dof}, so it expects 2 * dof = {2 * dof}."
         )
-    if not isinstance(y0, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(y0))):
-        raise ValueError("`y0` contains non-finite values (nan or inf).")
+    if not _is_traced(y0):
+        finite = np.isfinite(np.asarray(y0))
+        if not np.all(finite):
+            bad = tuple(int(i) for i in np.unravel_index(int(np.argmax(~finite)), y0.shape))
+            raise ValueError(
+                f"`y0` contains non-finite values (nan or inf), first at index {tuple(bad)}."
+            )
+
+
+def _step_grid(ts: np.ndarray, dt0: float) -> np.ndarray:
+    """Step times for a fixed-step solver: every gap of `ts` cut into equal steps <= `dt0`.
+
+    Every output time is then a step end, so no output is interpolated and the solver keeps its
+    order at `ts` exactly.
+    """
+    gaps = np.diff(ts)
+    # The small slack keeps a gap that is a whole number of `dt0` from gaining a sliver step.
+    counts = np.maximum(1, np.ceil(gaps / dt0 * (1 - 1e-9)).astype(np.int64))
+    starts = np.repeat(ts[:-1], counts)
+    fractions = np.concatenate([np.arange(c) / c for c in counts])
+    grid = np.concatenate([starts + fractions * np.repeat(gaps, counts), ts[-1:]])
+    return grid
 
 
 @eqx.filter_jit
-def _solve(dynamics, y0, ts, args, solver, adaptive, rtol, atol, dt0, max_steps, checks):
-    term = diffrax.ODETerm(dynamics)
-    if adaptive:
-        controller = diffrax.PIDController(rtol=rtol, atol=atol)
-        first_step = None
-    else:
-        controller = diffrax.ConstantStepSize()
-        first_step = dt0
+def _solve(dynamics, y0, ts, args, solver, controller, dt0, max_steps, checks):
+    def vector_field(t, y, args):
+        # A float64 model may be rolled out from float32 states; the solver needs one dtype.
+        return jnp.asarray(dynamics(t, y, args)).astype(y.dtype)
+
+    term = diffrax.ODETerm(vector_field)
+    if checks:
+        y0 = eqx.error_if(y0, ~jnp.isfinite(y0), "`y0` contains non-finite values (nan or inf).")
+        ts = eqx.error_if(
+            ts,
+            ~(ts[1:] > ts[:-1]),
+            "`ts` must be strictly increasing (and finite); sort it or drop repeated times.",
+        )
 
     def solve_one(y):
         solution = diffrax.diffeqsolve(
@@ -116,7 +192,7 @@ def _solve(dynamics, y0, ts, args, solver, adaptive, rtol, atol, dt0, max_steps,
             solver,
             t0=ts[0],
             t1=ts[-1],
-            dt0=first_step,
+            dt0=dt0,
             y0=y,
             args=args,
             saveat=diffrax.SaveAt(ts=ts),
@@ -124,28 +200,33 @@ def _solve(dynamics, y0, ts, args, solver, adaptive, rtol, atol, dt0, max_steps,
             max_steps=max_steps,
             throw=False,
         )
-        return solution.ys, solution.result._value
+        return solution.ys, solution.result
 
-    ys, codes = jax.vmap(solve_one)(y0)
+    if y0.shape[0] == 1:
+        # A single state skips the batching of Diffrax's loops: a smaller, faster program.
+        ys, results = jax.tree.map(lambda x: x[None], solve_one(y0[0]))
+    else:
+        ys, results = jax.vmap(solve_one)(y0)
     if checks:
-        reached = codes == diffrax.RESULTS.max_steps_reached._value
+        reached = results == diffrax.RESULTS.max_steps_reached
+        failed = (results != diffrax.RESULTS.successful) & ~reached
         ys = eqx.error_if(
             ys,
             reached,
             f"the rollout reached max_steps={max_steps} before ts[-1]: increase max_steps or "
             "loosen rtol/atol (a stiff or chaotic state needs many small steps).",
         )
-        failed = (codes != diffrax.RESULTS.successful._value) & ~reached
         ys = eqx.error_if(
             ys,
             failed,
             "the rollout failed: the step size collapsed or the dynamics returned non-finite "
-            "values. Check the initial state and the model for NaNs (see docs: Errors and "
-            "debugging), or try solver='kvaerno5' for stiff systems.",
+            "values. Check the initial state and the model for NaNs, or try "
+            "solver='kvaerno5' for stiff systems.",
         )
+        blown_up = ~jnp.all(jnp.isfinite(ys), axis=(1, 2)) & ~reached & ~failed
         ys = eqx.error_if(
             ys,
-            ~jnp.all(jnp.isfinite(ys)),
+            blown_up,
             "the rollout produced non-finite states (nan or inf): the dynamics blew up. "
             "Use a smaller dt0 for fixed-step solvers, or an adaptive solver.",
         )
@@ -154,17 +235,17 @@ def _solve(dynamics, y0, ts, args, solver, adaptive, rtol, atol, dt0, max_steps,
 
 def rollout(
     dynamics: Callable[[ArrayLike, Array, Args], Array],
-    y0: Float[ArrayLike, "*batch 2n"],
-    ts: Float[ArrayLike, " times"],
+    y0: Shaped[ArrayLike, "*batch two_n"],
+    ts: Real[ArrayLike, " times"],
     *,
     args: Args = None,
     solver: str | diffrax.AbstractSolver = "tsit5",
     rtol: float = 1e-6,
     atol: float = 1e-8,
-    dt0: float | None = None,
+    dt0: float | Real[ArrayLike, ""] | None = None,
     max_steps: int | None = None,
     checks: bool = True,
-) -> Float[Array, "*batch times 2n"]:
+) -> Float[Array, "*batch times two_n"]:
     """Integrates `dy/dt = dynamics(t, y, args)` and returns the states at the times `ts`.
 
     `dynamics` is an analytic system, a model, or any callable with Diffrax's signature. A batch
@@ -178,15 +259,28 @@ def rollout(
     - `args`: passed to `dynamics`.
     - `solver`: `"tsit5"` (default), `"dopri5"`, `"dopri8"` (high order, for tight tolerances),
         `"kvaerno5"` (implicit, stiff); fixed-step `"verlet"` (symplectic Störmer-Verlet, for long
-        conservative rollouts) and `"rk4"`; or any `diffrax.AbstractSolver` instance.
+        conservative rollouts) and `"rk4"`; or any `diffrax.AbstractSolver` instance (adaptive
+        ones get a PID controller, the others fixed steps).
     - `rtol`, `atol`: tolerances of the adaptive step-size controller.
-    - `dt0`: step of a fixed-step solver; defaults to a tenth of the smallest gap in `ts`.
+    - `dt0`: the largest step of a fixed-step solver; defaults to a tenth of the smallest gap in
+        `ts`. Each gap of `ts` is cut into equal steps no longer than `dt0`, so the states at
+        `ts` are step ends, never interpolated (when `ts` is traced under `jit`, the steps are
+        exactly `dt0` and outputs in between are interpolated).
     - `max_steps`: the most solver steps; defaults to one sized to the horizon.
-    - `checks`: raise clear errors when the solver fails or the states go non-finite.
+    - `checks`: raise clear errors (also under `jit`) when the solver fails or the states go
+        non-finite.
 
     **Returns:**
 
     The states at `ts`, of shape `(T, 2n)` or `(batch, T, 2n)`.
+
+    !!! example
+
+        ```python
+        system = lz.systems.get("pendulum")
+        ts = jnp.linspace(0.0, 10.0, 101)
+        ys = lz.rollout(system, jnp.array([1.0, 0.0]), ts)  # (101, 2)
+        ```
     """
     if not callable(dynamics):
         raise TypeError(
@@ -195,41 +289,63 @@ def rollout(
         )
     y0 = jnp.asarray(y0)
     _validate_state(y0, dynamics)
-    ts = jnp.asarray(ts, dtype=y0.dtype)
+    ts = jnp.asarray(ts)
+    if not jnp.issubdtype(ts.dtype, jnp.floating) and not jnp.issubdtype(ts.dtype, jnp.integer):
+        raise TypeError(f"`ts` must be an array of real times, got dtype {ts.dtype}.")
+    ts = ts.astype(y0.dtype)
     _validate_times(ts)
-    if y0.ndim > 2:
-        raise ValueError(f"`y0` must have shape (2n,) or (batch, 2n), got shape {y0.shape}.")
     for name, value in (("rtol", rtol), ("atol", atol)):
-        if not (isinstance(value, (int, float)) and value > 0):
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
             raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
+    if max_steps is not None:
+        try:
+            max_steps = operator.index(max_steps)
+        except TypeError:
+            raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.") from None
+        if max_steps < 1:
+            raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
     solver_instance, adaptive = _resolve_solver(solver)
 
-    horizon_steps = None
-    if not adaptive:
+    needed_steps = 0
+    if adaptive:
+        controller = diffrax.PIDController(rtol=rtol, atol=atol)
+        first_step = None
+    else:
         if dt0 is None:
-            if isinstance(ts, jax.core.Tracer):
+            if _is_traced(ts):
                 raise ValueError(
                     "fixed-step solvers need an explicit `dt0` when `ts` is traced under jit."
                 )
             dt0 = float(np.min(np.diff(np.asarray(ts)))) / 10
-        if not dt0 > 0:
-            raise ValueError(f"`dt0` must be positive, got {dt0!r}.")
-        if not isinstance(ts, jax.core.Tracer):
-            horizon_steps = int(np.ceil(float(ts[-1] - ts[0]) / dt0)) + 1
+        if not _is_traced(dt0) and not float(dt0) > 0:
+            raise ValueError(f"`dt0` must be a positive step, got {dt0!r}.")
+        if _is_traced(ts) or _is_traced(dt0):
+            controller = diffrax.ConstantStepSize()
+            first_step = dt0
+        else:
+            grid = _step_grid(np.asarray(ts, dtype=np.float64), float(dt0))
+            needed_steps = grid.shape[0] - 1
+            if max_steps is not None and max_steps < needed_steps:
+                raise ValueError(
+                    f"solver {solver!r} needs {needed_steps} steps of at most dt0={dt0} to "
+                    f"reach ts[-1], but max_steps={max_steps}: increase max_steps or dt0."
+                )
+            controller = diffrax.StepTo(ts=jnp.asarray(grid, dtype=y0.dtype))
+            first_step = None
     if max_steps is None:
-        max_steps = max(16_384, 64 * int(ts.shape[0]), horizon_steps or 0)
-    elif not (isinstance(max_steps, int) and max_steps > 0):
-        raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
+        max_steps = max(16_384, 64 * int(ts.shape[0]), needed_steps)
 
-    out = jax.eval_shape(dynamics, ts[0], y0.reshape(-1, y0.shape[-1])[0], args)
+    single = y0.reshape(-1, y0.shape[-1])[0]
+    out = jax.eval_shape(dynamics, ts[0], single, args)
     if getattr(out, "shape", None) != (y0.shape[-1],):
+        got = getattr(out, "shape", None)
         raise ValueError(
             f"`dynamics` must return dy/dt of the same shape as a state, ({y0.shape[-1]},), but "
-            f"it returned {getattr(out, 'shape', type(out).__name__)}."
+            f"it returned {f'shape {got}' if got is not None else type(out).__name__}."
         )
 
     batch = y0.reshape(-1, y0.shape[-1])
     ys = _solve(
-        dynamics, batch, ts, args, solver_instance, adaptive, rtol, atol, dt0, max_steps, checks
+        dynamics, batch, ts, args, solver_instance, controller, first_step, max_steps, checks
     )
     return ys.reshape(*y0.shape[:-1], ts.shape[0], y0.shape[-1])

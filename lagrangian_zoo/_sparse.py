@@ -8,17 +8,66 @@ the whole band, whatever `n` is, and a block-tridiagonal solve costs `O(n k^2)`.
 Band storage: `band[d, i] = M[i, i + d - k]` for `d = 0, ..., 2k` (zero outside the matrix).
 """
 
+import operator
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, DTypeLike, Float
 
 
-def colour_tangents(n: int, bandwidth: int, dtype=float) -> Float[Array, "colours n"]:
-    """Tangents that colour the columns of an `n x n` matrix of half-bandwidth `bandwidth`.
+def lu_solve(
+    matrix: Float[Array, "m m"], rhs: Float[Array, "m r"]
+) -> tuple[Float[Array, "m r"], Float[Array, " m"]]:
+    """Solves `matrix @ x = rhs` by a partially pivoted LU; also returns the diagonal of `U`.
 
-    Tangent `c` has ones at the columns `j` with `j mod (2k + 1) == c`.
+    `lax.linalg.lu` hands back the row permutation directly, which keeps the compiled program
+    smaller than `jax.scipy.linalg.lu_solve` (which rebuilds it from the pivots in a loop).
     """
+    lu, _, permutation = jax.lax.linalg.lu(matrix)
+    lower = jax.lax.linalg.triangular_solve(
+        lu, rhs[permutation], left_side=True, lower=True, unit_diagonal=True
+    )
+    x = jax.lax.linalg.triangular_solve(lu, lower, left_side=True, lower=False)
+    return x, jnp.diagonal(lu)
+
+
+def _check_size(name: str, value: int, minimum: int) -> int:
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"`{name}` must be an int, got {value!r}.") from None
+    if value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
+    return value
+
+
+def _check_band(band: Array) -> tuple[int, int]:
+    if band.ndim != 2 or band.shape[0] % 2 != 1:
+        raise ValueError(
+            "`band` must have shape (2k + 1, n) (band storage, an odd number of rows), got "
+            f"shape {band.shape}."
+        )
+    return band.shape[0] // 2, band.shape[1]
+
+
+def colour_tangents(n: int, bandwidth: int, dtype: DTypeLike = float) -> Float[Array, "colours n"]:
+    """Tangents that colour the columns of an `n x n` matrix of half-bandwidth `k`.
+
+    Tangent `c` has ones at the columns `j` with `j mod (2k + 1) == c`; two such columns are
+    more than `2k` apart, so no row of a banded matrix sees both, and `M @ tangent_c` holds
+    each of those columns' band entries unmixed.
+
+    **Arguments:**
+
+    - `n`: the matrix size.
+    - `bandwidth`: the half-bandwidth `k >= 0`.
+    - `dtype`: the dtype of the tangents.
+
+    **Returns:** an array of shape `(2k + 1, n)` of zeros and ones.
+    """
+    n = _check_size("n", n, 1)
+    bandwidth = _check_size("bandwidth", bandwidth, 0)
     colours = 2 * bandwidth + 1
     columns = np.arange(n)
     return jnp.asarray(columns[None, :] % colours == np.arange(colours)[:, None], dtype=dtype)
@@ -27,26 +76,43 @@ def colour_tangents(n: int, bandwidth: int, dtype=float) -> Float[Array, "colour
 def decompress_band(
     compressed: Float[Array, "colours n"], bandwidth: int
 ) -> Float[Array, "colours n"]:
-    """Band storage of `M` from the products `compressed[c] = M @ colour_tangents(...)[c]`."""
-    colours, n = compressed.shape
-    k = bandwidth
+    """Band storage of `M` from the products `compressed[c] = M @ colour_tangents(n, k)[c]`.
+
+    **Arguments:**
+
+    - `compressed`: the `2k + 1` products, shape `(2k + 1, n)`.
+    - `bandwidth`: the half-bandwidth `k`.
+
+    **Returns:** `band` of shape `(2k + 1, n)` with `band[d, i] = M[i, i + d - k]`.
+    """
+    bandwidth = _check_size("bandwidth", bandwidth, 0)
+    compressed = jnp.asarray(compressed)
+    colours = 2 * bandwidth + 1
+    if compressed.ndim != 2 or compressed.shape[0] != colours:
+        raise ValueError(
+            f"`compressed` must have shape ({colours}, n) for bandwidth {bandwidth}, got shape "
+            f"{compressed.shape}."
+        )
+    n = compressed.shape[1]
     rows = np.arange(n)[None, :]
-    columns = rows + np.arange(colours)[:, None] - k
+    columns = rows + np.arange(colours)[:, None] - bandwidth
     inside = (columns >= 0) & (columns < n)
+    # Row i of product c is M[i, j] for the one column j of colour c within the band of row i.
     gathered = compressed[columns % colours, np.broadcast_to(rows, columns.shape)]
-    return jnp.where(jnp.asarray(inside), gathered, 0)
+    return jnp.where(jnp.asarray(inside), gathered, jnp.zeros((), compressed.dtype))
 
 
 def band_to_dense(band: Float[Array, "colours n"]) -> Float[Array, "n n"]:
     """The full matrix of a band-stored one (for tests and small problems)."""
-    colours, n = band.shape
-    k = colours // 2
+    band = jnp.asarray(band)
+    k, n = _check_band(band)
+    colours = 2 * k + 1
     rows = np.arange(n)[:, None]
     columns = np.arange(n)[None, :]
     offset = columns - rows + k
     inside = (offset >= 0) & (offset < colours)
     values = band[np.clip(offset, 0, colours - 1), np.broadcast_to(rows, offset.shape)]
-    return jnp.where(jnp.asarray(inside), values, 0)
+    return jnp.where(jnp.asarray(inside), values, jnp.zeros((), band.dtype))
 
 
 def _blocks(band: Float[Array, "colours n"], size: int, count: int):
@@ -65,27 +131,38 @@ def _blocks(band: Float[Array, "colours n"], size: int, count: int):
             None, None, :
         ]
         offset = block_columns - block_rows + k
+        # Entries of real rows in padding columns are ignored, whatever a caller's band holds
+        # outside the matrix, so that the padded unknowns decouple.
         inside = (
-            (offset >= 0) & (offset < colours) & (block_columns >= 0) & (block_columns < padded_n)
+            (offset >= 0)
+            & (offset < colours)
+            & (block_columns >= 0)
+            & (block_columns < padded_n)
+            & ((block_columns < n) | (block_rows >= n))
         )
         values = band[np.clip(offset, 0, colours - 1), np.broadcast_to(block_rows, offset.shape)]
-        return jnp.where(jnp.asarray(inside), values, 0)
+        return jnp.where(jnp.asarray(inside), values, jnp.zeros((), band.dtype))
 
     return block(-1), block(0), block(1)
 
 
-def solve_banded(band: Float[Array, "colours n"], rhs: Float[Array, " n"]) -> Float[Array, " n"]:
-    """Solves `M x = rhs` for a band-stored `M` in `O(n k^2)` (block Thomas algorithm).
+def solve_banded_with_pivots(
+    band: Float[Array, "colours n"], rhs: Float[Array, " n"]
+) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
+    """As `solve_banded`, and also the pivots of the elimination.
 
-    Blocks of size `max(k, 1)` make the matrix block-tridiagonal; each block step is a small
-    pivoted LU, and the sweep over blocks is a `lax.scan`. Like any block elimination without
-    pivoting across blocks it needs the leading blocks to be non-singular, which holds for the
-    symmetric positive-definite mass matrices of physical Lagrangians.
+    The pivots are the diagonals of the `U` factors of every block step (for `k = 0`, the
+    diagonal itself). A pivot that is zero relative to the largest one means `M` is singular
+    (or too ill-conditioned for an elimination without pivoting across blocks).
+
+    **Returns:** `(x, pivots)`, with `pivots` of shape `(m,)`, `m >= n` (padding included).
     """
-    colours, n = band.shape
-    k = colours // 2
+    band, rhs = jnp.asarray(band), jnp.asarray(rhs)
+    k, n = _check_band(band)
+    if rhs.shape != (n,):
+        raise ValueError(f"`rhs` must have shape ({n},) to match `band`, got shape {rhs.shape}.")
     if k == 0:
-        return rhs / band[0]
+        return rhs / band[0], band[0]
     size = k
     count = -(-n // size)
     lower, diagonal, upper = _blocks(band, size, count)
@@ -96,13 +173,13 @@ def solve_banded(band: Float[Array, "colours n"], rhs: Float[Array, " n"]) -> Fl
     def forward(carry, block):
         upper_prev, rhs_prev = carry
         a, b, c, d = block
-        pivot = b - a @ upper_prev
-        solved = jnp.linalg.solve(pivot, jnp.concatenate([c, (d - a @ rhs_prev)[:, None]], 1))
+        stacked = jnp.concatenate([c, (d - a @ rhs_prev)[:, None]], axis=1)
+        solved, pivots = lu_solve(b - a @ upper_prev, stacked)
         upper_new, rhs_new = solved[:, :-1], solved[:, -1]
-        return (upper_new, rhs_new), (upper_new, rhs_new)
+        return (upper_new, rhs_new), (upper_new, rhs_new, pivots)
 
     init = (jnp.zeros((size, size), band.dtype), jnp.zeros(size, band.dtype))
-    _, (uppers, rhss) = jax.lax.scan(forward, init, (lower, diagonal, upper, padded_rhs))
+    _, (uppers, rhss, pivots) = jax.lax.scan(forward, init, (lower, diagonal, upper, padded_rhs))
 
     def backward(x_next, block):
         upper_i, rhs_i = block
@@ -110,4 +187,22 @@ def solve_banded(band: Float[Array, "colours n"], rhs: Float[Array, " n"]) -> Fl
         return x, x
 
     _, xs = jax.lax.scan(backward, jnp.zeros(size, band.dtype), (uppers, rhss), reverse=True)
-    return xs.reshape(-1)[:n]
+    return xs.reshape(-1)[:n], pivots.reshape(-1)
+
+
+def solve_banded(band: Float[Array, "colours n"], rhs: Float[Array, " n"]) -> Float[Array, " n"]:
+    """Solves `M x = rhs` for a band-stored `M` in `O(n k^2)` (block Thomas algorithm).
+
+    Blocks of size `max(k, 1)` make the matrix block-tridiagonal; each block step is a small
+    pivoted LU, and the sweep over blocks is a `lax.scan`. Like any block elimination without
+    pivoting across blocks it needs the leading blocks to be non-singular, which holds for the
+    symmetric positive-definite mass matrices of physical Lagrangians.
+
+    **Arguments:**
+
+    - `band`: `M` in band storage, shape `(2k + 1, n)`, `band[d, i] = M[i, i + d - k]`.
+    - `rhs`: the right-hand side, shape `(n,)`.
+
+    **Returns:** `x` of shape `(n,)`.
+    """
+    return solve_banded_with_pivots(band, rhs)[0]

@@ -1,5 +1,518 @@
-"""Placeholder: being written."""
+"""Training: `fit` matches a model's vector field to the derivatives in a dataset or stream."""
+
+import dataclasses
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Scalar
+
+from ._checkpoint import (
+    atomic_write,
+    load_training_state,
+    save_model,
+    save_training_state,
+)
+from ._data import Dataset
 
 
-def fit(*args, **kwargs):
-    raise NotImplementedError
+_LOSSES: dict[str, Callable[[Array, Array], Scalar]] = {
+    "l2": lambda prediction, target: jnp.mean((prediction - target) ** 2),
+    "l1": lambda prediction, target: jnp.mean(jnp.abs(prediction - target)),
+}
+_CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)\.ckpt$")
+_KEEP_CHECKPOINTS = 2
+# States drawn from a StateStream to set a model's input statistics, and to evaluate on.
+_STREAM_ADAPT_SAMPLES = 8192
+_STREAM_EVAL_SAMPLES = 4096
+_EVAL_ROWS_PER_PASS = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class History:
+    """What happened during [`lagrangian_zoo.fit`][], one entry per logged step.
+
+    **Fields:**
+
+    - `step`: the number of completed training steps at each entry.
+    - `train_loss`: the mean training loss over the steps since the previous entry.
+    - `eval_loss`: the loss on `eval_data` (NaN where it was not evaluated).
+    - `seconds`: wall-clock seconds since training started (over resumed runs too).
+    """
+
+    step: np.ndarray
+    train_loss: np.ndarray
+    eval_loss: np.ndarray
+    seconds: np.ndarray
+
+    def as_dict(self) -> dict[str, list]:
+        """Plain lists (NaN as `None`), as written to `history.json`."""
+
+        def plain(values):
+            return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+
+        return {
+            "step": [int(s) for s in self.step],
+            "train_loss": plain([float(v) for v in self.train_loss]),
+            "eval_loss": plain([float(v) for v in self.eval_loss]),
+            "seconds": [float(s) for s in self.seconds],
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, list]) -> "History":
+        def floats(name):
+            return np.array(
+                [np.nan if v is None else v for v in values.get(name, [])], dtype=np.float64
+            )
+
+        return cls(
+            step=np.array(values.get("step", []), dtype=np.int64),
+            train_loss=floats("train_loss"),
+            eval_loss=floats("eval_loss"),
+            seconds=floats("seconds"),
+        )
+
+    def append(self, step: int, train_loss: float, eval_loss: float, seconds: float):
+        return History(
+            step=np.append(self.step, np.int64(step)),
+            train_loss=np.append(self.train_loss, train_loss),
+            eval_loss=np.append(self.eval_loss, eval_loss),
+            seconds=np.append(self.seconds, seconds),
+        )
+
+
+def _trainable_spec(model: eqx.Module) -> PyTree[bool]:
+    """`lagrangian_zoo.models.trainable_filter(model)` restricted to floating arrays."""
+    from . import models
+
+    trainable_filter = getattr(models, "trainable_filter", None)
+    if trainable_filter is None:
+        return jax.tree.map(eqx.is_inexact_array, model)
+
+    def restrict(keep, subtree):
+        return jax.tree.map(lambda x: bool(keep) and eqx.is_inexact_array(x), subtree)
+
+    return jax.tree.map(restrict, trainable_filter(model), model)
+
+
+def _resolve_loss(loss) -> tuple[Callable[[Array, Array], Scalar], str]:
+    if callable(loss):
+        return loss, getattr(loss, "__qualname__", type(loss).__name__)
+    if loss in _LOSSES:
+        return _LOSSES[loss], loss
+    if loss == "rollout":
+        raise ValueError(
+            "loss='rollout' is not available yet; use 'l2', 'l1' or a callable "
+            "loss(prediction, target) -> scalar."
+        )
+    raise ValueError(
+        f"`loss` must be 'l2', 'l1' or a callable loss(prediction, target) -> scalar, got "
+        f"{loss!r}."
+    )
+
+
+def _default_optimizer(
+    learning_rate: float | optax.Schedule, weight_decay: float, steps: int
+) -> optax.GradientTransformation:
+    if callable(learning_rate):
+        schedule = learning_rate
+    else:
+        schedule = optax.cosine_decay_schedule(init_value=learning_rate, decay_steps=steps)
+    adam = optax.adam(schedule)
+    if weight_decay:
+        # Added to the gradient before Adam, as torch.optim.Adam(weight_decay=...) in the HNN
+        # paper does.
+        return optax.chain(optax.add_decayed_weights(weight_decay), adam)
+    return adam
+
+
+def _positive_int(name: str, value, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+
+
+def _key_data(key: PRNGKeyArray) -> list[int]:
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return np.asarray(key).ravel().tolist()
+
+
+def _predict(model, y: Float[Array, "batch state"]) -> Float[Array, "batch state"]:
+    t = jnp.zeros((), y.dtype)
+    return jax.vmap(model, in_axes=(None, 0, None))(t, y, None)
+
+
+def _all_finite(tree: PyTree) -> Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _checkpoints(folder: str) -> list[tuple[int, str]]:
+    if not os.path.isdir(folder):
+        return []
+    found = []
+    for name in os.listdir(folder):
+        match = _CHECKPOINT_PATTERN.match(name)
+        if match:
+            found.append((int(match.group(1)), os.path.join(folder, name)))
+    return sorted(found)
+
+
+def fit(
+    model: eqx.Module,
+    data: Any,
+    *,
+    steps: int,
+    key: PRNGKeyArray,
+    batch_size: int | None = 256,
+    learning_rate: float | optax.Schedule | None = None,
+    weight_decay: float | None = None,
+    optimizer: optax.GradientTransformation | None = None,
+    loss: str | Callable[[Array, Array], Scalar] = "l2",
+    eval_data: Any = None,
+    eval_every: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    adapt: bool = True,
+    progress: bool = True,
+    log_every: int = 100,
+) -> tuple[eqx.Module, History]:
+    r"""Trains a model's vector field `model(t, y, args)` to match the derivatives `dy`.
+
+    Each step draws a minibatch `(y, dy)` with `data.sample(jax.random.fold_in(key, i),
+    batch_size)` and takes an optimizer step on `loss(model(y), dy)` over all `2n` components
+    (the HNN paper's test loss for `"l2"`). The steps are compiled once and run in chunks by
+    `jax.lax.scan`; only `lagrangian_zoo.models.trainable_filter(model)` leaves are trained
+    (input statistics stay fixed). Because every step's randomness comes from its index, a run
+    resumed from a checkpoint gives bit-identical parameters to an uninterrupted one.
+
+    **Arguments:**
+
+    - `model`: an Equinox vector field `model(t, y, args) -> dy/dt`.
+    - `data`: a [`lagrangian_zoo.Dataset`][] or [`lagrangian_zoo.StateStream`][] (anything
+        with `sample(key, batch_size) -> (y, dy)`).
+    - `steps`: the number of optimizer steps.
+    - `key`: the PRNG key of the whole run.
+    - `batch_size`: rows per step; `None` uses every row of a `Dataset` in every step
+        (full batch, as in the HNN paper).
+    - `learning_rate`: Adam's initial learning rate (default `1e-3`), decayed to zero over
+        `steps` by a cosine schedule; or an optax schedule.
+    - `weight_decay`: L2 penalty added to the gradient before Adam (default none).
+    - `optimizer`: any optax optimizer, instead of `learning_rate` and `weight_decay`.
+    - `loss`: `"l2"` (mean squared error), `"l1"` (mean absolute error) or a callable
+        `loss(prediction, target) -> scalar` on batches of shape `(batch, 2n)`.
+    - `eval_data`: a `Dataset` (all its rows) or `StateStream` (a fixed sample) on which the
+        loss is measured every `eval_every` steps and at the end.
+    - `checkpoint_dir`: a folder for training checkpoints (`step_XXXXXXXXX.ckpt`, written
+        atomically every `checkpoint_every` steps, when interrupted by Ctrl-C, and at the
+        end), `history.json`, and the final model `model.lzm` (for
+        [`lagrangian_zoo.load_model`][], when the model has a `config()` method).
+    - `resume`: continue from the latest checkpoint in `checkpoint_dir` (or start afresh if
+        there is none). The other arguments must be those of the interrupted run.
+    - `adapt`: call `model.adapt(states)` once before training, when the model has it, to
+        set its input statistics (from all rows of a `Dataset`, or a large sample of a
+        `StateStream`).
+    - `progress`: show a progress bar (rich) with the loss and steps per second.
+    - `log_every`: steps between history entries (and progress updates).
+
+    `eval_every` and `checkpoint_every` default to `log_every` and `10 * log_every`.
+
+    **Returns:** `(model, history)`: the trained model and a `History` of numpy arrays.
+
+    A non-finite loss or update stops training with a `FloatingPointError` naming the step;
+    the last good checkpoint is kept, never overwritten by the broken model.
+    """
+    _positive_int("steps", steps)
+    _positive_int("log_every", log_every)
+    _positive_int("eval_every", eval_every, optional=True)
+    _positive_int("checkpoint_every", checkpoint_every, optional=True)
+    if not isinstance(model, eqx.Module) or not callable(model):
+        raise TypeError(
+            f"`model` must be an Equinox module model(t, y, args) -> dy/dt, got "
+            f"{type(model).__name__}."
+        )
+    if not callable(getattr(data, "sample", None)):
+        raise TypeError(
+            "`data` must be a lz.Dataset or lz.StateStream (anything with sample(key, "
+            f"batch_size)), got {type(data).__name__}."
+        )
+    if eval_data is not None and not callable(getattr(eval_data, "sample", None)):
+        raise TypeError(
+            f"`eval_data` must be a lz.Dataset or lz.StateStream, got {type(eval_data).__name__}."
+        )
+    if not isinstance(key, jax.Array) or not (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32
+    ):
+        raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
+    full_batch = batch_size is None
+    if full_batch:
+        if not isinstance(data, Dataset):
+            raise ValueError(
+                "batch_size=None (full batch) needs a Dataset; a StateStream draws fresh "
+                "states, so give it a batch size."
+            )
+    else:
+        _positive_int("batch_size", batch_size)
+    if optimizer is not None:
+        if learning_rate is not None or weight_decay is not None:
+            raise ValueError(
+                "pass either `optimizer` or `learning_rate`/`weight_decay`, not both: the "
+                "optimizer already holds its learning rate."
+            )
+    else:
+        learning_rate = 1e-3 if learning_rate is None else learning_rate
+        weight_decay = 0.0 if weight_decay is None else weight_decay
+        if not callable(learning_rate) and not (
+            isinstance(learning_rate, (int, float)) and learning_rate > 0
+        ):
+            raise ValueError(
+                f"`learning_rate` must be a positive number or an optax schedule, got "
+                f"{learning_rate!r}."
+            )
+        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+            raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
+        optimizer = _default_optimizer(learning_rate, weight_decay, steps)
+    loss_fn, loss_name = _resolve_loss(loss)
+    dof = getattr(model, "dof", None)
+    for name, source in (("data", data), ("eval_data", eval_data)):
+        if source is None or not isinstance(dof, int):
+            continue
+        y_shape, _ = jax.eval_shape(lambda: source.sample(jax.random.key(0), 1))
+        if y_shape.shape[-1] != 2 * dof:
+            raise ValueError(
+                f"`{name}` holds states of {y_shape.shape[-1]} entries, but the model "
+                f"{type(model).__name__} has dof={dof} and expects 2 * dof = {2 * dof}."
+            )
+    eval_every = log_every if eval_every is None else eval_every
+    checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the `checkpoint_dir` of the run to continue.")
+
+    train_key, adapt_key, eval_key = jax.random.split(key, 3)
+
+    if adapt and callable(getattr(model, "adapt", None)):
+        if callable(getattr(data, "states", None)):
+            states, _ = data.states()
+        else:
+            states, _ = data.sample(adapt_key, _STREAM_ADAPT_SAMPLES)
+        model = model.adapt(states)
+
+    spec = _trainable_spec(model)
+    params, static = eqx.partition(model, spec)
+    with jax.numpy_dtype_promotion("standard"):
+        opt_state = optimizer.init(params)
+
+    settings = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "key": _key_data(key),
+        "loss": loss_name,
+        "learning_rate": learning_rate if isinstance(learning_rate, (int, float)) else None,
+        "weight_decay": weight_decay,
+        "adapt": bool(adapt),
+    }
+    history = History.from_dict({})
+    step = 0
+    folder = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+    if folder is not None:
+        existing = _checkpoints(folder)
+        if existing and not resume:
+            raise FileExistsError(
+                f"'{folder}' already holds training checkpoints (latest: step "
+                f"{existing[-1][0]}). Pass resume=True to continue that run, or choose an "
+                "empty checkpoint_dir."
+            )
+        if existing:
+            model, opt_state, step, saved_history = load_training_state(
+                existing[-1][1], (model, opt_state), settings=settings
+            )
+            history = History.from_dict(saved_history)
+            params, static = eqx.partition(model, spec)
+        os.makedirs(folder, exist_ok=True)
+
+    # The chunk length divides every interval, so logs, evaluations and checkpoints fall on
+    # chunk boundaries; the last chunk masks the steps past `steps`.
+    chunk = min(math.gcd(log_every, eval_every, checkpoint_every), steps)
+
+    def objective(params, static, y, dy):
+        prediction = _predict(eqx.combine(params, static), y)
+        return loss_fn(prediction, dy)
+
+    def draw(data, step_number):
+        if full_batch:
+            return data.states()
+        return data.sample(jax.random.fold_in(train_key, step_number), batch_size)
+
+    # `static` goes in as an argument, so that arrays outside the trainable filter (input
+    # statistics) are inputs of the compiled program rather than constants baked into it.
+    @eqx.filter_jit
+    def run_chunk(params, static, opt_state, data, start):
+        loss_shape = jax.eval_shape(lambda: objective(params, static, *draw(data, start)))
+
+        def one_step(carry, index):
+            step_number = start + index
+
+            def update(carry):
+                params, opt_state = carry
+                y, dy = draw(data, step_number)
+                value, grads = eqx.filter_value_and_grad(objective)(params, static, y, dy)
+                # optax mixes Python floats with integer step counts (bias corrections,
+                # schedules), which strict dtype promotion refuses.
+                with jax.numpy_dtype_promotion("standard"):
+                    updates, opt_state = optimizer.update(grads, opt_state, params)
+                params = eqx.apply_updates(params, updates)
+                finite = jnp.isfinite(value) & _all_finite(updates)
+                return (params, opt_state), (value, finite)
+
+            def skip(carry):
+                return carry, (jnp.zeros((), loss_shape.dtype), jnp.array(True))
+
+            return jax.lax.cond(step_number < steps, update, skip, carry)
+
+        (params, opt_state), (values, finite) = jax.lax.scan(
+            one_step, (params, opt_state), jnp.arange(chunk, dtype=jnp.int32)
+        )
+        return params, opt_state, values, finite
+
+    evaluate = None
+    if eval_data is not None:
+        if callable(getattr(eval_data, "states", None)):
+            eval_y, eval_dy = eval_data.states()
+        else:
+            eval_y, eval_dy = eval_data.sample(eval_key, _STREAM_EVAL_SAMPLES)
+
+        @eqx.filter_jit
+        def evaluate(params, static, y, dy):
+            model = eqx.combine(params, static)
+            t = jnp.zeros((), y.dtype)
+            prediction = jax.lax.map(
+                lambda row: model(t, row, None), y, batch_size=_EVAL_ROWS_PER_PASS
+            )
+            return loss_fn(prediction, dy)
+
+    def save(step_now: int) -> None:
+        path = os.path.join(folder, f"step_{step_now:09d}.ckpt")
+        save_training_state(
+            path,
+            eqx.combine(params, static),
+            opt_state,
+            step=step_now,
+            history=history.as_dict(),
+            settings=settings,
+        )
+        atomic_write(
+            os.path.join(folder, "history.json"),
+            lambda file: file.write(json.dumps(history.as_dict(), indent=1).encode()),
+        )
+        for old_step, old_path in _checkpoints(folder)[:-_KEEP_CHECKPOINTS]:
+            if old_step < step_now:
+                os.unlink(old_path)
+
+    elapsed_before = float(history.seconds[-1]) if history.seconds.size else 0.0
+    started = time.perf_counter()
+    first_step = step
+    saved_step = step if folder is not None and step > 0 else -1
+    pending: list[np.ndarray] = []
+    bar = _ProgressBar(steps, step) if progress else None
+    try:
+        while step < steps:
+            new_params, new_opt_state, values, finite = run_chunk(
+                params, static, opt_state, data, jnp.asarray(step, dtype=jnp.int32)
+            )
+            done = min(chunk, steps - step)
+            values, finite = np.asarray(values)[:done], np.asarray(finite)[:done]
+            if not finite.all():
+                bad = step + int(np.argmin(finite))
+                where = (
+                    f"The last good checkpoint (step {saved_step}) in '{folder}' is kept; "
+                    "resume=True restarts from it."
+                    if saved_step >= 0
+                    else "No checkpoint was written."
+                )
+                raise FloatingPointError(
+                    f"training stopped at step {bad}: the loss or the parameter update is not "
+                    f"finite (loss {values[int(np.argmin(finite))]}). {where} Lower the "
+                    "learning rate, check the data for NaNs, or normalise the inputs."
+                )
+            params, opt_state, step = new_params, new_opt_state, step + done
+            pending.append(values)
+            if step % log_every == 0 or step == steps:
+                eval_loss = np.nan
+                if evaluate is not None and (step % eval_every == 0 or step == steps):
+                    eval_loss = float(evaluate(params, static, eval_y, eval_dy))
+                seconds = elapsed_before + time.perf_counter() - started
+                train_loss = float(np.mean(np.concatenate(pending)))
+                pending = []
+                history = history.append(step, train_loss, eval_loss, seconds)
+                if bar is not None:
+                    rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
+                    bar.update(step, train_loss, eval_loss, rate)
+            if folder is not None and (step % checkpoint_every == 0 or step == steps):
+                save(step)
+                saved_step = step
+    except KeyboardInterrupt:
+        if folder is not None and step > saved_step:
+            save(step)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+    model = eqx.combine(params, static)
+    if folder is not None and callable(getattr(model, "config", None)):
+        save_model(os.path.join(folder, "model.lzm"), model)
+    return model, history
+
+
+class _ProgressBar:
+    """A rich progress bar: steps, loss, evaluation loss and steps per second."""
+
+    def __init__(self, total: int, completed: int):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[eval]}"),
+            TextColumn("{task.fields[rate]} steps/s"),
+            TimeRemainingColumn(),
+        )
+        self._task = self._progress.add_task(
+            "training", total=total, completed=completed, loss="-", eval="", rate="-"
+        )
+        self._progress.start()
+
+    def update(self, step: int, loss: float, eval_loss: float, rate: float) -> None:
+        self._progress.update(
+            self._task,
+            completed=step,
+            loss=f"{loss:.3e}",
+            eval="" if math.isnan(eval_loss) else f"eval {eval_loss:.3e}",
+            rate=f"{rate:.0f}",
+        )
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+__all__ = ["fit", "History"]

@@ -1,1 +1,432 @@
-"""Metrics on rollouts (placeholder: being written)."""
+r"""Metrics that compare predicted dynamics and rollouts with the truth.
+
+Every metric takes arrays with any number of leading batch axes, validates their shapes at trace
+time, and works under `jax.jit`, `jax.vmap` and `jax.grad`, in float32 and float64. Trajectories
+have shape `(*batch, T, 2n)`: `T` times of states `y = [q, q_t]`. Energy metrics take the TRUE
+energy function `energy(q, q_t) -> scalar` of the system (for example a system's `energy`
+method) and evaluate it on both the true and the predicted trajectory.
+
+Argument order follows the papers each metric comes from: the derivative and rollout errors
+take the prediction first, the energy metrics and the valid prediction time the truth first.
+All arguments after the arrays are keyword-only.
+"""
+
+from collections.abc import Callable
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, Real, Scalar
+
+from ._custom_types import Coordinates, Velocities
+from ._mechanics import energy_along
+
+
+EnergyFunction = Callable[[Coordinates, Velocities], Scalar]
+Reduction = Literal["mean", "none"]
+
+_REDUCTIONS = ("mean", "none")
+
+
+# Validation ---------------------------------------------------------------------------------
+
+
+def _as_float(name: str, value: ArrayLike) -> Array:
+    value = jnp.asarray(value)
+    if not jnp.issubdtype(value.dtype, jnp.floating):
+        raise TypeError(
+            f"`{name}` must be a real floating-point array, got dtype {value.dtype}; convert "
+            f"it first, e.g. jnp.asarray({name}, dtype=float)."
+        )
+    return value
+
+
+def _pair(
+    names: tuple[str, str], a: ArrayLike, b: ArrayLike, *, min_ndim: int, what: str
+) -> tuple[Array, Array]:
+    """Two float arrays of the same shape (at least `min_ndim` axes), in one common dtype."""
+    a, b = _as_float(names[0], a), _as_float(names[1], b)
+    for name, value in zip(names, (a, b)):
+        if value.ndim < min_ndim:
+            raise ValueError(
+                f"`{name}` must have shape {what}, got shape {value.shape} "
+                f"({value.ndim} axes; at least {min_ndim} expected)."
+            )
+    if a.shape != b.shape:
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must have the same shape {what}, got "
+            f"{names[0]} of shape {a.shape} and {names[1]} of shape {b.shape}."
+        )
+    # Strict dtype promotion refuses float32 - float64, so cast explicitly.
+    dtype = jnp.promote_types(a.dtype, b.dtype)
+    return a.astype(dtype), b.astype(dtype)
+
+
+def _trajectories(names: tuple[str, str], a: ArrayLike, b: ArrayLike) -> tuple[Array, Array]:
+    return _pair(names, a, b, min_ndim=2, what="(*batch, T, 2n)")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"`reduction` must be one of {_REDUCTIONS}, got {reduction!r}.")
+
+
+def _reduce(per_trajectory: Array, reduction: str) -> Array:
+    return jnp.mean(per_trajectory) if reduction == "mean" else per_trajectory
+
+
+def _positive(name: str, value: ArrayLike, dtype) -> Array:
+    """A positive finite scalar; checked at trace time when concrete, inside jit otherwise."""
+    array = jnp.asarray(value)
+    if array.ndim != 0:
+        raise ValueError(f"`{name}` must be a scalar, got shape {array.shape}.")
+    if not jnp.issubdtype(array.dtype, jnp.number) or jnp.issubdtype(
+        array.dtype, jnp.complexfloating
+    ):
+        raise TypeError(f"`{name}` must be a real number, got dtype {array.dtype}.")
+    array = array.astype(dtype)
+    if isinstance(array, jax.core.Tracer):
+        return eqx.error_if(
+            array,
+            ~(jnp.isfinite(array) & (array > 0)),
+            f"`{name}` must be positive and finite.",
+        )
+    if not (bool(jnp.isfinite(array)) and float(array) > 0):
+        raise ValueError(f"`{name}` must be positive and finite, got {value!r}.")
+    return array
+
+
+def _energies(energy: EnergyFunction, ys: Array, name: str) -> Float[Array, "*_batch _times"]:
+    """`energy(q, q_t)` on every state of `ys`, with clear errors for a wrong `energy`."""
+    if not callable(energy):
+        raise TypeError(
+            f"`energy` must be a callable energy(q, q_t) -> scalar, got {type(energy).__name__}."
+        )
+    size = ys.shape[-1]
+    if size == 0 or size % 2 != 0:
+        raise ValueError(
+            f"`{name}` must hold states [q, q_t] of even length 2n on its last axis, got shape "
+            f"{ys.shape}."
+        )
+    half = jax.ShapeDtypeStruct((size // 2,), ys.dtype)
+    out = jax.eval_shape(energy, half, half)
+    shape = getattr(out, "shape", None)
+    if shape != ():
+        raise ValueError(
+            f"`energy` must return a scalar for q and q_t of shape ({size // 2},), but it "
+            f"returned shape {shape}."
+        )
+    return energy_along(energy, ys).astype(ys.dtype)
+
+
+# Metrics ------------------------------------------------------------------------------------
+
+
+def derivative_mse(
+    predicted_dy: Float[ArrayLike, "*_batch _state"],
+    true_dy: Float[ArrayLike, "*_batch _state"],
+    *,
+    reduction: Reduction = "mean",
+) -> Float[Array, "*_batch"]:
+    r"""The mean squared error of predicted time derivatives: the HNN paper's test loss.
+
+    $$\mathrm{MSE} = \frac{1}{N d}\sum_{i=1}^{N}\sum_{k=1}^{d}
+    \left(\hat{\dot y}_{ik} - \dot y_{ik}\right)^2,$$
+
+    the mean over every entry of `N` states of size `d`.
+
+    **Arguments:**
+
+    - `predicted_dy`: model derivatives `dy/dt`, shape `(*batch, d)`.
+    - `true_dy`: true derivatives, the same shape.
+    - `reduction`: `"mean"` (default) averages everything into a scalar; `"none"` averages only
+        the last axis and returns one value per state, shape `(*batch,)`.
+
+    **Returns:** the mean squared error, a scalar (or `(*batch,)` for `reduction="none"`).
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @inproceedings{greydanus2019hamiltonian,
+          title={Hamiltonian Neural Networks},
+          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
+          booktitle={Advances in Neural Information Processing Systems},
+          year={2019}
+        }
+        ```
+    """
+    _check_reduction(reduction)
+    predicted_dy, true_dy = _pair(
+        ("predicted_dy", "true_dy"), predicted_dy, true_dy, min_ndim=1, what="(*batch, d)"
+    )
+    per_state = jnp.mean((predicted_dy - true_dy) ** 2, axis=-1)
+    return _reduce(per_state, reduction)
+
+
+def rollout_mse(
+    predicted_ys: Float[ArrayLike, "*_batch _times _state"],
+    true_ys: Float[ArrayLike, "*_batch _times _state"],
+    *,
+    reduction: Reduction = "mean",
+) -> Float[Array, "*_batch"]:
+    r"""The mean squared state error of a rollout, averaged over time, entries and batch.
+
+    $$\mathrm{MSE} = \frac{1}{B\,T\,d}\sum_{b=1}^{B}\sum_{t=1}^{T}\sum_{k=1}^{d}
+    \left(\hat y_{btk} - y_{btk}\right)^2.$$
+
+    **Arguments:**
+
+    - `predicted_ys`: predicted trajectories, shape `(*batch, T, d)`.
+    - `true_ys`: true trajectories, the same shape.
+    - `reduction`: `"mean"` (default) returns a scalar; `"none"` returns the mean over time and
+        entries of each trajectory, shape `(*batch,)`.
+
+    **Returns:** the mean squared error, a scalar (or `(*batch,)`).
+    """
+    _check_reduction(reduction)
+    predicted_ys, true_ys = _trajectories(("predicted_ys", "true_ys"), predicted_ys, true_ys)
+    per_trajectory = jnp.mean((predicted_ys - true_ys) ** 2, axis=(-2, -1))
+    return _reduce(per_trajectory, reduction)
+
+
+def energy_mse(
+    energy: EnergyFunction,
+    true_ys: Float[ArrayLike, "*_batch _times _state"],
+    predicted_ys: Float[ArrayLike, "*_batch _times _state"],
+    *,
+    reduction: Reduction = "mean",
+) -> Float[Array, "*_batch"]:
+    r"""The HNN paper's energy MSE: the true energy along the true and the predicted rollouts.
+
+    $$\mathrm{MSE}_E = \frac{1}{B\,T}\sum_{b=1}^{B}\sum_{t=1}^{T}
+    \left(E(y_{bt}) - E(\hat y_{bt})\right)^2,$$
+
+    where $E$ is the system's true energy, $y$ the true trajectory and $\hat y$ the model's
+    rollout from the same initial state.
+
+    **Arguments:**
+
+    - `energy`: the true energy function `energy(q, q_t) -> scalar` (e.g. `system.energy`).
+    - `true_ys`: true trajectories, shape `(*batch, T, 2n)`.
+    - `predicted_ys`: predicted trajectories, the same shape.
+    - `reduction`: `"mean"` (default) returns a scalar; `"none"` the time average of each
+        trajectory, shape `(*batch,)`.
+
+    **Returns:** the energy MSE, in squared units of energy.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @inproceedings{greydanus2019hamiltonian,
+          title={Hamiltonian Neural Networks},
+          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
+          booktitle={Advances in Neural Information Processing Systems},
+          year={2019}
+        }
+        ```
+    """
+    _check_reduction(reduction)
+    true_ys, predicted_ys = _trajectories(("true_ys", "predicted_ys"), true_ys, predicted_ys)
+    true_energy = _energies(energy, true_ys, "true_ys")
+    predicted_energy = _energies(energy, predicted_ys, "predicted_ys")
+    per_trajectory = jnp.mean((true_energy - predicted_energy) ** 2, axis=-1)
+    return _reduce(per_trajectory, reduction)
+
+
+def energy_discrepancy(
+    energy: EnergyFunction,
+    true_ys: Float[ArrayLike, "*_batch _times _state"],
+    predicted_ys: Float[ArrayLike, "*_batch _times _state"],
+    *,
+    scale: float | Real[ArrayLike, ""],
+    at: Literal["final", "mean"] = "final",
+    reduction: Reduction = "mean",
+) -> Float[Array, "*_batch"]:
+    r"""The LNN paper's energy discrepancy, as a FRACTION of an energy scale (not a percent).
+
+    With $E$ the true energy, $y$ the true and $\hat y$ the predicted trajectory,
+
+    $$D_\text{final} = \frac{1}{B}\sum_{b=1}^{B}
+    \frac{\left|E(y_{bT}) - E(\hat y_{bT})\right|}{s}, \qquad
+    D_\text{mean} = \frac{1}{B}\sum_{b=1}^{B}\frac{1}{T}\sum_{t=1}^{T}
+    \frac{\left|E(y_{bt}) - E(\hat y_{bt})\right|}{s}.$$
+
+    `at="final"` is the authors' code (the last time only); `at="mean"` averages over time.
+    For the double pendulum the scale is its largest potential energy, $s = 3 m g l = 29.4$.
+    Multiply by 100 for the percentages the paper reports (0.4% for the LNN is `0.004` here).
+
+    **Arguments:**
+
+    - `energy`: the true energy function `energy(q, q_t) -> scalar` (e.g. `system.energy`).
+    - `true_ys`: true trajectories, shape `(*batch, T, 2n)`.
+    - `predicted_ys`: predicted trajectories, the same shape.
+    - `scale`: the positive energy scale $s$ that normalises the discrepancy.
+    - `at`: `"final"` (default) or `"mean"`, as above.
+    - `reduction`: `"mean"` (default) averages over the batch; `"none"` returns one value per
+        trajectory, shape `(*batch,)`.
+
+    **Returns:** the discrepancy as a dimensionless fraction of `scale`.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @article{cranmer2020lagrangian,
+          title={Lagrangian Neural Networks},
+          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
+                  and Spergel, David and Ho, Shirley},
+          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
+                   Equations},
+          year={2020}
+        }
+        ```
+    """
+    _check_reduction(reduction)
+    if at not in ("final", "mean"):
+        raise ValueError(f"`at` must be 'final' or 'mean', got {at!r}.")
+    true_ys, predicted_ys = _trajectories(("true_ys", "predicted_ys"), true_ys, predicted_ys)
+    scale = _positive("scale", scale, true_ys.dtype)
+    true_energy = _energies(energy, true_ys, "true_ys")
+    predicted_energy = _energies(energy, predicted_ys, "predicted_ys")
+    gap = jnp.abs(true_energy - predicted_energy) / scale
+    per_trajectory = gap[..., -1] if at == "final" else jnp.mean(gap, axis=-1)
+    return _reduce(per_trajectory, reduction)
+
+
+def valid_prediction_time(
+    ts: Real[ArrayLike, " _times"],
+    true_ys: Float[ArrayLike, "*_batch _times _state"],
+    predicted_ys: Float[ArrayLike, "*_batch _times _state"],
+    *,
+    threshold: float = 0.4,
+    scale: Literal["rms", "instantaneous"] | float = "rms",
+) -> Float[Array, "*_batch"]:
+    r"""The first time at which a rollout's normalised state error exceeds a threshold.
+
+    The normalised error of trajectory $b$ at time $t_k$ is
+
+    $$e_b(t_k) = \frac{\lVert \hat y_b(t_k) - y_b(t_k) \rVert_2}{\sigma_b},$$
+
+    with the scale $\sigma_b$ chosen by `scale`:
+
+    - `"rms"` (default): the root mean square norm of the true trajectory over time,
+        $\sigma_b = \big(\frac1T \sum_k \lVert y_b(t_k)\rVert_2^2\big)^{1/2}$, which stays away
+        from zero when the state passes through the origin;
+    - `"instantaneous"`: $\sigma_b(t_k) = \lVert y_b(t_k) \rVert_2$;
+    - a positive number: a fixed $\sigma$ for every trajectory and time.
+
+    The valid prediction time is $t_{k^*}$ for the smallest $k^*$ with $e_b(t_{k^*}) >$
+    `threshold`, and `ts[-1]` if the error never exceeds it. A non-finite error (a rollout that
+    blew up) counts as exceeding. A zero scale (a true trajectory at rest at the origin) is
+    replaced by the smallest positive normal number of the dtype, so any error then exceeds.
+    The result is a time on the clock of `ts`: subtract `ts[0]` for a duration when `ts` does
+    not start at zero.
+
+    **Arguments:**
+
+    - `ts`: the times `(T,)` of the trajectories.
+    - `true_ys`: true trajectories, shape `(*batch, T, d)`.
+    - `predicted_ys`: predicted trajectories, the same shape.
+    - `threshold`: the largest acceptable normalised error, positive; 0.4 by default.
+    - `scale`: `"rms"`, `"instantaneous"` or a positive number, as above.
+
+    **Returns:** the valid prediction time of each trajectory, shape `(*batch,)`.
+
+    ??? cite "Reference"
+
+        The normalisation by the time-averaged norm of the true state follows the "valid time"
+        of reservoir-computing forecasts of chaotic systems:
+
+        ```bibtex
+        @article{pathak2018model,
+          title={Model-Free Prediction of Large Spatiotemporally Chaotic Systems from Data:
+                 A Reservoir Computing Approach},
+          author={Pathak, Jaideep and Hunt, Brian and Girvan, Michelle and Lu, Zhixin
+                  and Ott, Edward},
+          journal={Physical Review Letters},
+          volume={120},
+          pages={024102},
+          year={2018}
+        }
+        ```
+    """
+    true_ys, predicted_ys = _trajectories(("true_ys", "predicted_ys"), true_ys, predicted_ys)
+    dtype = true_ys.dtype
+    ts = jnp.asarray(ts)
+    if ts.ndim != 1 or ts.shape[0] != true_ys.shape[-2]:
+        raise ValueError(
+            f"`ts` must have shape (T,) with T = {true_ys.shape[-2]}, the length of the time "
+            f"axis (-2) of `true_ys` of shape {true_ys.shape}; got `ts` of shape {ts.shape}."
+        )
+    if not jnp.issubdtype(ts.dtype, jnp.floating) and not jnp.issubdtype(ts.dtype, jnp.integer):
+        raise TypeError(f"`ts` must hold real times, got dtype {ts.dtype}.")
+    ts = ts.astype(dtype)
+    threshold = _positive("threshold", threshold, dtype)
+
+    error = jnp.linalg.norm(predicted_ys - true_ys, axis=-1)
+    norms = jnp.linalg.norm(true_ys, axis=-1)
+    if isinstance(scale, str):
+        if scale == "rms":
+            sigma = jnp.sqrt(jnp.mean(norms**2, axis=-1, keepdims=True))
+        elif scale == "instantaneous":
+            sigma = norms
+        else:
+            raise ValueError(
+                f"`scale` must be 'rms', 'instantaneous' or a positive number, got {scale!r}."
+            )
+    else:
+        sigma = _positive("scale", scale, dtype)
+    sigma = jnp.maximum(sigma, jnp.finfo(dtype).tiny)
+    normalised = error / sigma
+    # Written as "not within" so that nan (a blown-up rollout) counts as exceeding.
+    exceeded = ~(normalised <= threshold)
+    first = jnp.argmax(exceeded, axis=-1)
+    return jnp.where(jnp.any(exceeded, axis=-1), ts[first], ts[-1])
+
+
+def energy_drift(
+    energy: EnergyFunction,
+    ys: Float[ArrayLike, "*_batch _times _state"],
+    *,
+    floor: float | None = None,
+) -> Float[Array, "*_batch"]:
+    r"""The largest relative change of energy along each trajectory: a conservation check.
+
+    $$\delta_b = \frac{\max_t \left|E(y_b(t)) - E(y_b(t_0))\right|}
+    {\max\left(\left|E(y_b(t_0))\right|, \epsilon\right)},$$
+
+    zero for an exactly conservative rollout. Non-finite energies give `nan`.
+
+    **Arguments:**
+
+    - `energy`: the energy function `energy(q, q_t) -> scalar` (e.g. `system.energy`).
+    - `ys`: trajectories, shape `(*batch, T, 2n)`.
+    - `floor`: the smallest denominator $\epsilon$, so that a zero initial energy gives a large
+        finite number rather than a division by zero; defaults to the smallest positive normal
+        number of the dtype. Pass a typical energy of the system to get an absolute-ish drift
+        for trajectories whose energy starts near zero.
+
+    **Returns:** the relative drift of each trajectory, shape `(*batch,)`.
+    """
+    ys = _as_float("ys", ys)
+    if ys.ndim < 2:
+        raise ValueError(f"`ys` must have shape (*batch, T, 2n), got shape {ys.shape}.")
+    energies = _energies(energy, ys, "ys")
+    epsilon = (
+        jnp.asarray(jnp.finfo(ys.dtype).tiny, ys.dtype)
+        if floor is None
+        else _positive("floor", floor, ys.dtype)
+    )
+    initial = energies[..., :1]
+    change = jnp.max(jnp.abs(energies - initial), axis=-1)
+    return change / jnp.maximum(jnp.abs(initial[..., 0]), epsilon)
+
+
+__all__ = [
+    "derivative_mse",
+    "rollout_mse",
+    "energy_mse",
+    "energy_discrepancy",
+    "valid_prediction_time",
+    "energy_drift",
+]

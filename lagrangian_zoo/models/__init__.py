@@ -1,1 +1,15 @@
-"""Learned dynamics models (placeholder: being written)."""
+"""Learned dynamics models: every model is a vector field `model(t, y, args) -> dy/dt`."""
+
+from ._base import (
+    AbstractDynamics as AbstractDynamics,
+    AbstractEnergyModel as AbstractEnergyModel,
+    trainable_filter as trainable_filter,
+)
+from ._baseline import Baseline as Baseline
+from ._delan import DeLaN as DeLaN
+from ._dissipation import RayleighDissipation as RayleighDissipation
+from ._hnn import HNN as HNN
+from ._lnn import LNN as LNN
+from ._mlp import ACTIVATIONS as ACTIVATIONS, MLP as MLP
+from ._normaliser import Normaliser as Normaliser
+from ._registry import get as get, MODELS as MODELS, names as names

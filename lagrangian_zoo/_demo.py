@@ -1,0 +1,191 @@
+"""The demo: a baseline, an HNN and an LNN learn the double pendulum; the LNN conserves energy.
+
+The LNN paper's experiment at laptop scale: random states with exact accelerations as data
+(drawn afresh for every batch), then 40 initial conditions nearly at rest rolled out for 100
+time units, scored by the energy discrepancy |E_true - E_pred| / (3 m g l).
+"""
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import metrics, plots, systems
+from ._data import StateStream
+from ._experiment import CanonicalStream, model_rollout
+from ._mechanics import energy_along
+from ._rollout import rollout
+from ._training import fit
+from .models import Baseline, HNN, LNN
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSettings:
+    """Sizes of the demo; `quick()` is a smoke test that runs in seconds."""
+
+    width: int = 128
+    depth: int = 3
+    batch_size: int = 256
+    lnn_steps: int = 6000
+    baseline_steps: int = 6000
+    hnn_steps: int = 6000
+    learning_rate: float = 1e-3
+    initial_states: int = 40
+    t_end: float = 100.0
+    samples_per_unit_time: int = 10
+    animation_seconds: float = 10.0
+
+    @classmethod
+    def quick(cls) -> "DemoSettings":
+        return cls(
+            width=16,
+            depth=2,
+            batch_size=32,
+            lnn_steps=40,
+            baseline_steps=40,
+            hnn_steps=40,
+            initial_states=3,
+            t_end=2.0,
+            animation_seconds=1.0,
+        )
+
+
+def _held_out_loss(model, y, dy, *, canonical_dy=None) -> float:
+    """Mean absolute error of the predicted accelerations (the LNN paper's L1 loss)."""
+    predicted = jax.vmap(lambda state: model(0.0, state, None))(y)
+    n = y.shape[-1] // 2
+    target = dy if canonical_dy is None else canonical_dy
+    return float(jnp.mean(jnp.abs(predicted[:, n:] - target[:, n:])))
+
+
+def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> dict:
+    """Runs the demo and writes `results.json`, plots and a GIF into `out`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    settings = DemoSettings.quick() if quick else DemoSettings()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    system = systems.get("double_pendulum")
+    keys = jax.random.split(jax.random.key(seed), 8)
+    stream = StateStream(system)
+    common = dict(width=settings.width, depth=settings.depth, periodic=system.periodic)
+
+    candidates = {
+        "baseline": (
+            Baseline(system.dof, key=keys[0], predict="acceleration", activation="softplus",
+                     **common),
+            stream,
+            settings.baseline_steps,
+        ),
+        "hnn": (HNN(system.dof, key=keys[1], **common), CanonicalStream(stream),
+                settings.hnn_steps),
+        "lnn": (LNN(system.dof, key=keys[2], **common), stream, settings.lnn_steps),
+    }
+    trained, histories, seconds = {}, {}, {}
+    for name, (model, data, steps) in candidates.items():
+        console.print(f"[bold]training {name}[/] ({steps} steps, batch {settings.batch_size})")
+        start = time.perf_counter()
+        model, history = fit(
+            model,
+            data,
+            steps=steps,
+            batch_size=settings.batch_size,
+            learning_rate=settings.learning_rate,
+            loss="l1",
+            key=keys[3],
+            progress=not quick,
+        )
+        seconds[name] = time.perf_counter() - start
+        trained[name] = model
+        histories[name] = {k: np.asarray(v) for k, v in history.as_dict().items()}
+
+    # Held-out random states, the training distribution.
+    held_y, held_dy = stream.sample(keys[4], 2048)
+    losses = {}
+    for name, model in trained.items():
+        if name == "hnn":
+            cy, cdy = CanonicalStream(stream).sample(keys[4], 2048)
+            losses[name] = _held_out_loss(model, cy, cdy)
+        else:
+            losses[name] = _held_out_loss(model, held_y, held_dy)
+
+    console.print("[bold]rolling out[/] from initial states nearly at rest")
+    y0 = jax.vmap(system.sample_initial_state)(
+        jax.random.split(keys[5], settings.initial_states)
+    )
+    ts = jnp.linspace(
+        0.0, settings.t_end, int(settings.t_end * settings.samples_per_unit_time) + 1
+    )
+    true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
+    scale = float(system.max_potential_energy)
+    true_energy = energy_along(system.energy, true_ys)
+    rows, energies = {}, {"true": np.asarray(true_energy[0])}
+    for name, model in trained.items():
+        start = time.perf_counter()
+        predicted = model_rollout(model, name, system, y0, ts, rtol=1e-7, atol=1e-9)
+        rollout_seconds = time.perf_counter() - start
+        energies[name] = np.asarray(energy_along(system.energy, predicted[0]))
+        rows[name] = {
+            "held_out_l1_acceleration_loss": losses[name],
+            "energy_discrepancy_final_percent": 100
+            * float(metrics.energy_discrepancy(system.energy, true_ys, predicted, scale=scale)),
+            "energy_discrepancy_mean_percent": 100
+            * float(
+                metrics.energy_discrepancy(
+                    system.energy, true_ys, predicted, scale=scale, at="mean"
+                )
+            ),
+            "valid_prediction_time": float(
+                jnp.mean(metrics.valid_prediction_time(ts, true_ys, predicted))
+            ),
+            "training_seconds": seconds[name],
+            "rollout_seconds": rollout_seconds,
+        }
+
+    table = Table(title="double pendulum: baseline vs HNN vs LNN")
+    for column in ("model", "L1 acc. loss", "energy discr. % (final)", "(time-mean)",
+                   "valid time", "train s"):
+        table.add_column(column, justify="right")
+    for name, row in rows.items():
+        table.add_row(
+            name,
+            f"{row['held_out_l1_acceleration_loss']:.3g}",
+            f"{row['energy_discrepancy_final_percent']:.3g}",
+            f"{row['energy_discrepancy_mean_percent']:.3g}",
+            f"{row['valid_prediction_time']:.3g}",
+            f"{row['training_seconds']:.0f}",
+        )
+    console.print(table)
+    console.print("The LNN paper reports 8% (baseline) and 0.4% (LNN) energy discrepancy.")
+
+    plots.energy_over_time(np.asarray(ts), energies, path=out / "energy.png",
+                           title="Energy of the true system along each rollout")
+    plots.loss_curves(histories, path=out / "loss_curves.png")
+    frames = int(settings.animation_seconds * 15) + 1
+    anim_ts = jnp.linspace(0.0, settings.animation_seconds, frames)
+    anim = {"true": rollout(system, y0[0], anim_ts, solver="dopri8", rtol=1e-10, atol=1e-10)}
+    for name in ("baseline", "lnn"):
+        anim[name] = model_rollout(trained[name], name, system, y0[0], anim_ts, rtol=1e-7,
+                                   atol=1e-9)
+    plots.animate_pendulum({k: np.asarray(v) for k, v in anim.items()},
+                           lengths=tuple(system.lengths), path=out / "pendulum.gif")
+    result = {
+        "demo": "double_pendulum",
+        "seed": seed,
+        "quick": quick,
+        "settings": dataclasses.asdict(settings),
+        "energy_scale": scale,
+        "rows": rows,
+    }
+    tmp = out / ".results.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out / "results.json")
+    console.print(f"wrote {out}/: results.json, energy.png, loss_curves.png, pendulum.gif")
+    return result

@@ -1,0 +1,136 @@
+"""The interfaces every learned model implements, and the filter of its trainable leaves."""
+
+import abc
+from typing import Any, TypeVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, PyTree, Scalar
+
+from ._normaliser import Normaliser
+
+
+_Model = TypeVar("_Model", bound="AbstractDynamics")
+
+
+class AbstractDynamics(eqx.Module):
+    """A learned vector field `model(t, y, args) -> dy/dt` on states `y = [q, q_t]`.
+
+    Every model is a pure pytree (Equinox module) and a callable with Diffrax's signature, so it
+    goes wherever an analytic system goes: [`lagrangian_zoo.rollout`][], the metrics, the
+    training loop. Subclasses give:
+
+    - `dof`: the number of degrees of freedom `n`; states have shape `(2n,)`;
+    - `normaliser`: the [`lagrangian_zoo.models.Normaliser`][] of the network inputs;
+    - `__call__(t, y, args)`: the time derivative of a single state (vmap for batches);
+    - `config()`: the keyword arguments that rebuild the same architecture.
+    """
+
+    dof: eqx.AbstractVar[int]
+    normaliser: eqx.AbstractVar[Normaliser]
+
+    @property
+    def periodic(self) -> tuple[bool, ...]:
+        """`n` bools, `True` for the coordinates embedded as `(cos q, sin q)`."""
+        return self.normaliser.periodic
+
+    @abc.abstractmethod
+    def __call__(
+        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
+    ) -> Float[Array, " state"]:
+        """The time derivative `dy/dt` of the state `y` of shape `(2n,)`."""
+
+    @abc.abstractmethod
+    def config(self) -> dict[str, Any]:
+        """The constructor's keyword arguments, `dof` included, as a JSON-able dict.
+
+        `type(model)(**model.config(), key=key)` builds a model with the same pytree structure
+        and shapes (fresh parameters), into which saved leaves can be loaded.
+        """
+
+    def adapt(self: _Model, states: Float[ArrayLike, "*batch state"]) -> _Model:
+        """A copy of the model whose input normaliser holds statistics of `states`.
+
+        The mean and standard deviation of each velocity and each non-periodic position; angles
+        (coordinates marked `periodic`) are embedded as `(cos q, sin q)` and need none. Call it
+        once on the training states before training: the Lagrangian or Hamiltonian stays a
+        function of the raw `(q, q_t)`, only the network sees scaled inputs.
+
+        **Arguments:**
+
+        - `states`: training states of shape `(N, 2n)` (or more leading batch axes).
+
+        **Returns:** the adapted model; the parameters are shared with this one.
+        """
+        return eqx.tree_at(lambda model: model.normaliser, self, self.normaliser.adapt(states))
+
+
+class AbstractEnergyModel(AbstractDynamics):
+    """A model whose dynamics come from a learned scalar, and so has an energy."""
+
+    @abc.abstractmethod
+    def energy(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The model's energy at `(q, q_t)` (at `(q, p)` for a Hamiltonian model)."""
+
+
+def trainable_filter(model: PyTree) -> PyTree[bool]:
+    """The leaves of a model that training updates.
+
+    Like `equinox.is_inexact_array` on every leaf, but `False` for every leaf inside a
+    [`lagrangian_zoo.models.Normaliser`][]: the input statistics set by `adapt` are data, so
+    they are neither trained nor weight-decayed.
+
+    **Arguments:**
+
+    - `model`: a model (or any pytree containing one).
+
+    **Returns:** a pytree of bools of the model's structure, for `equinox.partition`.
+
+    !!! example
+
+        ```python
+        params, static = eqx.partition(model, lz.models.trainable_filter(model))
+        ```
+    """
+
+    def mark(node):
+        if isinstance(node, Normaliser):
+            return jax.tree.map(lambda _: False, node)
+        return eqx.is_inexact_array(node)
+
+    return jax.tree.map(mark, model, is_leaf=lambda node: isinstance(node, Normaliser))
+
+
+def check_dof(model: str, dof: int) -> None:
+    """Refuses a number of degrees of freedom that is not a positive int."""
+    if isinstance(dof, bool) or not isinstance(dof, int) or dof <= 0:
+        raise ValueError(f"{model}: `dof` must be a positive int, got {dof!r}.")
+
+
+def check_choice(model: str, name: str, value: str, choices: tuple[str, ...]) -> None:
+    """Refuses a string option outside `choices`."""
+    if value not in choices:
+        raise ValueError(
+            f"{model}: `{name}` must be one of {', '.join(map(repr, choices))}, got {value!r}."
+        )
+
+
+def split_model_state(
+    model: AbstractDynamics, y: ArrayLike
+) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+    """Checks that `y` is one state of shape `(2 * dof,)` and splits it into its halves."""
+    y = jnp.asarray(y)
+    n = model.dof
+    if y.shape != (2 * n,):
+        raise ValueError(
+            f"{type(model).__name__} with dof={n} expects a state `y` of shape (2 * dof,) = "
+            f"({2 * n},), positions then velocities; got shape {y.shape}. For a batch of states, "
+            "use jax.vmap(model, in_axes=(None, 0, None))."
+        )
+    if not jnp.issubdtype(y.dtype, jnp.floating):
+        raise TypeError(
+            f"{type(model).__name__}: the state `y` must be a floating-point array, got dtype "
+            f"{y.dtype}."
+        )
+    return y[:n], y[n:]

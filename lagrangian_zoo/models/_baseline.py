@@ -1,0 +1,116 @@
+"""The unconstrained baseline: a network straight from the state to its time derivative."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
+
+from ._base import AbstractDynamics, check_choice, check_dof, split_model_state
+from ._mlp import check_activation, check_init, check_size, MLP
+from ._normaliser import as_periodic, Normaliser
+
+
+_PREDICTS = ("derivative", "acceleration")
+
+
+class Baseline(AbstractDynamics):
+    r"""A multilayer perceptron from the state to its time derivative, with no physics.
+
+    With `predict="derivative"` (the HNN paper's baseline) the network outputs all of
+    $\dot y = (\dot q, \ddot q)$; with `predict="acceleration"` (the LNN paper's baseline) it
+    outputs only $\ddot q$ and the model returns $(\dot q, \ddot q)$, the kinematics being
+    exact. Nothing ties the output to an energy, which is why its rollouts drift.
+
+    **Arguments:**
+
+    - `dof`: the number of degrees of freedom `n`.
+    - `key`: a `jax.random` key for the initial parameters.
+    - `width`: hidden units per layer (200, the HNN paper's).
+    - `depth`: number of hidden layers (2).
+    - `activation`: `"tanh"` (the HNN paper's) or another name of
+        [`lagrangian_zoo.models.MLP`][].
+    - `init`: `"default"` or `"lnn"` (see [`lagrangian_zoo.models.MLP`][]).
+    - `predict`: `"derivative"` or `"acceleration"`, as above.
+    - `periodic`: `n` bools marking angles, embedded as `(cos q, sin q)`; default none.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @inproceedings{greydanus2019hamiltonian,
+          title={Hamiltonian Neural Networks},
+          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
+          booktitle={Advances in Neural Information Processing Systems},
+          year={2019}
+        }
+        ```
+    """
+
+    network: MLP
+    normaliser: Normaliser
+    dof: int = eqx.field(static=True)
+    width: int = eqx.field(static=True)
+    depth: int = eqx.field(static=True)
+    activation: str = eqx.field(static=True)
+    init: str = eqx.field(static=True)
+    predict: str = eqx.field(static=True)
+
+    def __init__(
+        self,
+        dof: int,
+        *,
+        key: PRNGKeyArray,
+        width: int = 200,
+        depth: int = 2,
+        activation: str = "tanh",
+        init: str = "default",
+        predict: str = "derivative",
+        periodic: Sequence[bool] | None = None,
+    ):
+        check_dof("Baseline", dof)
+        check_size("Baseline", "width", width)
+        check_size("Baseline", "depth", depth)
+        check_activation(activation)
+        check_init(init)
+        check_choice("Baseline", "predict", predict, _PREDICTS)
+        self.dof = dof
+        self.width = width
+        self.depth = depth
+        self.activation = activation
+        self.init = init
+        self.predict = predict
+        self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
+        out_size = 2 * dof if predict == "derivative" else dof
+        self.network = MLP(
+            self.normaliser.size,
+            out_size,
+            (width,) * depth,
+            activation=activation,
+            init=init,
+            key=key,
+        )
+
+    def __check_init__(self):
+        check_choice("Baseline", "predict", self.predict, _PREDICTS)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "dof": self.dof,
+            "width": self.width,
+            "depth": self.depth,
+            "activation": self.activation,
+            "init": self.init,
+            "predict": self.predict,
+            "periodic": list(self.periodic),
+        }
+
+    def __call__(
+        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
+    ) -> Float[Array, " state"]:
+        del t, args
+        q, q_t = split_model_state(self, y)
+        out = self.network(self.normaliser(q, q_t))
+        if self.predict == "derivative":
+            return out
+        return jnp.concatenate([q_t.astype(out.dtype), out])

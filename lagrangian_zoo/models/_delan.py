@@ -1,0 +1,220 @@
+"""Deep Lagrangian networks: a learned mass matrix and potential, L = T - V."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
+
+from ._base import AbstractEnergyModel, check_dof, split_model_state
+from ._dissipation import RayleighDissipation
+from ._mlp import check_activation, check_init, check_size, MLP
+from ._normaliser import as_periodic, Normaliser
+from ._triangular import lower_triangular, triangular_size
+
+
+def _check_epsilon(epsilon: float) -> None:
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)):
+        raise TypeError(f"DeLaN: `epsilon` must be a float, got {epsilon!r}.")
+    if not (np.isfinite(epsilon) and epsilon > 0):
+        raise ValueError(f"DeLaN: `epsilon` must be positive and finite, got {epsilon}.")
+
+
+class DeLaN(AbstractEnergyModel):
+    r"""A deep Lagrangian network: $L = \tfrac12 \dot q^\top M(q)\,\dot q - V(q)$.
+
+    Two networks of the (embedded) positions give the potential $V(q)$ and a lower-triangular
+    factor $\Lambda(q)$ with a positive diagonal (softplus), so that the mass matrix
+    $$M(q) = \Lambda(q)\Lambda(q)^\top + \epsilon I$$
+    is symmetric positive definite for every $q$ and the dynamics always exist. The
+    accelerations come in closed form from the Euler-Lagrange equation of this $L$,
+    $$M \ddot q = \frac{\partial L}{\partial q} - \dot M \dot q + Q, \qquad
+    \dot M = \frac{\mathrm d}{\mathrm d t} M(q) \text{ (one Jacobian-vector product along }
+    \dot q),$$
+    solved by a Cholesky factorisation; no Hessian of a network is needed. The kinetic energy
+    is quadratic in the raw velocities (which the networks never see), so DeLaN cannot
+    represent velocity-dependent Lagrangians such as the relativistic particle's.
+    Without dissipation the energy $E = T + V$ is conserved along the model's flow.
+
+    **Arguments:**
+
+    - `dof`: the number of degrees of freedom `n`.
+    - `key`: a `jax.random` key for the initial parameters.
+    - `width`: hidden units per layer of both networks (64; the papers this library reproduces
+        do not fix DeLaN's size, and this is a common choice).
+    - `depth`: number of hidden layers (2).
+    - `activation`: `"softplus"` (smooth, so $M$ and $V$ have smooth derivatives).
+    - `init`: `"default"` or `"lnn"` (see [`lagrangian_zoo.models.MLP`][]).
+    - `epsilon`: the floor $\epsilon > 0$ added to the mass matrix' eigenvalues.
+    - `periodic`: `n` bools marking angles, embedded as `(cos q, sin q)`; default none.
+    - `dissipation`: if `True`, learn a Rayleigh dissipation function
+        $D = \tfrac12 \dot q^\top C(q) \dot q$, $C \succeq 0$, whose force
+        $Q = -\partial D/\partial \dot q$ makes the energy decrease.
+    - `dissipation_width`, `dissipation_depth`: the size of the network of $C(q)$.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @inproceedings{lutter2019deep,
+          title={Deep Lagrangian Networks: Using Physics as Model Prior for Deep Learning},
+          author={Lutter, Michael and Ritter, Christian and Peters, Jan},
+          booktitle={International Conference on Learning Representations},
+          year={2019}
+        }
+        ```
+    """
+
+    cholesky: MLP
+    potential: MLP
+    dissipation_function: RayleighDissipation | None
+    normaliser: Normaliser
+    dof: int = eqx.field(static=True)
+    width: int = eqx.field(static=True)
+    depth: int = eqx.field(static=True)
+    activation: str = eqx.field(static=True)
+    init: str = eqx.field(static=True)
+    epsilon: float = eqx.field(static=True)
+    dissipation_width: int = eqx.field(static=True)
+    dissipation_depth: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        dof: int,
+        *,
+        key: PRNGKeyArray,
+        width: int = 64,
+        depth: int = 2,
+        activation: str = "softplus",
+        init: str = "default",
+        epsilon: float = 1e-3,
+        periodic: Sequence[bool] | None = None,
+        dissipation: bool = False,
+        dissipation_width: int = 32,
+        dissipation_depth: int = 2,
+    ):
+        check_dof("DeLaN", dof)
+        check_size("DeLaN", "width", width)
+        check_size("DeLaN", "depth", depth)
+        check_size("DeLaN", "dissipation_width", dissipation_width)
+        check_size("DeLaN", "dissipation_depth", dissipation_depth)
+        check_activation(activation)
+        check_init(init)
+        _check_epsilon(epsilon)
+        if not isinstance(dissipation, bool):
+            raise TypeError(f"DeLaN: `dissipation` must be a bool, got {dissipation!r}.")
+        self.dof = dof
+        self.width = width
+        self.depth = depth
+        self.activation = activation
+        self.init = init
+        self.epsilon = float(epsilon)
+        self.dissipation_width = dissipation_width
+        self.dissipation_depth = dissipation_depth
+        self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
+        cholesky_key, potential_key, dissipation_key = jax.random.split(key, 3)
+        in_size = self.normaliser.position_size
+        hidden = (width,) * depth
+        self.cholesky = MLP(
+            in_size,
+            triangular_size(dof),
+            hidden,
+            activation=activation,
+            init=init,
+            key=cholesky_key,
+        )
+        self.potential = MLP(
+            in_size, "scalar", hidden, activation=activation, init=init, key=potential_key
+        )
+        if dissipation:
+            self.dissipation_function = RayleighDissipation(
+                dof,
+                in_size,
+                width=dissipation_width,
+                depth=dissipation_depth,
+                activation=activation,
+                key=dissipation_key,
+            )
+        else:
+            self.dissipation_function = None
+
+    def __check_init__(self):
+        _check_epsilon(self.epsilon)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "dof": self.dof,
+            "width": self.width,
+            "depth": self.depth,
+            "activation": self.activation,
+            "init": self.init,
+            "epsilon": self.epsilon,
+            "periodic": list(self.periodic),
+            "dissipation": self.dissipation_function is not None,
+            "dissipation_width": self.dissipation_width,
+            "dissipation_depth": self.dissipation_depth,
+        }
+
+    def mass_matrix(self, q: Float[ArrayLike, " n"]) -> Float[Array, "n n"]:
+        r"""The mass matrix $M(q) = \Lambda\Lambda^\top + \epsilon I$, symmetric positive
+        definite."""
+        entries = self.cholesky(self.normaliser.positions(q))
+        rows, cols = np.tril_indices(self.dof)
+        diagonal = np.flatnonzero(rows == cols)
+        entries = entries.at[diagonal].set(jax.nn.softplus(entries[diagonal]))
+        factor = lower_triangular(entries, self.dof)
+        identity = jnp.eye(self.dof, dtype=factor.dtype)
+        return factor @ factor.T + jnp.asarray(self.epsilon, factor.dtype) * identity
+
+    def potential_energy(self, q: Float[ArrayLike, " n"]) -> Scalar:
+        """The learned potential energy `V(q)`."""
+        return self.potential(self.normaliser.positions(q))
+
+    def kinetic_energy(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The kinetic energy `T = q_t . M(q) q_t / 2`."""
+        q_t = jnp.asarray(q_t)
+        return 0.5 * q_t @ (self.mass_matrix(q) @ q_t)
+
+    def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The learned Lagrangian `L = T - V`, a function of the raw state."""
+        return self.kinetic_energy(q, q_t) - self.potential_energy(q)
+
+    def energy(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The energy `E = T + V`."""
+        return self.kinetic_energy(q, q_t) + self.potential_energy(q)
+
+    def dissipation(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The Rayleigh dissipation function `D(q, q_t) >= 0`; zero without dissipation."""
+        q_t = jnp.asarray(q_t)
+        if self.dissipation_function is None:
+            return jnp.zeros((), q_t.dtype)
+        return self.dissipation_function(self.normaliser.positions(q), q_t)
+
+    def dissipative_force(
+        self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
+    ) -> Float[Array, " n"]:
+        """The generalized force `-dD/dq_t`; zero without dissipation."""
+        q_t = jnp.asarray(q_t)
+        if self.dissipation_function is None:
+            return jnp.zeros_like(q_t)
+        return self.dissipation_function.force(self.normaliser.positions(q), q_t)
+
+    def acceleration(
+        self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
+    ) -> Float[Array, " n"]:
+        """The accelerations `q_tt`, in closed form with a Cholesky solve."""
+        q, q_t = jnp.asarray(q), jnp.asarray(q_t)
+        mass, mass_rate = jax.jvp(self.mass_matrix, (q,), (q_t,))
+        dL_dq = jax.grad(self.lagrangian)(q, q_t)
+        rhs = dL_dq - mass_rate @ q_t + self.dissipative_force(q, q_t)
+        return jsl.cho_solve(jsl.cho_factor(mass, lower=True), rhs)
+
+    def __call__(
+        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
+    ) -> Float[Array, " state"]:
+        del t, args
+        q, q_t = split_model_state(self, y)
+        return jnp.concatenate([q_t, self.acceleration(q, q_t)])

@@ -1,0 +1,199 @@
+"""Lagrangian neural networks: a learned scalar L(q, q_t) and the Euler-Lagrange equation."""
+
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
+
+from .._mechanics import euler_lagrange, lagrangian_energy, Method
+from ._base import AbstractEnergyModel, check_choice, check_dof, split_model_state
+from ._dissipation import RayleighDissipation
+from ._mlp import check_activation, check_init, check_size, MLP
+from ._normaliser import as_periodic, Normaliser
+
+
+_METHODS = ("jvp", "paper")
+
+
+class LNN(AbstractEnergyModel):
+    r"""A Lagrangian neural network: any network $L_\theta(q, \dot q)$ is a Lagrangian.
+
+    The accelerations solve the Euler-Lagrange equation of the learned scalar,
+    $$\ddot q = \left(\frac{\partial^2 L_\theta}{\partial \dot q^2}\right)^{-1}
+    \left[\frac{\partial L_\theta}{\partial q}
+    - \frac{\partial^2 L_\theta}{\partial q\,\partial \dot q}\,\dot q + Q\right],$$
+    through [`lagrangian_zoo.euler_lagrange`][], so nothing restricts $L_\theta$ to
+    $T - V$ or the kinetic energy to a quadratic: relativistic or velocity-dependent Lagrangians
+    are learnable from $(q, \dot q)$ alone, with no canonical momenta. Without dissipation the
+    energy $E = \dot q \cdot \partial L_\theta / \partial \dot q - L_\theta$ is conserved
+    along the model's flow.
+
+    $L_\theta$ is a function of the raw $(q, \dot q)$; the normaliser (set by `adapt`) scales
+    them inside the network call, so `lz.euler_lagrange(model.lagrangian)` is exactly the
+    model's own acceleration. Any callable `network(features) -> scalar` can stand in for the
+    MLP (`eqx.tree_at(lambda m: m.network, model, my_network)`), the features being
+    `model.normaliser(q, q_t)`; `config()` then no longer describes the model.
+
+    **Arguments:**
+
+    - `dof`: the number of degrees of freedom `n`.
+    - `key`: a `jax.random` key for the initial parameters.
+    - `width`: hidden units per layer (500, the LNN paper's).
+    - `depth`: number of hidden layers (4, the paper's "4-layer MLP").
+    - `activation`: `"softplus"` (the paper's best); it must have a non-zero second
+        derivative, so not `"relu"`.
+    - `init`: `"lnn"` (the paper's initialisation, default) or `"default"`.
+    - `periodic`: `n` bools marking angles, embedded as `(cos q, sin q)`; default none.
+    - `dissipation`: if `True`, learn a Rayleigh dissipation function
+        $D = \tfrac12 \dot q^\top C(q) \dot q$ with $C \succeq 0$, whose force
+        $Q = -\partial D/\partial \dot q$ enters the equation above; the energy then decreases.
+    - `dissipation_width`, `dissipation_depth`: the size of the network of $C(q)$.
+    - `method`: `"jvp"` (default) or `"paper"` (Hessians and a pseudo-inverse), forwarded to
+        [`lagrangian_zoo.euler_lagrange`][].
+    - `checks`: raise an error (also under `jit`) where the learned mass matrix
+        $\partial^2 L_\theta / \partial \dot q^2$ is singular.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @article{cranmer2020lagrangian,
+          title={Lagrangian Neural Networks},
+          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
+                  and Spergel, David and Ho, Shirley},
+          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
+                   Equations},
+          year={2020}
+        }
+        ```
+    """
+
+    network: Callable[[Float[Array, " features"]], Scalar]
+    dissipation_function: RayleighDissipation | None
+    normaliser: Normaliser
+    dof: int = eqx.field(static=True)
+    width: int = eqx.field(static=True)
+    depth: int = eqx.field(static=True)
+    activation: str = eqx.field(static=True)
+    init: str = eqx.field(static=True)
+    dissipation_width: int = eqx.field(static=True)
+    dissipation_depth: int = eqx.field(static=True)
+    method: str = eqx.field(static=True)
+    checks: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        dof: int,
+        *,
+        key: PRNGKeyArray,
+        width: int = 500,
+        depth: int = 4,
+        activation: str = "softplus",
+        init: str = "lnn",
+        periodic: Sequence[bool] | None = None,
+        dissipation: bool = False,
+        dissipation_width: int = 32,
+        dissipation_depth: int = 2,
+        method: str = "jvp",
+        checks: bool = True,
+    ):
+        check_dof("LNN", dof)
+        check_size("LNN", "width", width)
+        check_size("LNN", "depth", depth)
+        check_size("LNN", "dissipation_width", dissipation_width)
+        check_size("LNN", "dissipation_depth", dissipation_depth)
+        check_activation(activation)
+        check_init(init)
+        check_choice("LNN", "method", method, _METHODS)
+        if not isinstance(dissipation, bool):
+            raise TypeError(f"LNN: `dissipation` must be a bool, got {dissipation!r}.")
+        self.dof = dof
+        self.width = width
+        self.depth = depth
+        self.activation = activation
+        self.init = init
+        self.dissipation_width = dissipation_width
+        self.dissipation_depth = dissipation_depth
+        self.method = method
+        self.checks = bool(checks)
+        self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
+        network_key, dissipation_key = jax.random.split(key)
+        self.network = MLP(
+            self.normaliser.size,
+            "scalar",
+            (width,) * depth,
+            activation=activation,
+            init=init,
+            key=network_key,
+        )
+        if dissipation:
+            self.dissipation_function = RayleighDissipation(
+                dof,
+                self.normaliser.position_size,
+                width=dissipation_width,
+                depth=dissipation_depth,
+                activation=activation,
+                key=dissipation_key,
+            )
+        else:
+            self.dissipation_function = None
+
+    def __check_init__(self):
+        check_choice("LNN", "method", self.method, _METHODS)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "dof": self.dof,
+            "width": self.width,
+            "depth": self.depth,
+            "activation": self.activation,
+            "init": self.init,
+            "periodic": list(self.periodic),
+            "dissipation": self.dissipation_function is not None,
+            "dissipation_width": self.dissipation_width,
+            "dissipation_depth": self.dissipation_depth,
+            "method": self.method,
+            "checks": self.checks,
+        }
+
+    def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The learned Lagrangian `L(q, q_t)`, a function of the raw state."""
+        return self.network(self.normaliser(q, q_t))
+
+    def energy(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        r"""The energy $E = \dot q \cdot \partial L / \partial \dot q - L$ of the learned $L$."""
+        return lagrangian_energy(self.lagrangian)(jnp.asarray(q), jnp.asarray(q_t))
+
+    def dissipation(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The Rayleigh dissipation function `D(q, q_t) >= 0`; zero without dissipation."""
+        q_t = jnp.asarray(q_t)
+        if self.dissipation_function is None:
+            return jnp.zeros((), q_t.dtype)
+        return self.dissipation_function(self.normaliser.positions(q), q_t)
+
+    def dissipative_force(
+        self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
+    ) -> Float[Array, " n"]:
+        """The generalized force `-dD/dq_t`; zero without dissipation."""
+        q_t = jnp.asarray(q_t)
+        if self.dissipation_function is None:
+            return jnp.zeros_like(q_t)
+        return self.dissipation_function.force(self.normaliser.positions(q), q_t)
+
+    def acceleration(
+        self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
+    ) -> Float[Array, " n"]:
+        """The accelerations `q_tt` of the Euler-Lagrange equation of the learned `L`."""
+        force = None if self.dissipation_function is None else self.dissipative_force
+        method = cast(Method, self.method)
+        solve = euler_lagrange(self.lagrangian, force=force, method=method, checks=self.checks)
+        return solve(jnp.asarray(q), jnp.asarray(q_t))
+
+    def __call__(
+        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
+    ) -> Float[Array, " state"]:
+        del t, args
+        q, q_t = split_model_state(self, y)
+        return jnp.concatenate([q_t, self.acceleration(q, q_t)])

@@ -1,0 +1,67 @@
+"""Models by name: `names()` and `get(name, dof, key=..., **kwargs)`."""
+
+import difflib
+import inspect
+from typing import Any
+
+from jaxtyping import PRNGKeyArray
+
+from ._base import AbstractDynamics
+from ._baseline import Baseline
+from ._delan import DeLaN
+from ._hnn import HNN
+from ._lnn import LNN
+
+
+MODELS: dict[str, type[AbstractDynamics]] = {
+    "baseline": Baseline,
+    "hnn": HNN,
+    "lnn": LNN,
+    "delan": DeLaN,
+}
+
+
+def names() -> list[str]:
+    """The names of the models, sorted."""
+    return sorted(MODELS)
+
+
+def _keywords(cls: type[AbstractDynamics]) -> list[str]:
+    parameters = inspect.signature(cls.__init__).parameters
+    return [
+        name
+        for name, parameter in parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "key"
+    ]
+
+
+def get(name: str, dof: int, *, key: PRNGKeyArray, **kwargs) -> AbstractDynamics:
+    """Builds the model `name` for `dof` degrees of freedom.
+
+    **Arguments:**
+
+    - `name`: one of [`lagrangian_zoo.models.names`][]`()`: `"baseline"`, `"hnn"`, `"lnn"`,
+        `"delan"`.
+    - `dof`: the number of degrees of freedom `n`.
+    - `key`: a `jax.random` key for the initial parameters.
+    - `**kwargs`: the model's keyword arguments (`width`, `depth`, `periodic`, ...).
+
+    **Returns:** the model, an [`lagrangian_zoo.models.AbstractDynamics`][].
+
+    Unknown names and keyword arguments raise a `ValueError` that lists the known ones.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a model name must be a string, got {type(name).__name__}.")
+    if name not in MODELS:
+        close = difflib.get_close_matches(name, MODELS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(names())}.")
+    cls: Any = MODELS[name]
+    known = _keywords(cls)
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ValueError(
+            f"unknown keyword argument(s) {', '.join(map(repr, unknown))} for model {name!r}; "
+            f"its keyword arguments are: {', '.join(known)}."
+        )
+    return cls(dof, key=key, **kwargs)

@@ -1,0 +1,325 @@
+import importlib.resources
+import io
+import json
+import zipfile
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lagrangian_zoo as lz
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+
+SPRING_TS = jnp.linspace(0.0, 3.0, 16)
+
+
+@pytest.fixture(scope="module")
+def spring():
+    return lz.systems.get("spring")
+
+
+@pytest.fixture(scope="module")
+def spring_data(spring):
+    return lz.generate_dataset(spring, jax.random.key(0), trajectories=8, ts=SPRING_TS)
+
+
+def test_trajectories_follow_the_closed_form_and_rollout(spring, spring_data):
+    data = spring_data
+    assert data.ts.shape == (16,)
+    assert data.y.shape == data.dy.shape == (8, 16, 2)
+    # q(t) = q0 cos(wt) + (v0 / w) sin(wt) with w = sqrt(k / m).
+    omega = np.sqrt(spring.stiffness / spring.mass)
+    q0, v0 = np.asarray(data.y[:, 0, 0])[:, None], np.asarray(data.y[:, 0, 1])[:, None]
+    t = np.asarray(data.ts)[None]
+    q = q0 * np.cos(omega * t) + v0 / omega * np.sin(omega * t)
+    v = -q0 * omega * np.sin(omega * t) + v0 * np.cos(omega * t)
+    np.testing.assert_allclose(data.y[..., 0], q, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(data.y[..., 1], v, rtol=0, atol=1e-8)
+    # The same integration as one batched rollout from the initial states.
+    ys = lz.rollout(spring, data.y[:, 0], data.ts, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(data.y, ys, rtol=0, atol=1e-13)
+    # Exact derivatives: [q_t, -(k / m) q].
+    np.testing.assert_allclose(data.dy[..., 0], data.y[..., 1], rtol=0, atol=0)
+    np.testing.assert_allclose(
+        data.dy[..., 1], -(spring.stiffness / spring.mass) * data.y[..., 0], rtol=1e-14
+    )
+    # Initial states on circles of radius U(0.1, 1) in (q, p).
+    radius = np.hypot(q0[:, 0], spring.mass * v0[:, 0])
+    assert np.all((radius >= 0.1) & (radius <= 1.0))
+    assert len(np.unique(np.round(radius, 12))) == 8
+
+
+def test_metadata_describes_the_generation(spring_data):
+    metadata = spring_data.metadata
+    assert metadata["system"] == "spring"
+    assert metadata["parameters"] == {"mass": 0.5, "stiffness": 2.0}
+    assert metadata["noise_std"] == 0.0
+    assert metadata["coordinates"] == "velocity"
+    assert metadata["library_version"] == lz.__version__
+    assert metadata["seed"] == jax.random.key_data(jax.random.key(0)).tolist()
+    # Static pytree metadata must hash by value.
+    rebuilt = lz.Dataset(spring_data.ts, spring_data.y, spring_data.dy, metadata.as_dict())
+    assert rebuilt.metadata == metadata and hash(rebuilt.metadata) == hash(metadata)
+
+
+def test_noise_only_on_states(spring, spring_data):
+    noisy = lz.generate_dataset(
+        spring, jax.random.key(0), trajectories=8, ts=SPRING_TS, noise_std=0.1
+    )
+    assert noisy.metadata["noise_std"] == 0.1
+    np.testing.assert_array_equal(noisy.dy, spring_data.dy)
+    np.testing.assert_array_equal(noisy.ts, spring_data.ts)
+    noise = np.asarray(noisy.y - spring_data.y)
+    # 256 draws of N(0, 0.01): the sample mean and deviation lie within ~5 standard errors.
+    assert abs(noise.mean()) < 0.03
+    assert abs(noise.std() - 0.1) < 0.02
+
+
+def test_canonical_coordinates(spring, spring_data):
+    data = lz.generate_dataset(
+        spring, jax.random.key(0), trajectories=8, ts=SPRING_TS, coordinates="canonical"
+    )
+    assert data.metadata["coordinates"] == "canonical"
+    q, q_t = spring_data.y[..., 0], spring_data.y[..., 1]
+    np.testing.assert_array_equal(data.y[..., 0], q)
+    # p = m q_t and p_t = -k q.
+    np.testing.assert_allclose(data.y[..., 1], spring.mass * q_t, rtol=1e-15)
+    np.testing.assert_array_equal(data.dy[..., 0], q_t)
+    np.testing.assert_allclose(data.dy[..., 1], -spring.stiffness * q, rtol=1e-14)
+
+
+def test_canonical_momenta_of_a_relativistic_particle_by_the_chain_rule():
+    from lagrangian_zoo._data import _to_canonical
+
+    system = lz.systems.get("relativistic_particle", gravity=0.7)
+    y, dy = eqx.filter_jit(lz.StateStream(system).sample)(jax.random.key(4), 32)
+    canonical_y, canonical_dy = _to_canonical(system, y[None], dy[None])
+    q_t = np.asarray(y[:, 1])
+    gamma = 1 / np.sqrt(1 - q_t**2)
+    np.testing.assert_array_equal(canonical_y[0, :, 0], y[:, 0])
+    # p = gamma m q_t, and p_t = d/dt (gamma m q_t) = m g (Newton's law for the momentum).
+    np.testing.assert_allclose(canonical_y[0, :, 1], gamma * q_t, rtol=1e-12)
+    np.testing.assert_array_equal(canonical_dy[0, :, 0], q_t)
+    np.testing.assert_allclose(canonical_dy[0, :, 1], 0.7, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"trajectories": 0}, ValueError, "trajectories"),
+        ({"noise_std": -0.1}, ValueError, "noise_std"),
+        ({"coordinates": "polar"}, ValueError, "coordinates"),
+        ({"ts": jnp.zeros(1)}, ValueError, "ts"),
+    ],
+)
+def test_generation_arguments_are_checked(spring, kwargs, error, match):
+    arguments = {"trajectories": 2, "ts": SPRING_TS} | kwargs
+    with pytest.raises(error, match=match):
+        lz.generate_dataset(spring, jax.random.key(0), **arguments)
+
+
+def test_generation_needs_a_sampler():
+    with pytest.raises(TypeError, match="sample_initial_state"):
+        lz.generate_dataset(lambda t, y, args: y, jax.random.key(0), trajectories=2, ts=SPRING_TS)
+
+
+@settings(max_examples=5, deadline=None)
+@given(fraction=st.floats(0.01, 0.99), seed=st.integers(0, 2**31 - 1))
+def test_split_sizes_and_disjointness(spring_data, fraction, seed):
+    first, second = spring_data.split(fraction, jax.random.key(seed))
+    expected = min(max(round(fraction * 8), 1), 7)
+    assert first.y.shape == (expected, 16, 2)
+    assert second.y.shape == (8 - expected, 16, 2)
+    starts = [tuple(np.asarray(row)) for row in spring_data.y[:, 0]]
+    first_rows = [starts.index(tuple(np.asarray(row))) for row in first.y[:, 0]]
+    second_rows = [starts.index(tuple(np.asarray(row))) for row in second.y[:, 0]]
+    assert sorted(first_rows + second_rows) == list(range(8))
+    np.testing.assert_array_equal(first.dy, spring_data.dy[np.asarray(first_rows)])
+    assert first.metadata == spring_data.metadata
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5, -0.2])
+def test_split_refuses_fractions_outside_the_unit_interval(spring_data, fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        spring_data.split(fraction, jax.random.key(0))
+
+
+def test_states_and_sample(spring_data):
+    y, dy = spring_data.states()
+    assert y.shape == dy.shape == (128, 2)
+    np.testing.assert_array_equal(y[16], spring_data.y[1, 0])
+
+    @eqx.filter_jit
+    def draw(data, key):
+        return data.sample(key, 40)
+
+    by, bdy = draw(spring_data, jax.random.key(3))
+    assert by.shape == bdy.shape == (40, 2)
+    rows = [int(np.flatnonzero(np.all(np.asarray(y) == np.asarray(row), axis=1))[0]) for row in by]
+    np.testing.assert_array_equal(bdy, dy[np.asarray(rows)])
+    assert len(set(rows)) > 20
+    with pytest.raises(ValueError, match="batch_size"):
+        spring_data.sample(jax.random.key(0), 0)
+
+
+def test_dataset_checks_its_shapes():
+    ts = jnp.linspace(0.0, 1.0, 5)
+    with pytest.raises(ValueError, match=r"`y` must have shape \(trajectories, T, 2n\)"):
+        lz.Dataset(ts, jnp.zeros((2, 4, 2)), jnp.zeros((2, 4, 2)))
+    with pytest.raises(ValueError, match=r"`dy` must have the shape of `y`, \(2, 5, 2\)"):
+        lz.Dataset(ts, jnp.zeros((2, 5, 2)), jnp.zeros((2, 5, 4)))
+    with pytest.raises(ValueError, match="even state size"):
+        lz.Dataset(ts, jnp.zeros((2, 5, 3)), jnp.zeros((2, 5, 3)))
+    with pytest.raises(TypeError, match="JSON"):
+        lz.Dataset(ts, jnp.zeros((2, 5, 2)), jnp.zeros((2, 5, 2)), {"f": print})
+
+
+def test_save_load_round_trip_is_exact(spring_data, tmp_path):
+    path = tmp_path / "spring.npz"
+    spring_data.save(path)
+    loaded = lz.Dataset.load(path)
+    for name in ("ts", "y", "dy"):
+        original, restored = getattr(spring_data, name), getattr(loaded, name)
+        assert restored.dtype == original.dtype
+        np.testing.assert_array_equal(restored, original)
+    assert loaded.metadata == spring_data.metadata
+    assert hash(loaded.metadata) == hash(spring_data.metadata)
+    assert [p.name for p in tmp_path.iterdir()] == ["spring.npz"]
+
+
+def _write_archive(path, header, **arrays):
+    entries = dict(arrays)
+    if header is not None:
+        entries["__lagrangian_zoo__"] = np.array(json.dumps(header))
+    np.savez(path, **entries)
+
+
+def test_load_errors_name_the_file(spring_data, tmp_path):
+    missing = tmp_path / "missing.npz"
+    with pytest.raises(FileNotFoundError, match="missing.npz"):
+        lz.Dataset.load(missing)
+
+    good = tmp_path / "good.npz"
+    spring_data.save(good)
+    content = good.read_bytes()
+
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(content[: len(content) // 2])
+    with pytest.raises(ValueError, match="truncated.npz' is truncated or corrupt"):
+        lz.Dataset.load(truncated)
+
+    corrupt = tmp_path / "corrupt.npz"
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        info = archive.getinfo("y.npy")
+    # Flip bytes inside the stored `y` array: its CRC no longer matches.
+    start = info.header_offset + 30 + len(info.filename) + 200
+    damaged = bytearray(content)
+    damaged[start : start + 8] = bytes(255 - b for b in damaged[start : start + 8])
+    corrupt.write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match="corrupt.npz' is truncated or corrupt"):
+        lz.Dataset.load(corrupt)
+
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, x=np.zeros(3))
+    with pytest.raises(ValueError, match="foreign.npz' is not a lagrangian_zoo dataset"):
+        lz.Dataset.load(foreign)
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not an archive\n")
+    with pytest.raises(ValueError, match="notes.txt' is not a lagrangian_zoo dataset"):
+        lz.Dataset.load(text)
+
+    newer = tmp_path / "newer.npz"
+    header = {"format": "lagrangian_zoo.dataset", "format_version": 99, "metadata": {}}
+    _write_archive(newer, header, ts=np.zeros(2), y=np.zeros((1, 2, 2)), dy=np.zeros((1, 2, 2)))
+    with pytest.raises(ValueError, match="newer.npz' has dataset format version 99"):
+        lz.Dataset.load(newer)
+
+
+def test_state_stream_has_exact_derivatives():
+    system = lz.systems.get("pendulum")
+    stream = lz.StateStream(system)
+
+    @eqx.filter_jit
+    def draw(stream, key):
+        return stream.sample(key, 64)
+
+    y, dy = draw(stream, jax.random.key(1))
+    assert y.shape == dy.shape == (64, 2)
+    np.testing.assert_array_equal(dy[:, 0], y[:, 1])
+    g_over_l = system.gravity / system.length
+    np.testing.assert_allclose(dy[:, 1], -g_over_l * np.sin(np.asarray(y[:, 0])), rtol=1e-14)
+    # Fresh states for every key, all distinct within a batch.
+    y2, _ = draw(stream, jax.random.key(2))
+    assert not np.any(np.isin(np.asarray(y2[:, 0]), np.asarray(y[:, 0])))
+    assert len(np.unique(np.asarray(y[:, 0]))) == 64
+
+
+class _Oscillator(eqx.Module):
+    """dy/dt = [q_t, -q], whose training states differ from its initial states."""
+
+    def __call__(self, t, y, args):
+        return jnp.concatenate([y[1:], -y[:1]])
+
+    def sample_initial_state(self, key):
+        return jnp.zeros(2)
+
+    def sample_training_state(self, key):
+        return 1.0 + jax.random.uniform(key, (2,))
+
+
+def test_state_stream_prefers_the_training_sampler():
+    system = _Oscillator()
+    y, dy = lz.StateStream(system).sample(jax.random.key(0), 16)
+    expected = jax.vmap(system.sample_training_state)(jax.random.split(jax.random.key(0), 16))
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(dy, jnp.stack([y[:, 1], -y[:, 0]], axis=1))
+
+    def sampler(key):
+        return jnp.stack([jnp.zeros(()), jax.random.normal(key)])
+
+    y, _ = lz.StateStream(system, sampler=sampler).sample(jax.random.key(0), 8)
+    np.testing.assert_array_equal(y[:, 0], 0.0)
+    assert len(np.unique(np.asarray(y[:, 1]))) == 8
+    with pytest.raises(TypeError, match="sampler"):
+        lz.StateStream(lambda t, y, args: y)
+
+
+def _packaged_table():
+    resource = importlib.resources.files("lagrangian_zoo").joinpath("data", "real_pend_h_1.txt")
+    return np.loadtxt(io.StringIO(resource.read_text()), comments="%")
+
+
+def test_real_pendulum_shapes_and_split_in_time():
+    table = _packaged_table()
+    assert table.shape == (556, 4)
+    train, test = lz.real_pendulum_dataset()
+    # 555 finite differences, the last 20% (111) in time for testing.
+    assert train.y.shape == train.dy.shape == (1, 444, 2)
+    assert test.y.shape == test.dy.shape == (1, 111, 2)
+    assert float(train.ts[-1]) < float(test.ts[0])
+    np.testing.assert_array_equal(np.concatenate([train.ts, test.ts]), table[:-1, 1])
+    np.testing.assert_array_equal(np.concatenate([train.y[0], test.y[0]]), table[:-1, 2:4])
+    assert train.metadata["system"] == "real_pendulum" == test.metadata["system"]
+    assert train.metadata["part"] == "train" and test.metadata["part"] == "test"
+
+
+def test_real_pendulum_derivatives_use_the_actual_time_steps():
+    table = _packaged_table()
+    train, test = lz.real_pendulum_dataset(test_fraction=0.5)
+    dy = np.concatenate([train.dy[0], test.dy[0]])
+    steps = np.diff(table[:, 1])
+    # The record has gaps of two and three samples of 1/6 s.
+    gaps = np.flatnonzero(steps > 1.5 / 6)
+    assert len(gaps) == 10
+    np.testing.assert_allclose(dy[gaps, 0], np.diff(table[:, 2])[gaps] / steps[gaps], rtol=1e-12)
+    # Physics: the finite-difference rate of the angle tracks the measured angular velocity
+    # away from the gaps.
+    regular = steps < 1.5 / 6
+    omega_mid = 0.5 * (table[:-1, 3] + table[1:, 3])
+    residual = dy[regular, 0] - omega_mid[regular]
+    assert np.sqrt(np.mean(residual**2)) < 0.1 * np.sqrt(np.mean(omega_mid[regular] ** 2))
+    with pytest.raises(ValueError, match="test_fraction"):
+        lz.real_pendulum_dataset(test_fraction=1.0)

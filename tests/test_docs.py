@@ -1,0 +1,220 @@
+"""The documentation runs: every ```python block of README.md and docs/**/*.md executes.
+
+Each page's blocks run in order in one fresh namespace, in a temporary working directory (the
+examples write their figures and files there), with float64 on and JAX's default (standard)
+dtype and rank promotion, as a user would run them. A block preceded by the line
+`<!-- skip -->` is shown but not run. Tracebacks point at the page and line of the failing
+code. The API reference pages are checked too: every `::: name` resolves, and every public
+name of the package has an entry.
+"""
+
+import dataclasses
+import importlib
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import textwrap
+import time
+import types
+
+import jax
+import pytest
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+SKIP_MARKER = "<!-- skip -->"
+# The public namespaces whose names the API reference must cover.
+NAMESPACES = (
+    "lagrangian_zoo",
+    "lagrangian_zoo.systems",
+    "lagrangian_zoo.models",
+    "lagrangian_zoo.metrics",
+    "lagrangian_zoo.plots",
+)
+
+_FENCE_OPEN = re.compile(r"^(?P<indent>[ ]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
+_DIRECTIVE = re.compile(r"^:::[ ]+(?P<name>[\w.]+)[ ]*$", re.MULTILINE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """A fenced code block of a page: its language, code, first code line, and skip mark."""
+
+    language: str
+    code: str
+    line: int
+    skipped: bool
+
+
+def code_blocks(text: str) -> list[Block]:
+    """The fenced code blocks of a Markdown text (also those indented inside admonitions)."""
+    lines = text.splitlines()
+    blocks = []
+    index = 0
+    while index < len(lines):
+        opening = _FENCE_OPEN.match(lines[index])
+        if opening is None:
+            index += 1
+            continue
+        indent, fence = opening.group("indent"), opening.group("fence")
+        language = opening.group("info").strip().split(" ")[0].lower()
+        previous = next((line.strip() for line in reversed(lines[:index]) if line.strip()), "")
+        body = []
+        index += 1
+        while index < len(lines) and lines[index].strip() != fence:
+            body.append(lines[index])
+            index += 1
+        if index == len(lines):
+            raise ValueError(f"unclosed code fence {fence!r} opened with indent {indent!r}")
+        start = index - len(body) + 1  # 1-based number of the first code line
+        blocks.append(
+            Block(language, textwrap.dedent("\n".join(body)), start, previous == SKIP_MARKER)
+        )
+        index += 1
+    return blocks
+
+
+def python_blocks(page: pathlib.Path) -> list[Block]:
+    return [block for block in code_blocks(page.read_text()) if block.language == "python"]
+
+
+def _name(page: pathlib.Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+RUNNABLE = [page for page in PAGES if any(not b.skipped for b in python_blocks(page))]
+
+
+def test_block_extraction():
+    text = (
+        "Intro\n\n```python\na = 1\n```\n\n<!-- skip -->\n```python\nnot run\n```\n\n"
+        "!!! example\n\n    ```python\n    b = a + 1\n    ```\n\n```bash\nls\n```\n"
+    )
+    blocks = code_blocks(text)
+    assert [(b.language, b.code, b.line, b.skipped) for b in blocks] == [
+        ("python", "a = 1", 4, False),
+        ("python", "not run", 9, True),
+        ("python", "b = a + 1", 15, False),
+        ("bash", "ls", 19, False),
+    ]
+    with pytest.raises(ValueError, match="unclosed"):
+        code_blocks("```python\nx = 1\n")
+
+
+def test_pages_have_examples():
+    # The pages that promise runnable examples have them; a block that is skipped by mistake
+    # would otherwise silently leave a page untested.
+    expected = {
+        "README.md",
+        "docs/index.md",
+        "docs/getting_started.md",
+        "docs/errors.md",
+        "docs/examples/custom_lagrangian.md",
+        "docs/examples/double_pendulum.md",
+    }
+    assert expected <= {_name(page) for page in RUNNABLE}
+    skipped = [(_name(p), b.line) for p in PAGES for b in python_blocks(p) if b.skipped]
+    assert len(skipped) <= 3, f"too many skipped examples: {skipped}"
+
+
+@pytest.mark.parametrize("page", RUNNABLE, ids=_name)
+def test_examples_run(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__main__", "__file__": str(page)}
+    started = time.perf_counter()
+    # Users run with JAX's default promotion rules, not the strict ones of the test suite.
+    with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):
+        for block in python_blocks(page):
+            if block.skipped:
+                continue
+            # Padding makes tracebacks show the page's own line numbers.
+            source = "\n" * (block.line - 1) + block.code
+            exec(compile(source, str(page), "exec"), namespace)
+    assert jax.config.jax_enable_x64, f"{_name(page)} switched float64 off for later tests"
+    print(f"{_name(page)}: {time.perf_counter() - started:.1f} s")
+
+
+def _api_pages() -> list[pathlib.Path]:
+    return sorted((DOCS / "api").glob("*.md"))
+
+
+def _documented() -> set[str]:
+    names = set()
+    for page in _api_pages():
+        names.update(match.group("name") for match in _DIRECTIVE.finditer(page.read_text()))
+    return names
+
+
+def _resolve(path: str):
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[split:]:
+            obj = getattr(obj, attribute)
+        return obj
+    raise ModuleNotFoundError(path)
+
+
+def test_api_entries_resolve():
+    documented = _documented()
+    assert documented, "the API reference has no ::: entries"
+    for name in sorted(documented):
+        _resolve(name)  # raises, naming the entry, when it does not exist
+
+
+def _public_names(namespace: str) -> list[str]:
+    """The names a namespace offers users: its `__all__`, or its names without underscore,
+    leaving out submodules and what it merely imports from other libraries."""
+    module = importlib.import_module(namespace)
+    names = getattr(module, "__all__", None) or [n for n in vars(module) if not n[0] == "_"]
+    public = []
+    for name in names:
+        value = getattr(module, name)
+        home = getattr(value, "__module__", None) if callable(value) else "lagrangian_zoo"
+        if isinstance(value, types.ModuleType) or not str(home).startswith("lagrangian_zoo"):
+            continue
+        public.append(f"{namespace}.{name}")
+    return public
+
+
+def test_every_public_name_is_documented():
+    documented = _documented()
+    public = [name for namespace in NAMESPACES for name in _public_names(namespace)]
+    assert "lagrangian_zoo.euler_lagrange" in public
+    assert "lagrangian_zoo.models.LNN" in public
+    missing = [name for name in public if name not in documented]
+    assert not missing, f"public names without an API entry in docs/api/: {missing}"
+
+
+def test_links_and_figures_exist():
+    link = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#[^)]*)?\)")
+    broken = []
+    for page in DOCS.rglob("*.md"):
+        for match in link.finditer(page.read_text()):
+            target = match.group("target")
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).resolve().exists():
+                broken.append(f"{_name(page)} -> {target}")
+    assert not broken, f"links to missing files: {broken}"
+
+
+def test_site_builds_strictly(tmp_path):
+    mkdocs = pathlib.Path(sys.executable).parent / "mkdocs"
+    result = subprocess.run(
+        [mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (tmp_path / "site" / "api" / "mechanics" / "index.html").exists()

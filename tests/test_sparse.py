@@ -1,0 +1,130 @@
+"""Colouring, band assembly and banded solves against dense matrices."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from lagrangian_zoo._sparse import (
+    band_to_dense,
+    colour_tangents,
+    decompress_band,
+    solve_banded,
+    solve_banded_with_pivots,
+)
+
+
+def random_banded(rng, n, k, *, symmetric=True):
+    """A random matrix of half-bandwidth `k`, made diagonally dominant (SPD if symmetric)."""
+    matrix = rng.normal(size=(n, n))
+    rows, columns = np.indices((n, n))
+    matrix[np.abs(rows - columns) > k] = 0
+    if symmetric:
+        matrix = matrix + matrix.T
+    np.fill_diagonal(matrix, np.abs(matrix).sum(axis=1) + 1.0)
+    return matrix
+
+
+def dense_to_band(matrix, k):
+    """Band storage written out by definition: band[d, i] = M[i, i + d - k]."""
+    n = matrix.shape[0]
+    band = np.zeros((2 * k + 1, n))
+    for d in range(2 * k + 1):
+        for i in range(n):
+            j = i + d - k
+            if 0 <= j < n:
+                band[d, i] = matrix[i, j]
+    return band
+
+
+@pytest.mark.parametrize("n, k", [(1, 0), (6, 0), (4, 1), (7, 2), (10, 3), (3, 4)])
+def test_colour_tangents(n, k):
+    tangents = np.asarray(colour_tangents(n, k))
+    assert tangents.shape == (2 * k + 1, n)
+    assert np.array_equal(tangents.sum(axis=0), np.ones(n))  # each column in one colour
+    for c in range(2 * k + 1):
+        columns = np.flatnonzero(tangents[c])
+        assert np.all(columns % (2 * k + 1) == c)
+        assert np.all(np.diff(columns) > 2 * k)  # never two columns in one row's band
+    assert colour_tangents(n, k, jnp.float32).dtype == jnp.float32
+
+
+@jax.jit
+def _assemble_and_solve(matrix, tangents, rhs):
+    k = tangents.shape[0] // 2
+    band = decompress_band((matrix @ tangents.T).T, k)
+    x, pivots = solve_banded_with_pivots(band, rhs)
+    return band, band_to_dense(band), x, pivots
+
+
+# n = 7, 10 and 11 are not multiples of k = 2, 3 and 4: the last block is padded.
+@pytest.mark.parametrize("n, k", [(1, 0), (6, 0), (9, 1), (7, 2), (11, 4), (3, 4)])
+def test_assembly_and_solve_against_dense(n, k):
+    rng = np.random.default_rng(n * 10 + k)
+    matrix = random_banded(rng, n, k)
+    rhs = rng.normal(size=n)
+    band, dense, x, pivots = _assemble_and_solve(
+        jnp.asarray(matrix), colour_tangents(n, k), jnp.asarray(rhs)
+    )
+    assert band.shape == (2 * k + 1, n)
+    assert np.allclose(band, dense_to_band(matrix, k), rtol=1e-14, atol=1e-14)
+    assert np.allclose(dense, matrix, rtol=1e-14, atol=1e-14)
+    assert np.allclose(x, np.linalg.solve(matrix, rhs), rtol=1e-11, atol=1e-12)
+    assert pivots.shape[0] >= n and np.all(np.abs(pivots) > 0.5)  # diagonally dominant
+
+
+@pytest.mark.parametrize("n, k", [(8, 1), (10, 3)])
+def test_solve_nonsymmetric_and_batched(n, k):
+    rng = np.random.default_rng(3)
+    matrices = np.stack([random_banded(rng, n, k, symmetric=False) for _ in range(3)])
+    rhs = rng.normal(size=(3, n))
+    bands = jnp.asarray(np.stack([dense_to_band(m, k) for m in matrices]))
+    x = jax.jit(jax.vmap(solve_banded))(bands, jnp.asarray(rhs))
+    assert x.shape == (3, n)
+    assert np.allclose(x, np.linalg.solve(matrices, rhs[..., None])[..., 0], rtol=1e-11)
+
+
+def test_solve_gradient_is_the_adjoint_solve():
+    # d/d rhs of w . M^-1 rhs is M^-T w
+    rng = np.random.default_rng(7)
+    matrix = random_banded(rng, 7, 2, symmetric=False)
+    w = rng.normal(size=7)
+    band = jnp.asarray(dense_to_band(matrix, 2))
+    grad = jax.jit(jax.grad(lambda r: jnp.asarray(w) @ solve_banded(band, r)))(jnp.zeros(7))
+    assert np.allclose(grad, np.linalg.solve(matrix.T, w), rtol=1e-11)
+
+
+def test_padding_ignores_entries_outside_the_matrix():
+    # Band storage has slots for columns past the edge; garbage there must not leak in.
+    rng = np.random.default_rng(11)
+    matrix = random_banded(rng, 7, 2)
+    band = dense_to_band(matrix, 2)
+    band[3, 6] = band[4, 5] = band[4, 6] = 99.0  # M[6, 7], M[5, 7], M[6, 8] do not exist
+    rhs = rng.normal(size=7)
+    x = jax.jit(solve_banded)(jnp.asarray(band), jnp.asarray(rhs))
+    assert np.allclose(x, np.linalg.solve(matrix, rhs), rtol=1e-11)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_singular_matrix_shows_in_the_pivots(k):
+    # The free-ends chain Laplacian annihilates constants: singular, tridiagonal.
+    n = 6
+    matrix = 2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
+    matrix[0, 0] = matrix[-1, -1] = 1.0
+    _, pivots = jax.jit(solve_banded_with_pivots)(
+        jnp.asarray(dense_to_band(matrix, k)), jnp.ones(n)
+    )
+    assert float(jnp.min(jnp.abs(pivots))) < 1e-12 * float(jnp.max(jnp.abs(pivots)))
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="`bandwidth` must be >= 0"):
+        colour_tangents(4, -1)
+    with pytest.raises(TypeError, match="`?n`? must be an int|parameter .n."):
+        colour_tangents(4.0, 1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"`compressed` must have shape \(3, n\)"):
+        decompress_band(jnp.zeros((5, 4)), 1)
+    with pytest.raises(ValueError, match=r"`band` must have shape \(2k \+ 1, n\).*\(2, 4\)"):
+        solve_banded(jnp.zeros((2, 4)), jnp.zeros(4))
+    # Caught by the shape annotation under the runtime type checker, by our check without it.
+    with pytest.raises((TypeError, ValueError), match=r"rhs"):
+        solve_banded(jnp.ones((3, 4)), jnp.zeros(5))

@@ -1,0 +1,263 @@
+import json
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lagrangian_zoo as lz
+import lagrangian_zoo._training as training
+import numpy as np
+import optax
+import pytest
+
+import _resume_script
+
+
+SCRIPT = pathlib.Path(__file__).with_name("_resume_script.py")
+
+
+@pytest.fixture(scope="module")
+def spring_data():
+    system = lz.systems.get("spring")
+    return lz.generate_dataset(
+        system, jax.random.key(0), trajectories=8, ts=jnp.linspace(0.0, 3.0, 16)
+    )
+
+
+def _baseline(key=1, **kwargs):
+    return lz.models.Baseline(1, width=16, depth=1, key=jax.random.key(key), **kwargs)
+
+
+@eqx.filter_jit
+def _derivative_mse(model, data):
+    y, dy = data.states()
+    prediction = jax.vmap(model, in_axes=(None, 0, None))(0.0, y, None)
+    return jnp.mean((prediction - dy) ** 2)
+
+
+def _assert_params_identical(a, b):
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        if eqx.is_array(x):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+
+
+def test_fit_reduces_the_loss_and_keeps_the_statistics(spring_data):
+    model = _baseline()
+    states, _ = spring_data.states()
+    adapted = model.adapt(states)
+    initial = float(_derivative_mse(adapted, spring_data))
+    trained, history = lz.fit(
+        model,
+        spring_data,
+        steps=300,
+        key=jax.random.key(2),
+        batch_size=32,
+        learning_rate=1e-2,
+        eval_data=spring_data,
+        eval_every=100,
+        log_every=50,
+        progress=False,
+    )
+    final = float(_derivative_mse(trained, spring_data))
+    assert final < 0.05 * initial
+    # The input statistics come from the data and are not trained.
+    _assert_params_identical(trained.normaliser, adapted.normaliser)
+    assert float(jnp.abs(trained.normaliser.scale[1] - jnp.std(states[:, 1]))) < 1e-12
+    np.testing.assert_array_equal(history.step, [50, 100, 150, 200, 250, 300])
+    assert np.all(np.isnan(history.eval_loss[[0, 2, 4]]))
+    np.testing.assert_allclose(history.eval_loss[[1, 3, 5]][-1], final, rtol=1e-10)
+    assert history.eval_loss[1] > history.eval_loss[5]
+    assert np.all(np.diff(history.seconds) >= 0)
+    assert history.train_loss[0] > 3 * history.train_loss[-1]
+
+
+def test_fit_on_a_state_stream_with_l1_loss():
+    system = lz.systems.get("pendulum")
+    model = _baseline(periodic=[True])
+    trained, history = lz.fit(
+        model,
+        lz.StateStream(system),
+        steps=300,
+        key=jax.random.key(3),
+        batch_size=64,
+        learning_rate=1e-2,
+        loss="l1",
+        log_every=100,
+        progress=False,
+    )
+    assert history.train_loss[-1] < 0.3 * history.train_loss[0]
+    # The statistics of the velocities come from a large sample of the stream.
+    assert 0.5 < float(trained.normaliser.scale[1]) < 5.0
+
+
+def test_interrupted_run_resumes_bit_identically(spring_data, tmp_path, monkeypatch):
+    arguments = dict(
+        steps=60,
+        key=jax.random.key(4),
+        batch_size=16,
+        learning_rate=1e-2,
+        log_every=10,
+        checkpoint_every=20,
+    )
+    reference, reference_history = lz.fit(_baseline(), spring_data, progress=False, **arguments)
+
+    folder = tmp_path / "run"
+    starts = []
+    original_init = training._ProgressBar.__init__
+
+    def record_start(self, total, completed):
+        starts.append(completed)
+        original_init(self, total, completed)
+
+    def interrupt_at_30(self, step, *rest):
+        # What Ctrl-C between two chunks looks like to the loop.
+        if step == 30:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training._ProgressBar, "__init__", record_start)
+    monkeypatch.setattr(training._ProgressBar, "update", interrupt_at_30)
+    with pytest.raises(KeyboardInterrupt):
+        lz.fit(_baseline(), spring_data, checkpoint_dir=folder, **arguments)
+    assert sorted(p.name for p in folder.glob("step_*.ckpt")) == [
+        "step_000000020.ckpt",
+        "step_000000030.ckpt",
+    ]
+    assert not (folder / "model.lzm").exists()
+
+    monkeypatch.setattr(training._ProgressBar, "update", lambda self, *args: None)
+    resumed, history = lz.fit(
+        _baseline(), spring_data, checkpoint_dir=folder, resume=True, **arguments
+    )
+    assert starts == [0, 30]
+    _assert_params_identical(resumed, reference)
+    np.testing.assert_array_equal(history.step, reference_history.step)
+    np.testing.assert_array_equal(history.train_loss, reference_history.train_loss)
+    _assert_params_identical(lz.load_model(folder / "model.lzm"), reference)
+    written = json.loads((folder / "history.json").read_text())
+    assert written["step"] == list(range(10, 61, 10))
+
+    # A finished run resumes to the same result; other settings are refused.
+    again, _ = lz.fit(_baseline(), spring_data, checkpoint_dir=folder, resume=True, **arguments)
+    _assert_params_identical(again, reference)
+    with pytest.raises(ValueError, match="batch_size=16 in the file vs 32 here"):
+        lz.fit(
+            _baseline(),
+            spring_data,
+            checkpoint_dir=folder,
+            resume=True,
+            **(arguments | {"batch_size": 32}),
+        )
+    with pytest.raises(FileExistsError, match="already holds training checkpoints"):
+        lz.fit(_baseline(), spring_data, checkpoint_dir=folder, **arguments)
+
+
+def test_killed_process_resumes_bit_identically(spring_data, tmp_path):
+    data_path = tmp_path / "spring.npz"
+    spring_data.save(data_path)
+    folder = tmp_path / "run"
+    command = [sys.executable, str(SCRIPT), str(data_path), str(folder), "--throttle"]
+    log = tmp_path / "log.txt"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while not list(folder.glob("step_*.ckpt")):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no checkpoint within 180 s"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (folder / "model.lzm").exists()
+    latest = sorted(folder.glob("step_*.ckpt"))[-1]
+    header = json.loads(latest.read_bytes().split(b"\n", 1)[0])
+    assert 0 < header["step"] < _resume_script.STEPS
+
+    resumed, _ = _resume_script.train(spring_data, folder, resume=True)
+    reference, _ = _resume_script.train(spring_data)
+    _assert_params_identical(resumed, reference)
+    _assert_params_identical(lz.load_model(folder / "model.lzm"), reference)
+    # The run continued the killed one's history rather than starting over: the logged
+    # wall-clock times up to the checkpoint are the killed process's own.
+    written = json.loads((folder / "history.json").read_text())
+    saved = header["history"]
+    assert len(saved["seconds"]) == header["step"] // _resume_script.CHECKPOINT_EVERY
+    assert written["seconds"][: len(saved["seconds"])] == saved["seconds"]
+    assert written["step"][-1] == _resume_script.STEPS
+
+
+def _poison_update_at(step):
+    """An optax transformation whose update turns to NaN at one step."""
+
+    def init(params):
+        return jnp.zeros((), jnp.int32)
+
+    def update(updates, count, params=None):
+        updates = jax.tree.map(lambda u: jnp.where(count == step, jnp.nan, u), updates)
+        return updates, count + 1
+
+    return optax.GradientTransformation(init, update)
+
+
+def test_non_finite_update_stops_and_keeps_the_last_good_checkpoint(spring_data, tmp_path):
+    with pytest.raises(FloatingPointError, match=r"step 25.*last good checkpoint \(step 20\)"):
+        lz.fit(
+            _baseline(),
+            spring_data,
+            steps=60,
+            key=jax.random.key(5),
+            batch_size=16,
+            optimizer=optax.chain(optax.adam(1e-3), _poison_update_at(25)),
+            checkpoint_dir=tmp_path,
+            checkpoint_every=10,
+            log_every=5,
+            progress=False,
+        )
+    names = sorted(p.name for p in tmp_path.glob("step_*.ckpt"))
+    assert names == ["step_000000010.ckpt", "step_000000020.ckpt"]
+    header = json.loads((tmp_path / names[-1]).read_bytes().split(b"\n", 1)[0])
+    assert header["step"] == 20
+
+
+def test_non_finite_data_stops_at_the_first_step(spring_data):
+    dy = spring_data.dy.at[3, 5, 1].set(jnp.nan)
+    broken = lz.Dataset(spring_data.ts, spring_data.y, dy, spring_data.metadata)
+    with pytest.raises(FloatingPointError, match="step 0.*No checkpoint was written"):
+        lz.fit(
+            _baseline(),
+            broken,
+            steps=10,
+            key=jax.random.key(6),
+            batch_size=None,
+            loss=lambda prediction, target: jnp.mean(jnp.abs(prediction - target) ** 3),
+            progress=False,
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"steps": 0}, ValueError, "steps"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"loss": "l3"}, ValueError, "loss"),
+        ({"loss": "rollout"}, ValueError, "not available"),
+        ({"optimizer": optax.sgd(0.1), "learning_rate": 0.1}, ValueError, "either `optimizer`"),
+        ({"resume": True}, ValueError, "checkpoint_dir"),
+        ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+    ],
+)
+def test_fit_arguments_are_checked(spring_data, kwargs, error, match):
+    arguments = {"steps": 10, "key": jax.random.key(0), "progress": False} | kwargs
+    with pytest.raises(error, match=match):
+        lz.fit(_baseline(), spring_data, **arguments)
+
+
+def test_full_batch_needs_a_dataset():
+    stream = lz.StateStream(lz.systems.get("pendulum"))
+    with pytest.raises(ValueError, match="full batch"):
+        lz.fit(_baseline(), stream, steps=10, key=jax.random.key(0), batch_size=None)
