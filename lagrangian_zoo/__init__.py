@@ -10,6 +10,10 @@ from ._data import (
     real_pendulum_dataset as real_pendulum_dataset,
     StateStream as StateStream,
 )
+from ._distributed import (
+    data_parallel_mesh as data_parallel_mesh,
+    initialize as distributed_initialize,  # noqa: F401 - public under a clearer name
+)
 from ._mechanics import (
     energy_along as energy_along,
     euler_lagrange as euler_lagrange,
@@ -23,7 +27,7 @@ from ._mechanics import (
     velocities as velocities,
 )
 from ._rollout import rollout as rollout
-from ._training import fit as fit
+from ._training import fit as fit, History as History
 from ._verlet import StormerVerlet as StormerVerlet
 
 

@@ -44,6 +44,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"cannot write '{path}': the folder '{folder}' does not exist; create it first."
+        )
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write '{path}': it is a folder, not a file.")
     temporary = os.path.join(
         folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     )

@@ -241,25 +241,35 @@ class Dataset(eqx.Module):
                 if _HEADER_ENTRY not in archive.files:
                     raise _ForeignFile(sorted(archive.files))
                 header = json.loads(str(archive[_HEADER_ENTRY][()]))
-                _check_header(path, header)
-                arrays = {name: archive[name] for name in ("ts", "y", "dy")}
+                missing = sorted({"ts", "y", "dy"} - set(archive.files))
+                arrays = {name: archive[name] for name in ("ts", "y", "dy") if name in archive}
         except _ForeignFile as error:
             raise ValueError(
                 f"'{path}' is not a lagrangian_zoo dataset: the archive has no "
                 f"{_HEADER_ENTRY!r} entry (it holds {error.args[0]}). Build one from arrays "
                 "with lz.Dataset(ts, y, dy, metadata)."
             ) from None
-        except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError) as error:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+            # ValueError covers a damaged .npy header and a JSON header that does not parse.
             raise ValueError(
                 f"'{path}' is truncated or corrupt and cannot be read ({error}). Re-create it "
                 "or use another copy."
             ) from error
-        return cls(
-            jnp.asarray(arrays["ts"]),
-            jnp.asarray(arrays["y"]),
-            jnp.asarray(arrays["dy"]),
-            header.get("metadata") or {},
-        )
+        _check_header(path, header)
+        if missing:
+            raise ValueError(
+                f"'{path}' is a damaged lagrangian_zoo dataset: it lacks the array(s) "
+                f"{', '.join(missing)}. Re-create it or use another copy."
+            )
+        try:
+            return cls(
+                jnp.asarray(arrays["ts"]),
+                jnp.asarray(arrays["y"]),
+                jnp.asarray(arrays["dy"]),
+                header.get("metadata") or {},
+            )
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"'{path}' holds inconsistent arrays: {error}") from None
 
 
 class _ForeignFile(Exception):
@@ -417,6 +427,17 @@ def generate_dataset(
         raise ValueError(
             f"`ts` must be a 1-D array of at least 2 increasing times, got shape {ts_array.shape}."
         )
+    if not isinstance(ts_array, jax.core.Tracer):
+        # Checked before the initial states are drawn, so a bad grid fails at once.
+        times = np.asarray(ts_array, dtype=np.float64)
+        if not np.all(np.isfinite(times)):
+            raise ValueError(f"`ts` must hold finite times, got {times.tolist()}.")
+        if not np.all(np.diff(times) > 0):
+            bad = int(np.argmax(np.diff(times) <= 0))
+            raise ValueError(
+                f"`ts` must be strictly increasing, but ts[{bad}] = {times[bad]} and "
+                f"ts[{bad + 1}] = {times[bad + 1]}."
+            )
 
     initial_key, noise_key = jax.random.split(key)
     y0 = jax.vmap(system.sample_initial_state)(jax.random.split(initial_key, trajectories))

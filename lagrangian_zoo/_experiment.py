@@ -7,6 +7,7 @@ after `evaluate_run`, `evaluation.json`.
 
 import dataclasses
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -25,6 +26,21 @@ from ._mechanics import energy_along, momenta, split_state, velocities
 from ._rollout import rollout
 from ._training import fit
 from .models import get as get_model, names as model_names
+from .systems._registry import system_class
+
+
+_DATA_MODES = ("stream", "trajectories")
+_LOSSES = ("l2", "l1")
+_POSITIVE_INTS = ("steps", "batch_size", "trajectories", "samples", "checkpoint_every")
+_POSITIVE_NUMBERS = ("learning_rate", "t_end")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +50,8 @@ class TrainConfig:
     `data` is `"stream"` (fresh random states with exact derivatives for every batch, the LNN
     paper's setting; needs a system that can sample states), `"trajectories"` (a fixed dataset of
     trajectories, the HNN paper's setting) or the path of a dataset saved with `Dataset.save`.
+    Every setting is checked when the config is built, so a wrong one fails before anything is
+    written or computed.
     """
 
     system: str = "double_pendulum"
@@ -54,24 +72,46 @@ class TrainConfig:
     float64: bool = True
 
     def __post_init__(self):
-        systems.system_class(self.system)
-        if self.model not in model_names():
+        system_class(self.system)
+        if not isinstance(self.model, str) or self.model not in model_names():
             raise ValueError(
                 f"unknown model {self.model!r}; known models: {', '.join(model_names())}."
             )
-        for name in ("steps", "batch_size", "trajectories", "samples", "checkpoint_every"):
+        for name in _POSITIVE_INTS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if not _is_int(value) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        for name in ("learning_rate", "t_end"):
+        if not _is_int(self.seed):
+            raise ValueError(f"`seed` must be an integer, got {self.seed!r}.")
+        for name in _POSITIVE_NUMBERS:
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
+            if not _is_number(value) or not (math.isfinite(value) and value > 0):
                 raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
-        if self.noise_std < 0:
-            raise ValueError(f"`noise_std` must be >= 0, got {self.noise_std!r}.")
+        if not _is_number(self.noise_std) or not (
+            math.isfinite(self.noise_std) and self.noise_std >= 0
+        ):
+            raise ValueError(f"`noise_std` must be a number >= 0, got {self.noise_std!r}.")
+        if self.loss not in _LOSSES:
+            raise ValueError(f"`loss` must be one of {', '.join(_LOSSES)}, got {self.loss!r}.")
+        if not isinstance(self.data, str) or not self.data:
+            raise ValueError(
+                f"`data` must be 'stream', 'trajectories' or the path of a dataset file, got "
+                f"{self.data!r}."
+            )
+        for name in ("system_params", "model_kwargs"):
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                raise ValueError(
+                    f"`{name}` must be a table of NAME = VALUE settings, got {value!r}."
+                )
+        if not isinstance(self.float64, bool):
+            raise ValueError(f"`float64` must be true or false, got {self.float64!r}.")
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any]) -> "TrainConfig":
+        """Builds a config from a dict (a TOML file, a `config.json`), refusing unknown keys."""
+        if not isinstance(settings, dict):
+            raise ValueError(f"a run configuration must be a table, got {settings!r}.")
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(settings) - known)
         if unknown:
@@ -82,7 +122,8 @@ class TrainConfig:
         return cls(**settings)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings as plain JSON values, as stored in `config.json`."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=_json_default))
 
 
 class CanonicalStream(eqx.Module):
@@ -109,7 +150,64 @@ def to_canonical(system, y: Float[Array, " state"], dy: Float[Array, " state"]):
 
 
 def uses_canonical(model_name: str) -> bool:
+    """Whether the model learns in canonical coordinates `[q, p]` (the HNN)."""
     return model_name == "hnn"
+
+
+def system_parameters(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters read from TOML, JSON or the command line, in the types the system declares.
+
+    Those formats have lists where the systems take tuples (masses, lengths), and write `2`
+    for `2.0`; a parameter whose default is a float (or a tuple of floats) gets floats.
+    """
+    defaults = systems.parameters(name)
+    out = {}
+    for key, value in params.items():
+        default = defaults.get(key)
+        if isinstance(value, list):
+            value = tuple(value)
+        if isinstance(default, float) and _is_int(value):
+            value = float(value)
+        elif isinstance(default, tuple) and isinstance(value, tuple):
+            if default and all(isinstance(d, float) for d in default):
+                value = tuple(float(v) if _is_int(v) else v for v in value)
+        out[key] = value
+    return out
+
+
+def build_system(config: TrainConfig):
+    """The system a config names, with its parameters."""
+    return systems.get(config.system, **system_parameters(config.system, config.system_params))
+
+
+def build_model(config: TrainConfig, system, key: PRNGKeyArray):
+    """The untrained model a config names, sized for `system`."""
+    kwargs = dict(config.model_kwargs)
+    kwargs.setdefault("periodic", tuple(system.periodic))
+    return get_model(config.model, system.dof, key=key, **kwargs)
+
+
+def _check_dataset_file(config: TrainConfig, system, data: Dataset, path: Path) -> None:
+    """Refuses a dataset file of another system or in the wrong coordinates for the model."""
+    if data.dof != system.dof:
+        raise ValueError(
+            f"the dataset {str(path)!r} holds states of {2 * data.dof} entries, but the system "
+            f"{config.system!r} has dof={system.dof} (states of {2 * system.dof} entries)."
+        )
+    saved_system = data.metadata.get("system")
+    if isinstance(saved_system, str) and saved_system != config.system:
+        raise ValueError(
+            f"the dataset {str(path)!r} holds trajectories of {saved_system!r}, but the run "
+            f"trains on {config.system!r}: set `system = {saved_system!r}` or use another file."
+        )
+    coordinates = data.metadata.get("coordinates")
+    wanted = "canonical" if uses_canonical(config.model) else "velocity"
+    if coordinates in ("velocity", "canonical") and coordinates != wanted:
+        raise ValueError(
+            f"the model {config.model!r} learns from {wanted} states, but the dataset "
+            f"{str(path)!r} holds {coordinates} states; generate it with "
+            f"--coordinates {wanted}."
+        )
 
 
 def build_data(config: TrainConfig, system, key: PRNGKeyArray):
@@ -129,69 +227,161 @@ def build_data(config: TrainConfig, system, key: PRNGKeyArray):
             coordinates="canonical" if canonical else "velocity",
         )
     path = Path(config.data)
-    if not path.exists():
+    if not path.is_file():
         raise FileNotFoundError(
             f"`data` must be 'stream', 'trajectories' or an existing dataset file; "
             f"{config.data!r} does not exist."
         )
-    return Dataset.load(path)
+    data = Dataset.load(path)
+    _check_dataset_file(config, system, data, path)
+    return data
 
 
 def _write_json(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    # allow_nan=False: NaN is not JSON, and other tools would refuse the file.
+    text = json.dumps(_finite(payload), indent=2, default=_json_default, allow_nan=False)
+    tmp.write_text(text + "\n")
     os.replace(tmp, path)
+
+
+def _finite(value: Any) -> Any:
+    """`None` in place of every non-finite float, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json_default(value):
     if isinstance(value, (np.ndarray, jax.Array)):
-        return np.asarray(value).tolist()
+        return _finite(np.asarray(value).tolist())
     if isinstance(value, (np.floating, np.integer)):
-        return value.item()
+        return _finite(value.item())
     if isinstance(value, tuple):
         return list(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _history_dict(history) -> dict[str, list]:
-    if dataclasses.is_dataclass(history):
+def _history_dict(history) -> dict[str, Any]:
+    if callable(getattr(history, "as_dict", None)):
+        return history.as_dict()
+    if dataclasses.is_dataclass(history) and not isinstance(history, type):
         history = dataclasses.asdict(history)
     return {k: np.asarray(v).tolist() for k, v in dict(history).items()}
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{str(path)!r} ({what}) is not valid JSON: {error}.") from None
+
+
+def stored_config(out: Path) -> dict[str, Any]:
+    """The settings of the run in `out`, from its `config.json`."""
+    path = Path(out) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no run in {str(out)!r}: it has no config.json.")
+    settings = _read_json(path, "the run's settings")
+    if not isinstance(settings, dict):
+        raise ValueError(f"{str(path)!r} does not hold a table of settings.")
+    return settings
+
+
+def _differences(stored: dict[str, Any], current: dict[str, Any]) -> str:
+    keys = sorted(set(stored) | set(current))
+    return ", ".join(
+        f"{key}={current.get(key)!r} here vs {stored.get(key)!r} in the run"
+        for key in keys
+        if stored.get(key) != current.get(key)
+    )
+
+
+def resume_config(out: Path, overrides: dict[str, Any]) -> TrainConfig:
+    """The config of the run in `out`, refusing `overrides` that would change it.
+
+    A resumed run continues the same computation (its learning-rate schedule, batches and
+    checkpoints depend on every setting), so settings may be repeated but not changed.
+    """
+    stored = stored_config(out)
+    config = TrainConfig.from_dict({**stored, **overrides})
+    if config.to_dict() != TrainConfig.from_dict(stored).to_dict():
+        raise ValueError(
+            f"--resume continues the run in {str(out)!r} with its own settings, but "
+            f"{_differences(stored, config.to_dict())}. To train with other settings, "
+            "start a new run with another --out."
+        )
+    return config
+
+
+def _finished_summary(config: TrainConfig, out: Path) -> dict[str, Any] | None:
+    """The summary of a run in `out` that already trained all of `config.steps`."""
+    summary_path = out / "summary.json"
+    if not (summary_path.is_file() and (out / "model.eqx").is_file()):
+        return None
+    summary = _read_json(summary_path, "the run's summary")
+    if isinstance(summary, dict) and summary.get("steps") == config.steps:
+        return summary
+    return None
 
 
 def train_run(
     config: TrainConfig, out: Path, *, resume: bool = False, progress: bool = True, console=None
 ) -> dict[str, Any]:
-    """Trains `config.model` on `config.system` and writes the run directory `out`."""
+    """Trains `config.model` on `config.system` and writes the run directory `out`.
+
+    **Arguments:**
+
+    - `config`: the run's settings.
+    - `out`: the run directory; it must not hold another run unless `resume` is set.
+    - `resume`: continue the run in `out` from its last checkpoint. Its settings must equal
+        those in `out/config.json`. A run that already finished is left as it is.
+    - `progress`: show a progress bar.
+    - `console`: a `rich` console for messages (none by default).
+
+    **Returns:** the run's summary (also written to `out/summary.json`); `"status"` is
+    `"trained"`, `"resumed"` or `"complete"` (a finished run, nothing done).
+    """
     out = Path(out)
     config_path = out / "config.json"
     if resume:
-        if not config_path.exists():
-            raise FileNotFoundError(
-                f"--resume: no run to resume in {str(out)!r} (no config.json there)."
-            )
-        stored = json.loads(config_path.read_text())
-        if stored != json.loads(json.dumps(config.to_dict(), default=_json_default)):
+        stored = stored_config(out)
+        if stored != config.to_dict():
             raise ValueError(
-                f"--resume: the settings differ from the run in {str(out)!r}; resume with the "
-                "same settings (or none: they are read from its config.json)."
+                f"--resume continues the run in {str(out)!r} with its own settings, but "
+                f"{_differences(stored, config.to_dict())}. To train with other settings, "
+                "start a new run with another --out."
             )
+        finished = _finished_summary(config, out)
+        if finished is not None:
+            if console is not None:
+                console.print(
+                    f"the run in {str(out)!r} is already complete ({config.steps} steps): "
+                    "nothing to do.",
+                    soft_wrap=True,
+                )
+            return {**finished, "status": "complete"}
     elif (out / "model.eqx").exists() or (out / "checkpoints").exists():
         raise ValueError(
             f"the run directory {str(out)!r} already holds a run: pass --resume to continue it "
             "or choose another --out."
         )
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(config_path, config.to_dict())
+    elif out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file, not a run directory.")
 
-    system = systems.get(config.system, **config.system_params)
+    # Everything that can refuse the settings runs before anything is written.
+    system = build_system(config)
     model_key, data_key, train_key = jax.random.split(jax.random.key(config.seed), 3)
-    kwargs = dict(config.model_kwargs)
-    kwargs.setdefault("periodic", tuple(system.periodic))
-    model = get_model(config.model, system.dof, key=model_key, **kwargs)
+    model = build_model(config, system, model_key)
     data = build_data(config, system, data_key)
 
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(config_path, config.to_dict())
     start = time.perf_counter()
     model, history = fit(
         model,
@@ -210,13 +400,15 @@ def train_run(
     save_model(out / "model.eqx", model)
     history = _history_dict(history)
     _write_json(out / "history.json", history)
+    losses = history.get("train_loss") or []
     summary = {
         "system": config.system,
         "model": config.model,
         "steps": config.steps,
-        "final_train_loss": history["train_loss"][-1] if history.get("train_loss") else None,
+        "final_train_loss": losses[-1] if losses else None,
         "seconds": seconds,
         "run": str(out),
+        "status": "resumed" if resume else "trained",
     }
     _write_json(out / "summary.json", summary)
     return summary
@@ -224,26 +416,51 @@ def train_run(
 
 def _load_run(run: Path):
     run = Path(run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"no run directory at {str(run)!r}.")
     config_path = run / "config.json"
-    if not config_path.exists():
+    if not config_path.is_file():
         raise FileNotFoundError(f"{str(run)!r} is not a run directory (no config.json).")
-    config = TrainConfig.from_dict(json.loads(config_path.read_text()))
-    system = systems.get(config.system, **config.system_params)
+    config = TrainConfig.from_dict(_read_json(config_path, "the run's settings"))
+    if not (run / "model.eqx").is_file():
+        raise FileNotFoundError(
+            f"the run in {str(run)!r} has no trained model (model.eqx): it has not finished; "
+            "continue it with `train --resume`."
+        )
+    system = build_system(config)
     model = load_model(run / "model.eqx")
     return config, system, model
 
 
-def model_rollout(model, model_name: str, system, y0, ts, **kwargs) -> Float[Array, "*batch times state"]:
+def _check_horizon(t_end: Any) -> float:
+    if not _is_number(t_end) or not (math.isfinite(t_end) and t_end > 0):
+        raise ValueError(f"`t_end` must be a positive number, got {t_end!r}.")
+    return float(t_end)
+
+
+def model_rollout(
+    model, model_name: str, system, y0, ts, **kwargs
+) -> Float[Array, "*batch times state"]:
     """Rolls a model out from velocity states `y0`, converting through `[q, p]` for an HNN."""
     if not uses_canonical(model_name):
         return rollout(model, y0, ts, **kwargs)
-    to_momenta = jax.vmap(lambda y: jnp.concatenate([split_state(y)[0], momenta(system.lagrangian)(*split_state(y))]))
-    to_velocities = jax.vmap(
-        lambda y: jnp.concatenate([split_state(y)[0], velocities(system.lagrangian)(*split_state(y))])
-    )
+
+    def to_momenta(y):
+        q, q_t = split_state(y)
+        return jnp.concatenate([q, momenta(system.lagrangian)(q, q_t)])
+
+    def to_velocities(y):
+        q, p = split_state(y)
+        return jnp.concatenate([q, velocities(system.lagrangian)(q, p)])
+
     flat = y0.reshape(-1, y0.shape[-1])
-    ys = rollout(model, to_momenta(flat), ts, **kwargs)
-    ys = to_velocities(ys.reshape(-1, ys.shape[-1])).reshape(ys.shape)
+    ys = rollout(model, jax.vmap(to_momenta)(flat), ts, **kwargs)
+    states = ys.reshape(-1, ys.shape[-1])
+    # A rollout run with checks=False may stop early and leave inf states; keep them non-finite
+    # instead of asking the inverse Legendre map to solve for them.
+    finite = jnp.all(jnp.isfinite(states), axis=-1, keepdims=True)
+    converted = jax.vmap(to_velocities)(jnp.where(finite, states, 0.0))
+    ys = jnp.where(finite, converted, jnp.nan).reshape(ys.shape)
     return ys.reshape(*y0.shape[:-1], *ys.shape[-2:])
 
 
@@ -259,9 +476,22 @@ def energy_scale(system, true_ys) -> float:
 def evaluate_run(
     run: Path, *, trajectories: int = 16, t_end: float | None = None, seed: int = 123
 ) -> dict[str, Any]:
-    """Rolls out a trained model from fresh initial states against the truth; writes metrics."""
+    """Rolls out a trained model from fresh initial states against the truth; writes metrics.
+
+    **Arguments:**
+
+    - `run`: a run directory written by `train_run`.
+    - `trajectories`: the number of initial states.
+    - `t_end`: the rollout horizon (the run's `t_end` by default), sampled 10 times per unit.
+    - `seed`: the seed of the initial states.
+
+    **Returns:** the evaluation (also written to `run/evaluation.json`), its `"metrics"` being
+    the rollout MSE, energy MSE, energy discrepancy in percent and valid prediction time.
+    """
+    if not _is_int(trajectories) or trajectories < 1:
+        raise ValueError(f"`trajectories` must be a positive integer, got {trajectories!r}.")
     config, system, model = _load_run(run)
-    t_end = config.t_end if t_end is None else t_end
+    t_end = _check_horizon(config.t_end if t_end is None else t_end)
     ts = jnp.linspace(0.0, t_end, max(int(t_end * 10), 2) + 1)
     keys = jax.random.split(jax.random.key(seed), trajectories)
     y0 = jax.vmap(system.sample_initial_state)(keys)
@@ -290,10 +520,32 @@ def evaluate_run(
     return result
 
 
+def _planar_positions(ys: np.ndarray, dof: int) -> np.ndarray:
+    """The positions of `ys[..., 2n]` as planar points `(x1, y1, x2, y2, ...)`.
+
+    Coordinates are paired into points; an odd one out (a spring, a ball falling in one
+    dimension) moves along the horizontal axis.
+    """
+    q = ys[..., :dof]
+    if dof % 2:
+        q = np.concatenate([q, np.zeros_like(q[..., :1])], axis=-1)
+    return q
+
+
 def animate_run(run: Path, *, out: Path | None = None, t_end: float = 10.0, seed: int = 7) -> Path:
-    """A GIF of the true and the learned motion from one initial state."""
+    """A GIF of the true and the learned motion from one initial state.
+
+    Pendulums (every coordinate an angle) are drawn as swinging chains; other systems as
+    points in the plane, their coordinates taken in pairs.
+
+    **Returns:** the path of the GIF (`run/animation.gif` by default).
+    """
+    t_end = _check_horizon(t_end)
     config, system, model = _load_run(run)
     out = Path(run) / "animation.gif" if out is None else Path(out)
+    if out.suffix.lower() != ".gif":
+        raise ValueError(f"--out must name a .gif file, got {str(out)!r}.")
+    out.parent.mkdir(parents=True, exist_ok=True)
     ts = jnp.linspace(0.0, t_end, int(t_end * 15) + 1)
     y0 = system.sample_initial_state(jax.random.key(seed))
     true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
@@ -303,8 +555,9 @@ def animate_run(run: Path, *, out: Path | None = None, t_end: float = 10.0, seed
         lengths = getattr(system, "lengths", None)
         if lengths is None:
             lengths = (getattr(system, "length", 1.0),) * system.dof
-        plots.animate_pendulum(series, lengths=tuple(lengths), path=out)
+        plots.animate_pendulum(series, lengths=tuple(lengths), ts=np.asarray(ts), path=out)
     else:
-        bodies = system.dof // 2
-        plots.animate_orbits(series, bodies=bodies, path=out)
+        planar = {k: _planar_positions(v, system.dof) for k, v in series.items()}
+        bodies = planar["true"].shape[-1] // 2
+        plots.animate_orbits(planar, bodies=bodies, ts=np.asarray(ts), path=out)
     return out

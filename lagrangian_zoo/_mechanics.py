@@ -276,7 +276,7 @@ def euler_lagrange(
 
     # Compiled as a whole: called eagerly, the products, factorisation and banded sweep would
     # otherwise dispatch (and compile) op by op. Inside a user's jit it is simply inlined.
-    return jax.jit(acceleration)
+    return eqx.filter_jit(acceleration)
 
 
 def mass_matrix(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Array]:
@@ -290,7 +290,7 @@ def mass_matrix(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities
         _check_scalar(lagrangian, "Lagrangian", q, q_t)
         return jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=1)(q, q_t)
 
-    return jax.jit(mass)
+    return eqx.filter_jit(mass)
 
 
 def lagrangian_vector_field(
@@ -352,7 +352,7 @@ def hamiltonian_vector_field(
         dH_dq, dH_dp = jax.grad(hamiltonian, argnums=(0, 1))(q, p)
         return dH_dp, -dH_dq
 
-    return jax.jit(field)
+    return eqx.filter_jit(field)
 
 
 def momenta(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Momenta]:
@@ -363,7 +363,7 @@ def momenta(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], M
         _check_scalar(lagrangian, "Lagrangian", q, q_t)
         return jax.grad(lagrangian, argnums=1)(q, q_t)
 
-    return jax.jit(canonical_momenta)
+    return eqx.filter_jit(canonical_momenta)
 
 
 def velocities(
@@ -448,7 +448,7 @@ def velocities(
             "is a momentum the Lagrangian can reach, or raise max_steps.",
         )
 
-    return jax.jit(inverse_legendre)
+    return eqx.filter_jit(inverse_legendre)
 
 
 def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Scalar]:
@@ -465,7 +465,7 @@ def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velo
         value, p = jax.value_and_grad(lagrangian, argnums=1)(q, q_t)
         return q_t @ p - value
 
-    return jax.jit(energy)
+    return eqx.filter_jit(energy)
 
 
 def hamiltonian_from_lagrangian(
@@ -478,7 +478,7 @@ def hamiltonian_from_lagrangian(
         q_t = to_velocities(q, p)
         return p @ q_t - lagrangian(q, q_t)
 
-    return jax.jit(hamiltonian)
+    return eqx.filter_jit(hamiltonian)
 
 
 def energy_along(

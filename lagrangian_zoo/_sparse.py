@@ -32,6 +32,34 @@ def lu_solve(
     return x, jnp.diagonal(lu)
 
 
+_UNROLLED_MAX = 4
+
+
+def _unrolled_lu_solve(
+    matrix: Float[Array, "m m"], rhs: Float[Array, "m r"]
+) -> tuple[Float[Array, "m r"], Float[Array, " m"]]:
+    """`lu_solve` for tiny blocks: Gaussian elimination with partial pivoting, unrolled.
+
+    A LAPACK call per block step of a banded sweep costs more than the arithmetic itself when
+    the blocks are `2 x 2` or `3 x 3`; written out, the sweep fuses into a few vector ops.
+    """
+    m = matrix.shape[0]
+    augmented = jnp.concatenate([matrix, rhs], axis=1)
+    pivots = []
+    for j in range(m):
+        p = j + jnp.argmax(jnp.abs(augmented[j:, j]))
+        row_j, row_p = augmented[j], augmented[p]
+        augmented = augmented.at[p].set(row_j).at[j].set(row_p)
+        pivot = augmented[j, j]
+        pivots.append(pivot)
+        factors = augmented[j + 1 :, j] / pivot
+        augmented = augmented.at[j + 1 :].add(-factors[:, None] * augmented[j][None, :])
+    x = augmented[:, m:]
+    for j in reversed(range(m)):
+        x = x.at[j].set((x[j] - augmented[j, j + 1 : m] @ x[j + 1 :]) / augmented[j, j])
+    return x, jnp.stack(pivots)
+
+
 def _check_size(name: str, value: int, minimum: int) -> int:
     try:
         value = operator.index(value)
@@ -146,6 +174,32 @@ def _blocks(band: Float[Array, "colours n"], size: int, count: int):
     return block(-1), block(0), block(1)
 
 
+def _solve_tridiagonal(
+    band: Float[Array, "3 n"], rhs: Float[Array, " n"]
+) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+    """The Thomas algorithm: the block sweep with `1 x 1` blocks, on scalars (no LU calls)."""
+    zero = jnp.zeros((), band.dtype)
+    lower = band[0].at[0].set(zero)
+    upper = band[2].at[-1].set(zero)
+
+    def forward(carry, row):
+        upper_prev, rhs_prev = carry
+        a, b, c, d = row
+        pivot = b - a * upper_prev
+        upper_new, rhs_new = c / pivot, (d - a * rhs_prev) / pivot
+        return (upper_new, rhs_new), (upper_new, rhs_new, pivot)
+
+    _, (uppers, rhss, pivots) = jax.lax.scan(forward, (zero, zero), (lower, band[1], upper, rhs))
+
+    def backward(x_next, row):
+        upper_i, rhs_i = row
+        x = rhs_i - upper_i * x_next
+        return x, x
+
+    _, xs = jax.lax.scan(backward, zero, (uppers, rhss), reverse=True)
+    return xs, pivots
+
+
 def solve_banded_with_pivots(
     band: Float[Array, "colours n"], rhs: Float[Array, " n"]
 ) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
@@ -163,6 +217,8 @@ def solve_banded_with_pivots(
         raise ValueError(f"`rhs` must have shape ({n},) to match `band`, got shape {rhs.shape}.")
     if k == 0:
         return rhs / band[0], band[0]
+    if k == 1:
+        return _solve_tridiagonal(band, rhs)
     size = k
     count = -(-n // size)
     lower, diagonal, upper = _blocks(band, size, count)
@@ -174,7 +230,8 @@ def solve_banded_with_pivots(
         upper_prev, rhs_prev = carry
         a, b, c, d = block
         stacked = jnp.concatenate([c, (d - a @ rhs_prev)[:, None]], axis=1)
-        solved, pivots = lu_solve(b - a @ upper_prev, stacked)
+        block_solve = _unrolled_lu_solve if size <= _UNROLLED_MAX else lu_solve
+        solved, pivots = block_solve(b - a @ upper_prev, stacked)
         upper_new, rhs_new = solved[:, :-1], solved[:, -1]
         return (upper_new, rhs_new), (upper_new, rhs_new, pivots)
 

@@ -20,8 +20,24 @@ class StormerVerlet(diffrax.AbstractSolver):
     velocity-dependent accelerations it is still explicit and convergent, but first order and not
     symplectic: use an adaptive solver with tight tolerances there.
 
-    Fixed step only: give `dt0` and a `diffrax.ConstantStepSize` controller (which
-    [`lagrangian_zoo.rollout`][] does for `solver="verlet"`).
+    Fixed step only: use it with `diffrax.ConstantStepSize` or `diffrax.StepTo` (which
+    [`lagrangian_zoo.rollout`][] does for `solver="verlet"`, with steps that end on the output
+    times). The acceleration of each step's end is carried to the next step, so the vector
+    field must not jump in time (no `jump_ts`).
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @article{hairer2003geometric,
+          title={Geometric numerical integration illustrated by the St{\"o}rmer--Verlet
+                 method},
+          author={Hairer, Ernst and Lubich, Christian and Wanner, Gerhard},
+          journal={Acta Numerica},
+          volume={12},
+          pages={399--450},
+          year={2003}
+        }
+        ```
     """
 
     term_structure: ClassVar = diffrax.AbstractTerm

@@ -1,8 +1,15 @@
-"""The `lagrangian-zoo` command line: a thin layer over the library."""
+"""The `lagrangian-zoo` command line: a thin layer over the library.
+
+Every mistake a user can make (an unknown system, model or setting, a missing file, a value out
+of range) ends the command with exit code 2 and one line on standard error that starts with
+`error:`, never a traceback. A computation that fails on valid input (a diverging training, a
+solver that gives up) ends with exit code 1, the same way.
+"""
 
 import functools
 import json
-import os
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,35 +18,104 @@ from typing import Annotated, Any
 import tomllib
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
+
+
+console = Console()
+err_console = Console(stderr=True)
+
+# Mistakes in what the user asked for: exit code 2, like a usage error.
+_USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
+# Failures of a computation that was asked for correctly: exit code 1.
+_RUN_ERRORS = (FloatingPointError, RuntimeError)
+_EQUINOX_MESSAGE = re.compile(r"EquinoxRuntimeError: (.+)")
+
+
+def _error(message: str, code: int):
+    # soft_wrap: one line whatever the terminal width, so scripts can read it.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    if isinstance(error, KeyError) and error.args:
+        text = str(error.args[0])
+    if isinstance(error, RuntimeError):
+        # Errors raised inside compiled code (equinox.error_if) carry the library's message
+        # after the name of the error, below a note about the JIT stack.
+        found = _EQUINOX_MESSAGE.search(text)
+        if found:
+            return found.group(1).strip()
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.strerror}: {error.filename!r}."
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class _OneLineErrors(TyperGroup):
+    """Reports usage errors (a missing option, a value out of range) in one `error:` line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        arguments = sys.argv[1:] if args is None else list(args)
+        if not arguments:
+            # `lagrangian-zoo` alone shows the help (no_args_is_help), as Typer does it.
+            return super().main(arguments, prog_name, complete_var, True, **extra)
+        try:
+            code = super().main(arguments, prog_name, complete_var, False, **extra)
+        except Exception as error:
+            # Click's usage errors (vendored by recent Typer, so matched by their interface):
+            # a missing option, an unknown option, a value Click itself refused.
+            exit_code = getattr(error, "exit_code", None)
+            if not (callable(getattr(error, "format_message", None)) and exit_code is not None):
+                if type(error).__name__ == "Abort":
+                    err_console.print("aborted.")
+                    sys.exit(1)
+                raise
+            message = error.format_message()
+            ctx = getattr(error, "ctx", None)
+            if exit_code == 2 and ctx is not None:
+                message = f"{message} (see `{ctx.command_path} --help`)"
+            _error(message, exit_code)
+            sys.exit(exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 app = typer.Typer(
     name="lagrangian-zoo",
     help="Learn the dynamics of physical systems with networks that respect physics.",
+    cls=_OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-_USER_ERRORS = (ValueError, TypeError, FileNotFoundError, KeyError, tomllib.TOMLDecodeError)
 
 
 def _friendly(command):
-    """Turns the library's clear errors into one line and exit code 2, not a traceback."""
+    """Turns the library's clear errors into one line and an exit code, not a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except tomllib.TOMLDecodeError as error:
+            raise _error(f"the --config file is not valid TOML: {error}", 2) from None
         except _USER_ERRORS as error:
-            message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-            raise typer.Exit(2) from None
+            raise _error(_first_line(error), 2) from None
+        except _RUN_ERRORS as error:
+            raise _error(_first_line(error), 1) from None
         except KeyboardInterrupt:
-            err_console.print("interrupted: a checkpoint was saved; continue with --resume")
+            note = (
+                ": the last checkpoint is kept; continue with --resume"
+                if command.__name__ == "train"
+                else ""
+            )
+            err_console.print(f"interrupted{note}.", soft_wrap=True)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -54,31 +130,38 @@ def _setup_precision(float64: bool) -> None:
 def _parse_params(params: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in params or []:
-        if "=" not in item:
+        name, separator, raw = item.partition("=")
+        if not separator or not name.strip():
             raise ValueError(f"--param must look like NAME=VALUE, got {item!r}.")
-        name, raw = item.split("=", 1)
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            value = raw
+            value = None
+        # Physical parameters are numbers or lists of numbers (masses, lengths).
+        entries = value if isinstance(value, list) else [value]
+        if not entries or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in entries
+        ):
+            raise ValueError(
+                f"--param {item!r}: the value must be a number or a list of numbers such as "
+                "[1.0, 2.0]."
+            )
         out[name.strip()] = tuple(value) if isinstance(value, list) else value
     return out
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
 
 
 def _load_config(config: Path | None) -> dict[str, Any]:
     if config is None:
         return {}
-    if not config.exists():
+    if not config.is_file():
         raise FileNotFoundError(f"--config file {str(config)!r} does not exist.")
     with open(config, "rb") as f:
         return tomllib.load(f)
+
+
+def _positive(option: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{option} must be a positive number, got {value}.")
 
 
 @app.command()
@@ -107,23 +190,37 @@ def generate(
     t_end: Annotated[float, typer.Option(help="Final time of each trajectory.")] = 3.0,
     samples: Annotated[int, typer.Option(min=2, help="Samples per trajectory.")] = 30,
     noise_std: Annotated[float, typer.Option(min=0.0)] = 0.0,
+    coordinates: Annotated[
+        str, typer.Option(help="'velocity' ([q, q_t]) or 'canonical' ([q, p], for an HNN).")
+    ] = "velocity",
     seed: int = 0,
     param: Annotated[list[str] | None, typer.Option(help="System parameter NAME=VALUE.")] = None,
 ) -> None:
     """Generate trajectories of a system and save them as a dataset (.npz)."""
+    _positive("--t-end", t_end)
     _setup_precision(True)
     import jax
     import jax.numpy as jnp
 
     from . import systems as zoo_systems
     from ._data import generate_dataset
+    from ._experiment import system_parameters
 
-    sys_obj = zoo_systems.get(system, **_parse_params(param))
+    zoo_systems.parameters(system)  # an unknown name fails here, with the known ones
+    sys_obj = zoo_systems.get(system, **system_parameters(system, _parse_params(param)))
+    if out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a folder; give the path of an .npz file.")
     ts = jnp.linspace(0.0, t_end, samples)
     with console.status(f"integrating {trajectories} trajectories of {system}"):
         data = generate_dataset(
-            sys_obj, jax.random.key(seed), trajectories=trajectories, ts=ts, noise_std=noise_std
+            sys_obj,
+            jax.random.key(seed),
+            trajectories=trajectories,
+            ts=ts,
+            noise_std=noise_std,
+            coordinates=coordinates,
         )
+    out.parent.mkdir(parents=True, exist_ok=True)
     data.save(out)
     console.print(f"wrote {out}: y {tuple(data.y.shape)}, dy {tuple(data.dy.shape)}")
 
@@ -136,8 +233,16 @@ def train(
     steps: Annotated[int | None, typer.Option(min=1)] = None,
     seed: Annotated[int | None, typer.Option()] = None,
     out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/train"),
-    resume: Annotated[bool, typer.Option(help="Continue from the run's last checkpoint.")] = False,
-    config: Annotated[Path | None, typer.Option(help="TOML file with any of these settings.")] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run in OUT from its last checkpoint, with its own settings "
+            "(a finished run is left as it is)."
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file with any of these settings.")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(min=1)] = None,
     learning_rate: Annotated[float | None, typer.Option(min=0.0)] = None,
     data: Annotated[
@@ -146,7 +251,7 @@ def train(
     progress: bool = True,
 ) -> None:
     """Train a model on a system; writes the model, history and config to OUT."""
-    from ._experiment import train_run, TrainConfig
+    from ._experiment import resume_config, train_run, TrainConfig
 
     settings = _load_config(config)
     overrides = dict(
@@ -159,7 +264,10 @@ def train(
         data=data,
     )
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    run_config = TrainConfig.from_dict(settings)
+    if resume:
+        run_config = resume_config(out, settings)
+    else:
+        run_config = TrainConfig.from_dict(settings)
     _setup_precision(run_config.float64)
     summary = train_run(run_config, out, resume=resume, progress=progress, console=console)
     console.print_json(json.dumps(summary, default=float))
@@ -206,7 +314,9 @@ def animate(
 @app.command()
 @_friendly
 def benchmark(
-    name: Annotated[str | None, typer.Argument(help="Benchmark script name; empty lists them.")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="Benchmark script name; empty lists them.")
+    ] = None,
     full: Annotated[bool, typer.Option(help="The papers' scale instead of a quick run.")] = False,
     directory: Annotated[Path, typer.Option(help="Folder of benchmark scripts.")] = Path(
         "benchmarks"
@@ -227,7 +337,7 @@ def benchmark(
     mode = "--full" if full else "--quick"
     code = subprocess.call([sys.executable, str(directory / f"{name}.py"), mode])
     if code != 0:
-        raise typer.Exit(code)
+        raise _error(f"benchmark {name!r} failed with exit code {code}.", 1)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from typing import Literal
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real, Scalar
 
@@ -58,8 +59,9 @@ def _pair(
             f"`{names[0]}` and `{names[1]}` must have the same shape {what}, got "
             f"{names[0]} of shape {a.shape} and {names[1]} of shape {b.shape}."
         )
-    # Strict dtype promotion refuses float32 - float64, so cast explicitly.
-    dtype = jnp.promote_types(a.dtype, b.dtype)
+    # Strict dtype promotion (and jnp.promote_types under it) refuses float32 with float64, so
+    # cast both to the wider float explicitly.
+    dtype = max(a.dtype, b.dtype, key=lambda d: jnp.finfo(d).bits)
     return a.astype(dtype), b.astype(dtype)
 
 
@@ -298,8 +300,8 @@ def valid_prediction_time(
     true_ys: Float[ArrayLike, "*_batch _times _state"],
     predicted_ys: Float[ArrayLike, "*_batch _times _state"],
     *,
-    threshold: float = 0.4,
-    scale: Literal["rms", "instantaneous"] | float = "rms",
+    threshold: float | int = 0.4,
+    scale: Literal["rms", "instantaneous"] | float | int = "rms",
 ) -> Float[Array, "*_batch"]:
     r"""The first time at which a rollout's normalised state error exceeds a threshold.
 
@@ -361,7 +363,7 @@ def valid_prediction_time(
     if not jnp.issubdtype(ts.dtype, jnp.floating) and not jnp.issubdtype(ts.dtype, jnp.integer):
         raise TypeError(f"`ts` must hold real times, got dtype {ts.dtype}.")
     ts = ts.astype(dtype)
-    threshold = _positive("threshold", threshold, dtype)
+    limit = _positive("threshold", threshold, dtype)
 
     error = jnp.linalg.norm(predicted_ys - true_ys, axis=-1)
     norms = jnp.linalg.norm(true_ys, axis=-1)
@@ -379,7 +381,7 @@ def valid_prediction_time(
     sigma = jnp.maximum(sigma, jnp.finfo(dtype).tiny)
     normalised = error / sigma
     # Written as "not within" so that nan (a blown-up rollout) counts as exceeding.
-    exceeded = ~(normalised <= threshold)
+    exceeded = ~(normalised <= limit)
     first = jnp.argmax(exceeded, axis=-1)
     return jnp.where(jnp.any(exceeded, axis=-1), ts[first], ts[-1])
 
@@ -388,7 +390,7 @@ def energy_drift(
     energy: EnergyFunction,
     ys: Float[ArrayLike, "*_batch _times _state"],
     *,
-    floor: float | None = None,
+    floor: float | int | None = None,
 ) -> Float[Array, "*_batch"]:
     r"""The largest relative change of energy along each trajectory: a conservation check.
 

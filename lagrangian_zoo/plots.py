@@ -150,7 +150,8 @@ def _atomic(path: pathlib.Path) -> Iterator[pathlib.Path]:
         temporary.unlink(missing_ok=True)
 
 
-def _save(figure: Figure, path: PathLike | None, dpi: float) -> Figure:
+def _save(figure: Figure, path: PathLike | None, dpi: float | int) -> Figure:
+    dpi = _positive_number("dpi", dpi)
     if path is not None:
         target, fmt = _figure_path(path)
         with _atomic(target) as temporary:
@@ -163,9 +164,10 @@ def _animation(
     draw: Callable[[int], None],
     frames: Sequence[int],
     path: PathLike | None,
-    fps: float,
-    dpi: float,
+    fps: int,
+    dpi: float | int,
 ) -> Figure:
+    dpi = _positive_number("dpi", dpi)
     if path is None:
         draw(frames[-1])
         return figure
@@ -192,7 +194,7 @@ def energy_over_time(
     relative_error: bool = False,
     path: PathLike | None = None,
     title: str = "Energy",
-    dpi: float = 120,
+    dpi: float | int = 120,
 ) -> Figure:
     r"""The energy along trajectories: the truth and each model, optionally with relative errors.
 
@@ -279,7 +281,7 @@ def trajectories(
     velocities: bool = False,
     path: PathLike | None = None,
     title: str | None = None,
-    dpi: float = 120,
+    dpi: float | int = 120,
 ) -> Figure:
     """The coordinates `q_i(t)` of trajectories, one panel per coordinate.
 
@@ -343,7 +345,7 @@ def phase_portrait(
     coordinate: int = 0,
     path: PathLike | None = None,
     title: str | None = None,
-    dpi: float = 120,
+    dpi: float | int = 120,
 ) -> Figure:
     """The phase portrait `(q_i, q_t_i)` of trajectories; a dot marks each start.
 
@@ -398,7 +400,7 @@ def loss_curves(
     *,
     path: PathLike | None = None,
     title: str = "Training",
-    dpi: float = 120,
+    dpi: float | int = 120,
 ) -> Figure:
     """Training (solid) and evaluation (dashed) losses against steps, on a log scale.
 
@@ -494,11 +496,11 @@ def animate_pendulum(
     lengths: Sequence[float] | ArrayLike | None = None,
     ts: ArrayInput | None = None,
     path: PathLike | None = None,
-    fps: float = 20,
+    fps: int = 20,
     stride: int = 1,
     trail: bool = True,
     title: str | None = None,
-    dpi: float = 80,
+    dpi: float | int = 80,
 ) -> Figure:
     r"""A GIF of pendulum chains side by side: the truth and each model in its own panel.
 
@@ -513,7 +515,7 @@ def animate_pendulum(
     - `ts`: optional times `(T,)` to show a clock (otherwise the step number).
     - `path`: the `.gif` to write; without it nothing is written and the figure shows the
         last frame.
-    - `fps`: frames per second of the GIF.
+    - `fps`: frames per second of the GIF, a positive int.
     - `stride`: draw every `stride`-th state (the last state is always drawn), so the GIF has
         `len(range(0, T, stride))` frames, plus one if the last state is not among them.
     - `trail`: draw the path of the last bob so far.
@@ -534,7 +536,7 @@ def animate_pendulum(
             )
         if not np.all(np.isfinite(links) & (links > 0)):
             raise ValueError(f"`lengths` must be positive and finite, got {links.tolist()}.")
-    fps = _positive_number("fps", fps)
+    fps = _positive_int("fps", fps)
     frames = _frames(length, _positive_int("stride", stride))
     clock = _clock(ts, length)
 
@@ -574,11 +576,11 @@ def animate_orbits(
     bodies: int | None = None,
     ts: ArrayInput | None = None,
     path: PathLike | None = None,
-    fps: float = 20,
+    fps: int = 20,
     stride: int = 1,
     trail: bool = True,
     title: str | None = None,
-    dpi: float = 80,
+    dpi: float | int = 80,
 ) -> Figure:
     """A GIF of planar orbits side by side: the truth and each model in its own panel.
 
@@ -612,7 +614,7 @@ def animate_orbits(
             f"states of {bodies} planar bodies have size {4 * bodies} (positions and "
             f"velocities) or {2 * bodies} (positions), but `ys` has states of size {size}."
         )
-    fps = _positive_number("fps", fps)
+    fps = _positive_int("fps", fps)
     frames = _frames(length, _positive_int("stride", stride))
     clock = _clock(ts, length)
 

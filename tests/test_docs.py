@@ -10,6 +10,7 @@ name of the package has an entry.
 
 import dataclasses
 import importlib
+import importlib.util
 import os
 import pathlib
 import re
@@ -218,3 +219,32 @@ def test_site_builds_strictly(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert (tmp_path / "site" / "api" / "mechanics" / "index.html").exists()
+
+
+def _load_docs_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_display_math_gets_its_own_paragraph():
+    separate = _load_docs_module("griffe_display_math").separate_display_math
+    text = "Solves\n$$a = b\n+ c$$\nfor any `L`.\n\n- `x`: the $x$ of $$y = x$$, then\n    more.\n"
+    assert separate(text) == (
+        "Solves\n\n$$a = b\n+ c$$\n\nfor any `L`.\n\n"
+        "- `x`: the $x$ of\n\n    $$y = x$$\n\n    , then\n    more.\n"
+    )
+    fenced = "```python\nprint('$$not math$$')\n```\n"
+    assert separate(fenced) == fenced
+    assert separate("no math here") == "no math here"
+
+
+def test_benchmark_tables_are_included(tmp_path):
+    tables = _load_docs_module("hooks").benchmark_tables
+    assert tables(tmp_path).startswith("No full run")
+    (tmp_path / "speed.md").write_text("# Speed\n\n| a |\n|---|\n| 1 |\n")
+    (tmp_path / "tasks.md").write_text("| b |\n|---|\n| 2 |\n")
+    assert tables(tmp_path) == (
+        "### Speed\n\n| a |\n|---|\n| 1 |\n\n### tasks\n\n| b |\n|---|\n| 2 |"
+    )

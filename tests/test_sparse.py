@@ -56,7 +56,8 @@ def _assemble_and_solve(matrix, tangents, rhs):
     return band, band_to_dense(band), x, pivots
 
 
-# n = 7, 10 and 11 are not multiples of k = 2, 3 and 4: the last block is padded.
+# n = 7, 11 and 13 are not multiples of k = 2, 4 and 5: the last block is padded. k = 1 is
+# the scalar Thomas sweep, k <= 4 unrolled block eliminations, k = 5 LAPACK block LUs.
 @pytest.mark.parametrize("n, k", [(1, 0), (6, 0), (9, 1), (7, 2), (11, 4), (3, 4)])
 def test_assembly_and_solve_against_dense(n, k):
     rng = np.random.default_rng(n * 10 + k)

@@ -55,7 +55,7 @@ class AbstractSystem(eqx.Module):
         return jnp.concatenate([q_t, self.acceleration(q, q_t)])
 
 
-def check_positive(system: str, **values: float | ArrayLike) -> None:
+def check_positive(system: str, **values) -> None:
     """Refuses non-positive or non-finite physical parameters (skipped for traced values)."""
     for name, value in values.items():
         if isinstance(value, jax.core.Tracer):
@@ -68,7 +68,7 @@ def check_positive(system: str, **values: float | ArrayLike) -> None:
 
 
 def sample_uniform(
-    key: PRNGKeyArray, shape: tuple[int, ...], low: float, high: float
+    key: PRNGKeyArray, shape: tuple[int, ...], low: float | ArrayLike, high: float | ArrayLike
 ) -> Float[Array, "..."]:
     """Uniform samples in `[low, high)` in the default float dtype."""
     return jax.random.uniform(key, shape, minval=low, maxval=high)

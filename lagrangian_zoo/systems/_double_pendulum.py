@@ -30,10 +30,9 @@ class DoublePendulum(AbstractSystem):
     l_1 \dot q_1^2 \sin\delta - g \sin q_2 \end{pmatrix},$$
     solved by Cramer's rule (its determinant is $l_1 l_2 (m_1 + m_2 \sin^2\delta) > 0$).
 
-    The defaults are the LNN paper's: unit masses and lengths, $g = 9.8$.
-    [`sample_initial_state`][lagrangian_zoo.systems.DoublePendulum.sample_initial_state] draws
-    from the paper's energy test, [`sample_training_state`][lagrangian_zoo.systems.DoublePendulum.sample_training_state]
-    from its training distribution.
+    The defaults are the LNN paper's: unit masses and lengths, $g = 9.8$. `sample_initial_state`
+    draws from the paper's energy test, `sample_training_state` from its training
+    distribution, and `max_potential_energy` is the paper's energy normaliser.
 
     **Arguments:**
 

@@ -43,8 +43,7 @@ class FallingBall(AbstractSystem):
         check_positive("falling_ball", mass=self.mass, gravity=self.gravity)
         if isinstance(self.dimensions, bool) or self.dimensions not in (1, 2, 3):
             raise ValueError(
-                f"falling_ball: parameter `dimensions` must be 1, 2 or 3, got "
-                f"{self.dimensions!r}."
+                f"falling_ball: parameter `dimensions` must be 1, 2 or 3, got {self.dimensions!r}."
             )
 
     @property

@@ -36,6 +36,8 @@ def parameters(name: str) -> dict[str, object]:
     cls = system_class(name)
     out = {}
     for field in dataclasses.fields(cls):
+        if not field.init:
+            continue
         if field.default is not dataclasses.MISSING:
             out[field.name] = field.default
         elif field.default_factory is not dataclasses.MISSING:

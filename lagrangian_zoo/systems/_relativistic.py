@@ -66,15 +66,12 @@ class RelativisticParticle(AbstractSystem):
     dimensions: int = eqx.field(default=1, static=True)
 
     def __check_init__(self):
-        check_positive(
-            "relativistic_particle", mass=self.mass, speed_of_light=self.speed_of_light
-        )
+        check_positive("relativistic_particle", mass=self.mass, speed_of_light=self.speed_of_light)
         if not isinstance(self.gravity, jax.core.Tracer) and not bool(
             jnp.isfinite(jnp.asarray(self.gravity))
         ):
             raise ValueError(
-                "relativistic_particle: parameter `gravity` must be finite, got "
-                f"{self.gravity!r}."
+                f"relativistic_particle: parameter `gravity` must be finite, got {self.gravity!r}."
             )
         if isinstance(self.dimensions, bool) or self.dimensions not in (1, 3):
             raise ValueError(
@@ -109,13 +106,9 @@ class RelativisticParticle(AbstractSystem):
     def acceleration(self, q: Coordinates, q_t: Velocities) -> Accelerations:
         _, inverse_gamma = self._speed_terms(q_t)
         direction = jnp.zeros_like(q).at[-1].set(1.0)
-        return (
-            self.gravity * inverse_gamma * (direction - q_t[-1] * q_t / self.speed_of_light**2)
-        )
+        return self.gravity * inverse_gamma * (direction - q_t[-1] * q_t / self.speed_of_light**2)
 
-    def exact_solution(
-        self, q0: Coordinates, q_t0: Velocities, t: Float[ArrayLike, ""]
-    ) -> State:
+    def exact_solution(self, q0: Coordinates, q_t0: Velocities, t: Float[ArrayLike, ""]) -> State:
         r"""The exact state at time `t` for motion along the force.
 
         The proper velocity $u = \gamma \dot q_d$ grows linearly, $u(t) = u_0 + g t$, so

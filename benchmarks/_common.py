@@ -1,0 +1,201 @@
+"""Shared pieces of the benchmark scripts: command line, machine and versions, results files.
+
+Every script writes `<name>.json` (the format in the design notes: benchmark, mode, created,
+machine, versions, config, rows) and a Markdown table `<name>.md` beside it. Full runs write to
+`benchmarks/results/`; quick runs write to a fresh temporary folder unless `--out` is given, so
+that a smoke run never overwrites committed results. Files are written atomically (a temporary
+file in the same folder, then `os.replace`), so a reader never sees half a file.
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+_PACKAGES = ("lagrangian_zoo", "jax", "jaxlib", "equinox", "diffrax", "optax", "numpy")
+
+
+def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """`--quick` (the default, a smoke run) or `--full` (the papers' scale), and `--out DIR`."""
+    parser = argparse.ArgumentParser(description=description)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a smoke run (default)")
+    mode.add_argument("--full", action="store_true", help="the full, committed run")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the results (default: benchmarks/results for --full, a temporary "
+        "folder for --quick)",
+    )
+    args = parser.parse_args(argv)
+    args.mode = "full" if args.full else "quick"
+    return args
+
+
+def output_dir(args: argparse.Namespace, name: str) -> Path:
+    """Where a run writes: `--out`, else `benchmarks/results` (full) or a temporary folder."""
+    if args.out is not None:
+        directory = Path(args.out)
+    elif args.mode == "full":
+        directory = RESULTS_DIR
+    else:
+        directory = Path(tempfile.mkdtemp(prefix=f"lagrangian_zoo_{name}_"))
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """The CPU, the JAX devices, the core count and the load when the run started."""
+    import jax
+
+    info: dict[str, Any] = {
+        "cpu": _cpu_name(),
+        "devices": [f"{d.platform}:{d.id}" for d in jax.devices()],
+        "device_kinds": sorted({d.device_kind for d in jax.devices()}),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    if hasattr(os, "getloadavg"):
+        info["load_average_1min"] = round(os.getloadavg()[0], 2)
+    return info
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the library and the stack it runs on."""
+    found = {}
+    for package in _PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Writes `text` to `path` through a temporary file in the same folder and `os.replace`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if value == 0 or 1e-3 <= abs(value) < 1e4:
+            return f"{value:.4g}"
+        return f"{value:.3e}"
+    return str(value)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A Markdown table of `rows`; the columns default to every key, in order of appearance."""
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+    ]
+    lines += ["| " + " | ".join(_format(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(
+    directory: Path,
+    name: str,
+    mode: str,
+    config: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    notes: Iterable[str] = (),
+) -> tuple[Path, Path]:
+    """Writes `<name>.json` and `<name>.md` into `directory`; returns both paths."""
+    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    document = {
+        "benchmark": name,
+        "mode": mode,
+        "created": created,
+        "machine": machine_info(),
+        "versions": versions(),
+        "config": dict(config),
+        "rows": [dict(row) for row in rows],
+    }
+    json_path = Path(directory) / f"{name}.json"
+    markdown_path = Path(directory) / f"{name}.md"
+    atomic_write_text(json_path, json.dumps(document, indent=2, allow_nan=True) + "\n")
+    machine = document["machine"]
+    header = [
+        f"# {title or name}",
+        "",
+        f"Mode `{mode}`, created {created} on {machine['cpu']} ({machine['cores']} cores, "
+        f"devices {', '.join(machine['devices'])}); jax {document['versions']['jax']}.",
+        "",
+    ]
+    header += [f"{note}\n" for note in notes]
+    atomic_write_text(markdown_path, "\n".join(header) + "\n" + markdown_table(rows, columns))
+    return json_path, markdown_path
+
+
+def block(tree: Any) -> Any:
+    """Waits for every array in a pytree (JAX dispatch is asynchronous)."""
+    import jax
+
+    return jax.block_until_ready(tree)
+
+
+def time_call(fn: Callable[[], Any], repeats: int) -> dict[str, float]:
+    """Times `fn()` once to compile and warm up, then `repeats` times; seconds per call."""
+    start = time.perf_counter()
+    block(fn())
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        block(fn())
+        times.append(time.perf_counter() - start)
+    return {
+        "seconds": statistics.median(times),
+        "seconds_min": min(times),
+        "first_call_seconds": first,
+    }

@@ -1,0 +1,267 @@
+"""The `lagrangian-zoo` command line, run in-process with Typer's test runner.
+
+One tiny run (a baseline on the spring, 20 steps, a width-8 network) is generated, trained,
+evaluated and animated once per module; the other tests read it or copy it.
+"""
+
+import json
+import math
+import re
+import shutil
+
+import jax
+import jax.numpy as jnp
+import lagrangian_zoo as lz
+import numpy as np
+import pytest
+from lagrangian_zoo.cli import app
+from PIL import Image
+from typer.testing import CliRunner
+
+from helpers import tree_allclose
+
+
+runner = CliRunner()
+
+COMMANDS = ("systems", "generate", "train", "evaluate", "animate", "benchmark", "demo")
+# Generation and training use the same sizes, so the trajectories integrated by `generate`
+# and by `train --data trajectories` share one compiled program.
+CONFIG = """\
+trajectories = 4
+samples = 10
+t_end = 1.0
+batch_size = 16
+checkpoint_every = 10
+model_kwargs = {width = 8, depth = 1}
+"""
+TRAIN = ["--system", "spring", "--model", "baseline", "--steps", "20", "--data", "trajectories"]
+# Evaluation (at 10 samples per unit time, at least 3) and animation (15 frames per unit time)
+# both sample 3 times on this horizon, so they share compiled rollouts too.
+T_END = "0.15"
+
+
+def invoke(*args: str):
+    result = runner.invoke(app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def assert_one_line_error(result, code: int, words: str) -> None:
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert re.search(words, lines[0]), lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    config = folder / "tiny.toml"
+    config.write_text(CONFIG)
+    return folder, config
+
+
+@pytest.fixture(scope="module")
+def run(workspace):
+    folder, config = workspace
+    out = folder / "run"
+    result = invoke("train", *TRAIN, "--config", config, "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_help_lists_every_command():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert re.search(rf"\b{command}\b", result.stdout), command
+
+
+def test_systems_prints_a_table_with_the_double_pendulum():
+    result = invoke("systems")
+    assert result.exit_code == 0
+    # The row of the double pendulum: its name, 2 degrees of freedom, its parameters.
+    assert re.search(r"double_pendulum\W+2\W+masses=\(1\.0, 1\.0\)", result.stdout)
+    for name in lz.systems.names():
+        assert name in result.stdout
+
+
+def test_generate_writes_a_dataset_of_the_system(workspace):
+    folder, _ = workspace
+    path = folder / "data" / "spring.npz"
+    args = ["--trajectories", "4", "--samples", "10", "--t-end", "1.0", "--seed", "3"]
+    result = invoke("generate", "--system", "spring", "--out", path, *args)
+    assert result.exit_code == 0, result.output
+    data = lz.Dataset.load(path)
+    assert data.y.shape == data.dy.shape == (4, 10, 2)
+    np.testing.assert_allclose(data.ts, np.linspace(0.0, 1.0, 10), rtol=0, atol=1e-15)
+    assert data.metadata["system"] == "spring"
+    # The default spring (m = 1/2, k = 2): dy = [q_t, -(k/m) q], energy conserved.
+    q, q_t = data.y[..., 0], data.y[..., 1]
+    np.testing.assert_allclose(data.dy[..., 0], q_t, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(data.dy[..., 1], -4.0 * q, rtol=0, atol=1e-14)
+    energy = 0.25 * q_t**2 + q**2
+    assert float(jnp.max(jnp.abs(energy - energy[:, :1]))) < 1e-8
+
+
+def test_generate_reads_integer_parameters_as_floats(workspace):
+    folder, _ = workspace
+    path = folder / "stiff.npz"
+    # The default stiffness written as an integer: same program, so no new compilation.
+    args = ["--trajectories", "4", "--samples", "10", "--t-end", "1.0", "--param", "stiffness=2"]
+    result = invoke("generate", "--system", "spring", "--out", path, *args)
+    assert result.exit_code == 0, result.output
+    data = lz.Dataset.load(path)
+    assert data.metadata["parameters"]["stiffness"] == 2.0
+    assert isinstance(data.metadata["parameters"]["stiffness"], float)
+    np.testing.assert_allclose(data.dy[..., 1], -4.0 * data.y[..., 0], rtol=0, atol=1e-13)
+
+
+def test_train_writes_model_history_and_config(run):
+    out, result = run
+    for name in ("model.eqx", "history.json", "config.json", "summary.json"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["system"] == "spring" and config["model"] == "baseline"
+    assert config["steps"] == 20 and config["trajectories"] == 4
+    assert config["model_kwargs"] == {"width": 8, "depth": 1}
+    history = json.loads((out / "history.json").read_text())
+    assert history["step"][-1] == 20
+    assert math.isfinite(history["train_loss"][-1]) and history["train_loss"][-1] > 0
+    model = lz.load_model(out / "model.eqx")
+    assert isinstance(model, lz.models.Baseline)
+    assert (model.dof, model.width, model.depth) == (1, 8, 1)
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["status"] == "trained"
+    assert summary["final_train_loss"] == history["train_loss"][-1]
+
+
+def test_evaluate_writes_metrics(run):
+    out, _ = run
+    result = invoke("evaluate", "--run", out, "--trajectories", "1", "--t-end", T_END)
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    metrics = evaluation["metrics"]
+    assert set(metrics) == {
+        "rollout_mse",
+        "energy_mse",
+        "energy_discrepancy_percent",
+        "valid_prediction_time",
+    }
+    assert all(math.isfinite(v) and v >= 0 for v in metrics.values())
+    assert metrics["valid_prediction_time"] <= float(T_END)
+    assert evaluation["system"] == "spring" and evaluation["trajectories"] == 1
+    assert "rollout_mse" in result.stdout
+
+
+def test_animate_writes_a_gif(run):
+    out, _ = run
+    result = invoke("animate", "--run", out, "--t-end", T_END)
+    assert result.exit_code == 0, result.output
+    path = out / "animation.gif"
+    assert path.read_bytes()[:4] == b"GIF8"
+    with Image.open(path) as image:
+        # One frame per sample: 15 per unit time on [0, 0.15].
+        assert image.n_frames == 3
+        assert image.size[0] > image.size[1] > 50
+
+
+def test_resume_of_a_finished_run_changes_nothing(run):
+    out, _ = run
+    before = {name: (out / name).read_bytes() for name in ("model.eqx", "history.json")}
+    result = invoke("train", "--out", out, "--resume", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "already complete (20 steps)" in result.stdout
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
+def test_resume_refuses_changed_settings(run):
+    out, _ = run
+    result = invoke("train", "--out", out, "--resume", "--steps", "40")
+    assert_one_line_error(result, 2, r"steps=40 here vs 20 in the run.*another --out")
+
+
+def test_training_into_a_finished_run_needs_resume(run, workspace):
+    out, config = run[0], workspace[1]
+    result = invoke("train", *TRAIN, "--config", config, "--out", out, "--no-progress")
+    assert_one_line_error(result, 2, r"already holds a run: pass --resume")
+
+
+def test_resume_after_an_interruption_matches_the_uninterrupted_run(run, tmp_path):
+    out, _ = run
+    copy = tmp_path / "interrupted"
+    shutil.copytree(out, copy)
+    # As if stopped after the checkpoint at step 10: no final model, no step-20 checkpoint.
+    for name in ("model.eqx", "summary.json", "checkpoints/step_000000020.ckpt"):
+        (copy / name).unlink()
+    assert (copy / "checkpoints" / "step_000000010.ckpt").is_file()
+    result = invoke("train", "--out", copy, "--resume", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert '"status": "resumed"' in result.stdout
+    resumed, uninterrupted = lz.load_model(copy / "model.eqx"), lz.load_model(out / "model.eqx")
+    assert tree_allclose(resumed, uninterrupted, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "--system", "nope"], r"unknown system 'nope'.*Known systems: .*spring"),
+        (["train", "--model", "transformer"], r"unknown model 'transformer'; known models"),
+        (["train", "--config", "{bad_key}"], r"unknown setting\(s\) 'widht'; known settings"),
+        (["train", "--config", "{bad_toml}"], r"--config file is not valid TOML"),
+        (["train", "--config", "{missing}/run.toml"], r"--config file .* does not exist"),
+        (["train", "--steps", "0"], r"Invalid value for '--steps'"),
+        (["evaluate", "--run", "{missing}"], r"no run directory at '.*missing'"),
+        (["animate", "--run", "{missing}"], r"no run directory at '.*missing'"),
+        (["evaluate"], r"Missing option '--run'"),
+        (
+            ["generate", "--system", "spring", "--out", "{missing}.npz", "--param", "mass=-1"],
+            r"spring: parameter `mass` must be positive and finite",
+        ),
+        (
+            ["generate", "--system", "spring", "--out", "{missing}.npz", "--param", "mass=heavy"],
+            r"--param 'mass=heavy': the value must be a number",
+        ),
+    ],
+)
+def test_bad_arguments_give_one_error_line(workspace, tmp_path, args, words):
+    bad_key = tmp_path / "bad_key.toml"
+    bad_key.write_text("widht = 8\n")
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text("steps = = 3\n")
+    paths = {"bad_key": bad_key, "bad_toml": bad_toml, "missing": tmp_path / "missing"}
+    args = [a.format(**paths) for a in args]
+    if args[0] == "train":
+        args += ["--out", str(tmp_path / "out")]
+    result = invoke(*args)
+    assert_one_line_error(result, 2, words)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_evaluate_of_an_unfinished_run_says_to_resume(tmp_path):
+    run = tmp_path / "unfinished"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"system": "spring", "model": "baseline"}))
+    result = invoke("evaluate", "--run", run)
+    assert_one_line_error(result, 2, r"has no trained model \(model\.eqx\).*train --resume")
+
+
+def test_a_diverging_training_ends_with_one_line_and_code_1(workspace, tmp_path, monkeypatch):
+    # A schedule that turns the learning rate into NaN at step 2: the run must stop there.
+    import lagrangian_zoo._experiment as experiment
+
+    real_fit = experiment.fit
+
+    def fit_with_nan_schedule(*args, **kwargs):
+        kwargs["learning_rate"] = lambda count: jnp.where(count >= 2, jnp.nan, 1e-3)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "fit", fit_with_nan_schedule)
+    _, config = workspace
+    out = tmp_path / "nan"
+    result = invoke("train", *TRAIN, "--config", config, "--out", out, "--no-progress")
+    assert_one_line_error(result, 1, r"training stopped at step 2")
+    assert jax.config.jax_enable_x64  # the tests' precision is untouched by the command

@@ -1,0 +1,254 @@
+import jax
+import jax.numpy as jnp
+import lagrangian_zoo as lz
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+
+def harmonic_energy(q, q_t):
+    return 0.5 * jnp.sum(q_t**2) + 0.5 * jnp.sum(q**2)
+
+
+# Hand-computed values ------------------------------------------------------------------------
+
+
+def test_derivative_mse_by_hand():
+    predicted = jnp.array([[1.0, 2.0], [3.0, 4.0]])
+    true = jnp.array([[1.0, 0.0], [0.0, 4.0]])
+    # squared errors 0, 4, 9, 0
+    assert float(lz.metrics.derivative_mse(predicted, true)) == pytest.approx(13 / 4)
+    per_state = lz.metrics.derivative_mse(predicted, true, reduction="none")
+    assert np.allclose(per_state, [2.0, 4.5])
+
+
+def test_derivative_mse_many_batch_axes():
+    rng = np.random.default_rng(0)
+    predicted, true = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 3, 4))
+    expected = np.mean((predicted - true) ** 2)
+    value = lz.metrics.derivative_mse(jnp.asarray(predicted), jnp.asarray(true))
+    assert value.shape == ()
+    assert float(value) == pytest.approx(expected, rel=1e-12)
+    assert lz.metrics.derivative_mse(
+        jnp.asarray(predicted), jnp.asarray(true), reduction="none"
+    ).shape == (2, 3)
+
+
+def test_rollout_mse_by_hand():
+    true = jnp.zeros((2, 3, 2))
+    predicted = jnp.zeros((2, 3, 2)).at[0].set(1.0).at[1, 0, 0].set(2.0)
+    # trajectory 0: every squared error is 1; trajectory 1: 4 / 6
+    per_trajectory = lz.metrics.rollout_mse(predicted, true, reduction="none")
+    assert np.allclose(per_trajectory, [1.0, 2 / 3])
+    assert float(lz.metrics.rollout_mse(predicted, true)) == pytest.approx(5 / 6)
+    assert float(lz.metrics.rollout_mse(true[0], true[0])) == 0.0
+
+
+def test_energy_mse_and_discrepancy_by_hand():
+    true = jnp.array([[1.0, 0.0], [0.0, 1.0]])  # E = 0.5, 0.5
+    predicted = jnp.array([[1.0, 1.0], [0.0, 2.0]])  # E = 1.0, 2.0
+    assert float(lz.metrics.energy_mse(harmonic_energy, true, predicted)) == pytest.approx(
+        (0.25 + 2.25) / 2
+    )
+    final = lz.metrics.energy_discrepancy(harmonic_energy, true, predicted, scale=2.0)
+    mean = lz.metrics.energy_discrepancy(harmonic_energy, true, predicted, scale=2.0, at="mean")
+    assert float(final) == pytest.approx(1.5 / 2)
+    assert float(mean) == pytest.approx((0.5 + 1.5) / 2 / 2)
+
+
+def test_energy_metrics_batching():
+    true = jnp.array([[[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.0], [0.0, 2.0]]])  # E = .5,.5 / 2,2
+    predicted = jnp.array([[[1.0, 1.0], [0.0, 2.0]], [[2.0, 0.0], [1.0, 2.0]]])  # 1,2 / 2,2.5
+    per = lz.metrics.energy_mse(harmonic_energy, true, predicted, reduction="none")
+    assert np.allclose(per, [(0.25 + 2.25) / 2, (0.0 + 0.25) / 2])
+    assert float(lz.metrics.energy_mse(harmonic_energy, true, predicted)) == pytest.approx(
+        (1.25 + 0.125) / 2
+    )
+    per_final = lz.metrics.energy_discrepancy(
+        harmonic_energy, true, predicted, scale=0.5, reduction="none"
+    )
+    assert np.allclose(per_final, [3.0, 1.0])
+    assert float(
+        lz.metrics.energy_discrepancy(harmonic_energy, true, predicted, scale=0.5)
+    ) == pytest.approx(2.0)
+    # Two leading batch axes: every entry equals the single-trajectory value.
+    stacked = jnp.broadcast_to(true[0], (2, 3, 2, 2))
+    stacked_pred = jnp.broadcast_to(predicted[0], (2, 3, 2, 2))
+    out = lz.metrics.energy_mse(harmonic_energy, stacked, stacked_pred, reduction="none")
+    assert out.shape == (2, 3)
+    assert np.allclose(out, 1.25)
+
+
+@pytest.fixture(scope="module")
+def pendulum_rollout():
+    system = lz.systems.get("pendulum")
+    ts = jnp.linspace(0.0, 2.0, 21)
+    y0 = jnp.array([[1.0, 0.5], [-0.5, 2.0]])
+    ys = lz.rollout(system, y0, ts, rtol=1e-10, atol=1e-12, solver="dopri8")
+    return system, ts, ys
+
+
+def test_energy_metrics_on_perturbed_pendulum(pendulum_rollout):
+    system, _, true = pendulum_rollout
+    # Scaling the velocities by 1.1 raises E = m l^2 q_t^2 / 2 + ... (m = 1/2, l = 1) by
+    # exactly 0.25 * 0.21 * q_t^2.
+    predicted = true.at[..., 1].multiply(1.1)
+    gap = 0.25 * 0.21 * np.asarray(true[..., 1]) ** 2
+    assert float(lz.metrics.energy_mse(system.energy, true, predicted)) == pytest.approx(
+        np.mean(gap**2), rel=1e-10
+    )
+    scale = 6.0  # the largest potential energy, 2 m g l at q = pi
+    final = lz.metrics.energy_discrepancy(system.energy, true, predicted, scale=scale)
+    mean = lz.metrics.energy_discrepancy(system.energy, true, predicted, scale=scale, at="mean")
+    assert float(final) == pytest.approx(np.mean(gap[:, -1]) / scale, rel=1e-10)
+    assert float(mean) == pytest.approx(np.mean(gap) / scale, rel=1e-10)
+    assert float(lz.metrics.energy_mse(system.energy, true, true)) == 0.0
+
+
+def test_energy_drift(pendulum_rollout):
+    system, _, ys = pendulum_rollout
+    drift = lz.metrics.energy_drift(system.energy, ys)
+    assert drift.shape == (2,)
+    assert np.all(drift < 1e-8)
+    # E = 2, 2.5, 1 along a hand-made trajectory: max |E - E0| / |E0| = 1 / 2.
+    ys = jnp.array([[2.0, 0.0], [0.0, jnp.sqrt(5.0)], [0.0, jnp.sqrt(2.0)]])
+    assert float(lz.metrics.energy_drift(harmonic_energy, ys)) == pytest.approx(0.5)
+    # A zero initial energy is divided by the floor instead.
+    at_rest = jnp.array([[0.0, 0.0], [0.0, 1.0]])
+    assert float(lz.metrics.energy_drift(harmonic_energy, at_rest, floor=2.0)) == 0.25
+    assert np.isnan(float(lz.metrics.energy_drift(harmonic_energy, at_rest.at[1, 0].set(jnp.nan))))
+
+
+# Valid prediction time ----------------------------------------------------------------------
+
+
+def _diverging(ts, rate):
+    """A constant true state of norm 5 and a prediction whose error is `rate * 5 * t`."""
+    true = jnp.broadcast_to(jnp.array([3.0, 4.0]), (ts.shape[0], 2))
+    error = jnp.stack([5.0 * rate * ts, jnp.zeros_like(ts)], axis=-1)
+    return true, true + error
+
+
+def test_valid_prediction_time_crossing():
+    ts = jnp.linspace(0.0, 1.0, 11)
+    true, predicted = _diverging(ts, 1.0)  # normalised error e(t) = t
+    vpt = lz.metrics.valid_prediction_time
+    assert float(vpt(ts, true, predicted, threshold=0.45)) == pytest.approx(0.5)
+    assert float(vpt(ts, true, predicted, threshold=0.45, scale="instantaneous")) == (
+        pytest.approx(0.5)
+    )
+    # A fixed scale of 10 halves the error: t / 2 > 0.33 first at t = 0.7.
+    assert float(vpt(ts, true, predicted, threshold=0.33, scale=10.0)) == pytest.approx(0.7)
+    # Never exceeded: the last time.
+    assert float(vpt(ts, true, predicted, threshold=2.0)) == pytest.approx(1.0)
+    # A blown-up prediction counts as exceeding.
+    blown = predicted.at[3].set(jnp.nan)
+    assert float(vpt(ts, true, blown, threshold=2.0)) == pytest.approx(0.3)
+
+
+def test_valid_prediction_time_batched_and_jitted():
+    ts = jnp.linspace(0.0, 1.0, 11)
+    true_a, pred_a = _diverging(ts, 1.0)
+    true_b, pred_b = _diverging(ts, 4.0)  # e(t) = 4 t
+    true, predicted = jnp.stack([true_a, true_b]), jnp.stack([pred_a, pred_b])
+    out = jax.jit(lambda a, b: lz.metrics.valid_prediction_time(ts, a, b, threshold=0.45))(
+        true, predicted
+    )
+    assert out.shape == (2,)
+    assert np.allclose(out, [0.5, 0.2])
+    deeper = lz.metrics.valid_prediction_time(
+        ts, jnp.stack([true] * 3), jnp.stack([predicted] * 3), threshold=0.45
+    )
+    assert deeper.shape == (3, 2)
+
+
+def test_valid_prediction_time_rms_versus_instantaneous():
+    ts = jnp.arange(8.0)
+    amplitude = jnp.array([1.0, 1, 1, 1, 3, 3, 3, 3])
+    true = jnp.stack([amplitude, jnp.zeros(8)], axis=-1)
+    predicted = true.at[:, 1].add(1.5)
+    # rms norm sqrt((4 * 1 + 4 * 9) / 8) = sqrt(5): error 1.5 / sqrt(5) = 0.67 < 1 throughout;
+    # instantaneous: 1.5 / 1 > 1 at once.
+    vpt = lz.metrics.valid_prediction_time
+    assert float(vpt(ts, true, predicted, threshold=1.0)) == 7.0
+    assert float(vpt(ts, true, predicted, threshold=1.0, scale="instantaneous")) == 0.0
+    assert float(vpt(ts, true, predicted, threshold=0.6)) == 0.0
+
+
+# Dtypes, transformations, properties ----------------------------------------------------------
+
+
+def test_float32_and_mixed_dtypes():
+    a = jnp.ones((3, 2), jnp.float32)
+    b = jnp.zeros((3, 2), jnp.float64)
+    assert lz.metrics.rollout_mse(a, a).dtype == jnp.float32
+    assert lz.metrics.rollout_mse(a, b).dtype == jnp.float64
+    value = lz.metrics.energy_discrepancy(harmonic_energy, a, 2 * a, scale=1.0)
+    assert value.dtype == jnp.float32
+    assert float(value) == pytest.approx(3.0)  # |1 - 4|
+
+
+def test_jit_and_grad():
+    rng = np.random.default_rng(1)
+    true = jnp.asarray(rng.normal(size=(2, 5, 4)))
+    predicted = jnp.asarray(rng.normal(size=(2, 5, 4)))
+    eager = lz.metrics.energy_discrepancy(harmonic_energy, true, predicted, scale=3.0, at="mean")
+    jitted = jax.jit(
+        lambda a, b, s: lz.metrics.energy_discrepancy(harmonic_energy, a, b, scale=s, at="mean")
+    )(true, predicted, 3.0)
+    assert float(jitted) == pytest.approx(float(eager), rel=1e-12)
+    grad = jax.grad(lambda p: lz.metrics.rollout_mse(p, true))(predicted)
+    assert np.allclose(grad, 2 * (predicted - true) / predicted.size)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.floats(0.1, 100.0), st.sampled_from(["final", "mean"]))
+def test_discrepancy_scales_inversely(scale, at):
+    true = jnp.array([[[0.3, -1.0], [0.5, 0.2], [1.0, 1.0]]])
+    predicted = true * 1.3
+    one = lz.metrics.energy_discrepancy(harmonic_energy, true, predicted, scale=1.0, at=at)
+    scaled = lz.metrics.energy_discrepancy(harmonic_energy, true, predicted, scale=scale, at=at)
+    assert float(scaled) * scale == pytest.approx(float(one), rel=1e-12)
+
+
+# Errors ------------------------------------------------------------------------------------
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match="`predicted_ys` and `true_ys` must have the same shape"):
+        lz.metrics.rollout_mse(jnp.zeros((4, 2)), jnp.zeros((4, 3)))
+    with pytest.raises(ValueError, match="`predicted_dy` and `true_dy`"):
+        lz.metrics.derivative_mse(jnp.zeros((4, 2)), jnp.zeros((5, 2)))
+    with pytest.raises(ValueError, match="`true_ys` must hold states"):
+        lz.metrics.energy_mse(harmonic_energy, jnp.zeros((4, 3)), jnp.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"`ts` must have shape \(T,\) with T = 4"):
+        lz.metrics.valid_prediction_time(jnp.arange(5.0), jnp.zeros((4, 2)), jnp.zeros((4, 2)))
+
+
+def test_argument_errors():
+    ys = jnp.ones((4, 2))
+    # Literal arguments: refused by the run-time type checker when it is on, by the function
+    # itself otherwise; both messages list the allowed values.
+    with pytest.raises((ValueError, TypeError), match="'final'.*'mean'"):
+        lz.metrics.energy_discrepancy(harmonic_energy, ys, ys, scale=1.0, at="last")
+    with pytest.raises(ValueError, match="`scale` must be positive"):
+        lz.metrics.energy_discrepancy(harmonic_energy, ys, ys, scale=0.0)
+    with pytest.raises((ValueError, TypeError), match="'mean'.*'none'"):
+        lz.metrics.rollout_mse(ys, ys, reduction="sum")
+    with pytest.raises(ValueError, match="`threshold` must be positive"):
+        lz.metrics.valid_prediction_time(jnp.arange(4.0), ys, ys, threshold=-1.0)
+    with pytest.raises((ValueError, TypeError), match="'rms'.*'instantaneous'"):
+        lz.metrics.valid_prediction_time(jnp.arange(4.0), ys, ys, scale="max")
+    with pytest.raises(ValueError, match="`energy` must return a scalar"):
+        lz.metrics.energy_mse(lambda q, q_t: q + q_t, ys, ys)
+    with pytest.raises(TypeError, match="energy.*[Cc]allable"):
+        lz.metrics.energy_drift(3.0, ys)  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ValueError, match="`floor` must be positive"):
+        lz.metrics.energy_drift(harmonic_energy, ys, floor=-1.0)
+
+
+def test_scale_checked_inside_jit():
+    ys = jnp.ones((4, 2))
+    fn = jax.jit(lambda s: lz.metrics.energy_discrepancy(harmonic_energy, ys, ys, scale=s))
+    with pytest.raises(Exception, match="`scale` must be positive and finite"):
+        fn(-1.0)
