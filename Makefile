@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check lagrangian_zoo tests benchmarks
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 demo: $(STAMP)
 	$(BIN)/lagrangian-zoo demo --out runs/demo

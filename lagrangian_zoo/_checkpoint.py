@@ -189,6 +189,11 @@ def _model_config(model: eqx.Module, *, required: bool) -> dict | None:
             f"{type(model).__name__}.config() must return JSON values (numbers, strings, "
             f"lists, dicts), got {values!r}: {error}"
         ) from None
+    if not isinstance(values, dict):
+        raise TypeError(
+            f"{type(model).__name__}.config() must return a dict of constructor keyword "
+            f"arguments, got {type(values).__name__}."
+        )
     return values
 
 
@@ -312,6 +317,8 @@ def load_model(path: str | os.PathLike, *, like: eqx.Module | None = None) -> eq
         return _deserialise(path, payload, like, f"a {name} like the one given")
     if not isinstance(config, dict):
         raise ValueError(f"'{path}' has a damaged header: it lacks the model configuration.")
+    if not isinstance(name, str):
+        raise ValueError(f"'{path}' has a damaged header: it lacks the model class.")
     cls = _model_class(path, name)
     try:
         skeleton = eqx.filter_eval_shape(cls, **config, key=jax.random.key(0))

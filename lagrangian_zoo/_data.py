@@ -211,7 +211,7 @@ class Dataset(eqx.Module):
             "library_version": library_version(),
             "metadata": self.metadata.as_dict(),
         }
-        arrays = {
+        arrays: dict[str, Any] = {
             "ts": np.asarray(self.ts),
             "y": np.asarray(self.y),
             "dy": np.asarray(self.dy),
@@ -427,9 +427,12 @@ def generate_dataset(
         raise ValueError(
             f"`ts` must be a 1-D array of at least 2 increasing times, got shape {ts_array.shape}."
         )
-    if not isinstance(ts_array, jax.core.Tracer):
-        # Checked before the initial states are drawn, so a bad grid fails at once.
+    try:
         times = np.asarray(ts_array, dtype=np.float64)
+    except jax.errors.TracerArrayConversionError:
+        times = None  # traced under jit: `rollout` checks the values inside the program
+    if times is not None:
+        # Checked before the initial states are drawn, so a bad grid fails at once.
         if not np.all(np.isfinite(times)):
             raise ValueError(f"`ts` must hold finite times, got {times.tolist()}.")
         if not np.all(np.diff(times) > 0):

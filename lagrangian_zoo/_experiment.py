@@ -166,7 +166,7 @@ def system_parameters(name: str, params: dict[str, Any]) -> dict[str, Any]:
         default = defaults.get(key)
         if isinstance(value, list):
             value = tuple(value)
-        if isinstance(default, float) and _is_int(value):
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         elif isinstance(default, tuple) and isinstance(value, tuple):
             if default and all(isinstance(d, float) for d in default):
@@ -270,9 +270,8 @@ def _json_default(value):
 def _history_dict(history) -> dict[str, Any]:
     if callable(getattr(history, "as_dict", None)):
         return history.as_dict()
-    if dataclasses.is_dataclass(history) and not isinstance(history, type):
-        history = dataclasses.asdict(history)
-    return {k: np.asarray(v).tolist() for k, v in dict(history).items()}
+    values = history if isinstance(history, dict) else dataclasses.asdict(history)
+    return {str(k): np.asarray(v).tolist() for k, v in values.items()}
 
 
 def _read_json(path: Path, what: str) -> Any:

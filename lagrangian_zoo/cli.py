@@ -57,25 +57,38 @@ def _first_line(error: BaseException) -> str:
 class _OneLineErrors(TyperGroup):
     """Reports usage errors (a missing option, a value out of range) in one `error:` line."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    def main(
+        self,
+        args=None,
+        prog_name=None,
+        complete_var=None,
+        standalone_mode=True,
+        windows_expand_args=True,
+        **extra,
+    ):
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+            return super().main(
+                args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
         arguments = sys.argv[1:] if args is None else list(args)
         if not arguments:
             # `lagrangian-zoo` alone shows the help (no_args_is_help), as Typer does it.
             return super().main(arguments, prog_name, complete_var, True, **extra)
         try:
-            code = super().main(arguments, prog_name, complete_var, False, **extra)
+            code = super().main(
+                arguments, prog_name, complete_var, False, windows_expand_args, **extra
+            )
         except Exception as error:
             # Click's usage errors (vendored by recent Typer, so matched by their interface):
             # a missing option, an unknown option, a value Click itself refused.
             exit_code = getattr(error, "exit_code", None)
-            if not (callable(getattr(error, "format_message", None)) and exit_code is not None):
+            format_message = getattr(error, "format_message", None)
+            if not (callable(format_message) and isinstance(exit_code, int)):
                 if type(error).__name__ == "Abort":
                     err_console.print("aborted.")
                     sys.exit(1)
                 raise
-            message = error.format_message()
+            message = str(format_message())
             ctx = getattr(error, "ctx", None)
             if exit_code == 2 and ctx is not None:
                 message = f"{message} (see `{ctx.command_path} --help`)"

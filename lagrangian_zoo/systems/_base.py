@@ -6,6 +6,7 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Args, Coordinates, State, Velocities
@@ -56,12 +57,21 @@ class AbstractSystem(eqx.Module):
 
 
 def check_positive(system: str, **values) -> None:
-    """Refuses non-positive or non-finite physical parameters (skipped for traced values)."""
+    """Refuses non-numeric, non-positive or non-finite parameters (skipped when traced)."""
     for name, value in values.items():
         if isinstance(value, jax.core.Tracer):
             continue
-        array = jnp.asarray(value)
-        if not bool(jnp.all(jnp.isfinite(array))) or not bool(jnp.all(array > 0)):
+        if isinstance(value, (bool, str)) or value is None:
+            raise ValueError(
+                f"{system}: parameter `{name}` must be a positive number, got {value!r}."
+            )
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{system}: parameter `{name}` must be a positive number, got {value!r}."
+            ) from None
+        if not np.all(np.isfinite(array)) or not np.all(array > 0):
             raise ValueError(
                 f"{system}: parameter `{name}` must be positive and finite, got {value!r}."
             )
