@@ -39,13 +39,13 @@ class DemoSettings:
     width: int = 128
     depth: int = 3
     batch_size: int = 256
-    lnn_steps: int = 3000
-    baseline_steps: int = 3000
-    hnn_steps: int = 3000
+    lnn_steps: int = 8000
+    baseline_steps: int = 4000
+    hnn_steps: int = 4000
     learning_rate: float = 1e-3
     gradient_clip: float = 1.0
     initial_states: int = 40
-    max_rollout_steps: int = 100_000
+    max_rollout_steps: int = 25_000
     t_end: float = 100.0
     samples_per_unit_time: int = 10
     animation_seconds: float = 10.0
