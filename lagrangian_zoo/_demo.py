@@ -222,7 +222,7 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
     }
     table.add_column("model")
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", overflow="fold")
     for name, row in rows.items():
         cells = [f"{row[key]:.3g}" if key in row else "-" for key in columns.values()]
         table.add_row(name, *cells)
