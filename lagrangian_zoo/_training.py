@@ -33,6 +33,7 @@ from ._distributed import (
     replicate,
     training_placement,
 )
+from ._windows import RolloutWindows
 
 
 _LOSSES: dict[str, Callable[[Array, Array], Scalar]] = {
@@ -124,13 +125,10 @@ def _resolve_loss(loss) -> tuple[Callable[[Array, Array], Scalar], str]:
     if loss in _LOSSES:
         return _LOSSES[loss], loss
     if loss == "rollout":
-        raise ValueError(
-            "loss='rollout' is not available yet; use 'l2', 'l1' or a callable "
-            "loss(prediction, target) -> scalar."
-        )
+        return _LOSSES["l2"], "rollout"
     raise ValueError(
-        f"`loss` must be 'l2', 'l1' or a callable loss(prediction, target) -> scalar, got "
-        f"{loss!r}."
+        "`loss` must be 'l2', 'l1', 'rollout' or a callable loss(prediction, target) -> "
+        f"scalar, got {loss!r}."
     )
 
 
@@ -167,6 +165,12 @@ def _predict(model, y: Float[Array, "batch state"]) -> Float[Array, "batch state
     return jax.vmap(model, in_axes=(None, 0, None))(t, y, None)
 
 
+def _predict_for(source, model, y: Float[Array, "batch state"]) -> Array:
+    """What the loss compares: the derivatives, or the rollouts where the data define them."""
+    predict = getattr(source, "predict", None)
+    return predict(model, y) if callable(predict) else _predict(model, y)
+
+
 def _all_finite(tree: PyTree) -> Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
@@ -199,6 +203,7 @@ def fit(
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    rollout_window: int = 5,
     adapt: bool = True,
     progress: bool = True,
     log_every: int = 100,
@@ -228,7 +233,11 @@ def fit(
     - `weight_decay`: L2 penalty added to the gradient before Adam (default none).
     - `optimizer`: any optax optimizer, instead of `learning_rate` and `weight_decay`.
     - `loss`: `"l2"` (mean squared error), `"l1"` (mean absolute error) or a callable
-        `loss(prediction, target) -> scalar` on batches of shape `(batch, 2n)`.
+        `loss(prediction, target) -> scalar` on batches of shape `(batch, 2n)`; or
+        `"rollout"`: the model is rolled out (RK4, through Diffrax) from the first state of
+        random windows of `rollout_window` samples of a `Dataset`'s trajectories and the
+        squared error to the whole window is minimised (`eval_data` then a `Dataset` too).
+    - `rollout_window`: samples per window for `loss="rollout"`.
     - `eval_data`: a `Dataset` (all its rows) or `StateStream` (a fixed sample) on which the
         loss is measured every `eval_every` steps and at the end.
     - `checkpoint_dir`: a folder for training checkpoints (`step_XXXXXXXXX.ckpt`, written
@@ -317,6 +326,10 @@ def fit(
             raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
         optimizer = _default_optimizer(learning_rate, weight_decay, steps)
     loss_fn, loss_name = _resolve_loss(loss)
+    if loss_name == "rollout":
+        data = RolloutWindows(data, rollout_window)
+        if eval_data is not None:
+            eval_data = RolloutWindows(eval_data, rollout_window)
     dof = getattr(model, "dof", None)
     for name, source in (("data", data), ("eval_data", eval_data)):
         if source is None or not isinstance(dof, int):
@@ -342,6 +355,8 @@ def fit(
         "weight_decay": weight_decay,
         "adapt": bool(adapt),
     }
+    if loss_name == "rollout":
+        settings["rollout_window"] = rollout_window
     mesh, device = training_placement(devices, mesh)
     if mesh is not None and not full_batch:
         check_batch_size(batch_size, mesh)
@@ -438,8 +453,8 @@ def _train(
     # chunk boundaries; the last chunk masks the steps past `steps`.
     chunk = min(math.gcd(log_every, eval_every, checkpoint_every), steps)
 
-    def objective(params, static, y, dy):
-        prediction = _predict(eqx.combine(params, static), y)
+    def objective(params, static, data, y, dy):
+        prediction = _predict_for(data, eqx.combine(params, static), y)
         return loss_fn(prediction, dy)
 
     def draw(data, step_number):
@@ -457,7 +472,7 @@ def _train(
     # statistics) are inputs of the compiled program rather than constants baked into it.
     @eqx.filter_jit
     def run_chunk(params, static, opt_state, data, start):
-        loss_shape = jax.eval_shape(lambda: objective(params, static, *draw(data, start)))
+        loss_shape = jax.eval_shape(lambda: objective(params, static, data, *draw(data, start)))
 
         def one_step(carry, index):
             step_number = start + index
@@ -465,7 +480,7 @@ def _train(
             def update(carry):
                 params, opt_state = carry
                 y, dy = draw(data, step_number)
-                value, grads = eqx.filter_value_and_grad(objective)(params, static, y, dy)
+                value, grads = eqx.filter_value_and_grad(objective)(params, static, data, y, dy)
                 # optax mixes Python floats with integer step counts (bias corrections,
                 # schedules), which strict dtype promotion refuses.
                 with jax.numpy_dtype_promotion("standard"):
@@ -496,6 +511,8 @@ def _train(
         @eqx.filter_jit
         def evaluate(params, static, y, dy):
             model = eqx.combine(params, static)
+            if callable(getattr(eval_data, "predict", None)):
+                return loss_fn(eval_data.predict(model, y), dy)
             if mesh is not None:
                 return loss_fn(*constrain_batch((_predict_sharded(model, y, mesh), dy), mesh))
             t = jnp.zeros((), y.dtype)

@@ -488,7 +488,11 @@ def test_lnn_refuses_an_unknown_method():
         ({"steps": 0}, ValueError, r"`steps` must be a positive int, got 0"),
         ({"learning_rate": -1e-3}, ValueError, r"`learning_rate` must be a positive number"),
         ({"batch_size": 0}, ValueError, r"`batch_size` must be a positive int, got 0"),
-        ({"loss": "huber"}, ValueError, r"`loss` must be 'l2', 'l1' or a callable.*'huber'"),
+        (
+            {"loss": "huber"},
+            ValueError,
+            r"`loss` must be 'l2', 'l1', 'rollout' or a callable.*'huber'",
+        ),
         ({"resume": True}, ValueError, r"resume=True needs the `checkpoint_dir`"),
         ({"eval_data": [1.0, 2.0]}, TypeError, r"`eval_data` must be a lz\.Dataset"),
     ],

@@ -245,7 +245,7 @@ def test_non_finite_data_stops_at_the_first_step(spring_data):
         ({"steps": 0}, ValueError, "steps"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"loss": "l3"}, ValueError, "loss"),
-        ({"loss": "rollout"}, ValueError, "not available"),
+        ({"loss": "rollout", "rollout_window": 1}, ValueError, "rollout_window"),
         ({"optimizer": optax.sgd(0.1), "learning_rate": 0.1}, ValueError, "either `optimizer`"),
         ({"resume": True}, ValueError, "checkpoint_dir"),
         ({"learning_rate": -1.0}, ValueError, "learning_rate"),
