@@ -13,8 +13,6 @@ same data.
 """
 
 import dataclasses
-import json
-import os
 import time
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import optax
 
 from . import metrics, plots, systems
 from ._data import StateStream
-from ._experiment import CanonicalStream, model_rollout
+from ._experiment import CanonicalStream, model_rollout, write_json
 from ._mechanics import energy_along, mass_matrix
 from ._rollout import rollout
 from ._training import fit
@@ -268,8 +266,6 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
         "energy_scale": scale,
         "rows": rows,
     }
-    tmp = out / ".results.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out / "results.json")
+    write_json(out / "results.json", result)
     console.print(f"wrote {out}/: results.json, energy.png, loss_curves.png, pendulum.gif")
     return result

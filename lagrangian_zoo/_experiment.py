@@ -8,7 +8,6 @@ after `evaluate_run`, `evaluation.json`.
 import dataclasses
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import metrics, plots, systems
-from ._checkpoint import load_model, save_model
-from ._data import Dataset, generate_dataset, StateStream
+from ._checkpoint import atomic_write, load_model, save_model
+from ._data import _to_canonical, Dataset, generate_dataset, StateStream
 from ._mechanics import energy_along, momenta, split_state, velocities
 from ._rollout import rollout
 from ._training import fit
@@ -130,23 +129,15 @@ class CanonicalStream(eqx.Module):
     """Random states of a system in canonical coordinates `[q, p]` with `[q_t, p_t]`.
 
     An HNN's symplectic gradient is only right in canonical coordinates; this converts a
-    stream of `[q, q_t]` states with the system's own Legendre map `p = dL/dq_t`, and
-    `p_t = dL/dq` (the Euler-Lagrange equation).
+    stream of `[q, q_t]` states with the system's own Legendre map `p = dL/dq_t`, and `p_t`
+    by the chain rule along the exact accelerations (as `generate_dataset` does).
     """
 
     stream: StateStream
 
     def sample(self, key: PRNGKeyArray, batch_size: int):
         y, dy = self.stream.sample(key, batch_size)
-        return jax.vmap(lambda a, b: to_canonical(self.stream.system, a, b))(y, dy)
-
-
-def to_canonical(system, y: Float[Array, " state"], dy: Float[Array, " state"]):
-    """`[q, q_t], [q_t, q_tt]` -> `[q, p], [q_t, p_t]` by the system's Legendre map."""
-    q, q_t = split_state(y)
-    p = momenta(system.lagrangian)(q, q_t)
-    p_t = jax.grad(system.lagrangian, argnums=0)(q, q_t)
-    return jnp.concatenate([q, p]), jnp.concatenate([q_t, p_t])
+        return _to_canonical(self.stream.system, y, dy)
 
 
 def uses_canonical(model_name: str) -> bool:
@@ -237,13 +228,12 @@ def build_data(config: TrainConfig, system, key: PRNGKeyArray):
     return data
 
 
-def _write_json(path: Path, payload: Any) -> None:
+def write_json(path: Path, payload: Any) -> None:
+    """Writes `payload` as JSON atomically (non-finite floats become `null`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     # allow_nan=False: NaN is not JSON, and other tools would refuse the file.
     text = json.dumps(_finite(payload), indent=2, default=_json_default, allow_nan=False)
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, lambda file: file.write((text + "\n").encode()))
 
 
 def _finite(value: Any) -> Any:
@@ -380,7 +370,7 @@ def train_run(
     data = build_data(config, system, data_key)
 
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(config_path, config.to_dict())
+    write_json(config_path, config.to_dict())
     start = time.perf_counter()
     model, history = fit(
         model,
@@ -398,7 +388,7 @@ def train_run(
     seconds = time.perf_counter() - start
     save_model(out / "model.eqx", model)
     history = _history_dict(history)
-    _write_json(out / "history.json", history)
+    write_json(out / "history.json", history)
     losses = history.get("train_loss") or []
     summary = {
         "system": config.system,
@@ -409,7 +399,7 @@ def train_run(
         "run": str(out),
         "status": "resumed" if resume else "trained",
     }
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     return summary
 
 
@@ -515,7 +505,7 @@ def evaluate_run(
         "seed": seed,
         "metrics": values,
     }
-    _write_json(Path(run) / "evaluation.json", result)
+    write_json(Path(run) / "evaluation.json", result)
     return result
 
 

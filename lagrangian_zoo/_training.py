@@ -23,7 +23,7 @@ from ._checkpoint import (
     save_model,
     save_training_state,
 )
-from ._data import Dataset
+from ._data import _key_data, Dataset
 from ._distributed import (
     batch_devices,
     check_batch_size,
@@ -152,12 +152,6 @@ def _positive_int(name: str, value, *, optional: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-
-
-def _key_data(key: PRNGKeyArray) -> list[int]:
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return np.asarray(key).ravel().tolist()
 
 
 def _predict(model, y: Float[Array, "batch state"]) -> Float[Array, "batch state"]:
