@@ -9,15 +9,21 @@ method) and evaluate it on both the true and the predicted trajectory.
 Argument order follows the papers each metric comes from: the derivative and rollout errors
 take the prediction first, the energy metrics and the valid prediction time the truth first.
 All arguments after the arrays are keyword-only.
+
+Angles are compared on the circle: the state metrics take `periodic`, one bool per coordinate
+(`system.periodic` or `model.periodic`), and measure the difference of an angle wrapped into
+$(-\pi, \pi]$, so that two physically identical states, $q$ and $q + 2\pi k$, do not differ.
 """
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import equinox as eqx
 import jax
 import jax.core
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Real, Scalar
 
 from ._custom_types import Coordinates, Velocities
@@ -99,6 +105,37 @@ def _positive(name: str, value: ArrayLike, dtype) -> Array:
     return array
 
 
+def _angle_mask(periodic: Sequence[bool] | None, ys: Array, name: str) -> np.ndarray | None:
+    """Which entries of a state `[q, q_t]` are angles, or `None` when none is."""
+    if periodic is None:
+        return None
+    if isinstance(periodic, (str, bytes)) or not isinstance(periodic, Sequence):
+        raise TypeError(
+            f"`periodic` must be a sequence of bools, one per coordinate (e.g. "
+            f"system.periodic), or None; got {type(periodic).__name__}."
+        )
+    size = ys.shape[-1]
+    if size % 2 != 0 or len(periodic) != size // 2:
+        raise ValueError(
+            f"`periodic` must have one entry per coordinate: {size // 2} for `{name}` of shape "
+            f"{ys.shape} (states [q, q_t] of 2n = {size} entries), got length {len(periodic)}."
+        )
+    if not all(isinstance(entry, (bool, np.bool_)) for entry in periodic):
+        raise TypeError(f"`periodic` must hold bools (True for an angle), got {periodic!r}.")
+    if not any(periodic):
+        return None
+    # Velocities (or momenta) of angles are ordinary numbers: only the positions wrap.
+    return np.concatenate([np.asarray(periodic, bool), np.zeros(size // 2, bool)])
+
+
+def _wrap(values: Array, mask: np.ndarray | None) -> Array:
+    """The entries marked by `mask` wrapped into (-pi, pi]; the others unchanged."""
+    if mask is None:
+        return values
+    wrapped = math.pi - jnp.mod(math.pi - values, 2 * math.pi)
+    return jnp.where(mask, wrapped, values)
+
+
 def _energies(energy: EnergyFunction, ys: Array, name: str) -> Float[Array, "*_batch _times"]:
     """`energy(q, q_t)` on every state of `ys`, with clear errors for a wrong `energy`."""
     if not callable(energy):
@@ -170,17 +207,23 @@ def rollout_mse(
     predicted_ys: Float[ArrayLike, "*_batch _times _state"],
     true_ys: Float[ArrayLike, "*_batch _times _state"],
     *,
+    periodic: Sequence[bool] | None = None,
     reduction: Reduction = "mean",
 ) -> Float[Array, "*_batch"]:
     r"""The mean squared state error of a rollout, averaged over time, entries and batch.
 
     $$\mathrm{MSE} = \frac{1}{B\,T\,d}\sum_{b=1}^{B}\sum_{t=1}^{T}\sum_{k=1}^{d}
-    \left(\hat y_{btk} - y_{btk}\right)^2.$$
+    \operatorname{wrap}_k\left(\hat y_{btk} - y_{btk}\right)^2,$$
+
+    where $\operatorname{wrap}_k$ maps the difference of an angle into $(-\pi, \pi]$ and is
+    the identity for every other entry.
 
     **Arguments:**
 
-    - `predicted_ys`: predicted trajectories, shape `(*batch, T, d)`.
+    - `predicted_ys`: predicted trajectories `[q, q_t]`, shape `(*batch, T, 2n)`.
     - `true_ys`: true trajectories, the same shape.
+    - `periodic`: `n` bools, `True` for the coordinates that are angles (`system.periodic`);
+        `None` (default) compares every entry as a plain number.
     - `reduction`: `"mean"` (default) returns a scalar; `"none"` returns the mean over time and
         entries of each trajectory, shape `(*batch,)`.
 
@@ -188,7 +231,9 @@ def rollout_mse(
     """
     _check_reduction(reduction)
     predicted_ys, true_ys = _trajectories(("predicted_ys", "true_ys"), predicted_ys, true_ys)
-    per_trajectory = jnp.mean((predicted_ys - true_ys) ** 2, axis=(-2, -1))
+    mask = _angle_mask(periodic, true_ys, "true_ys")
+    difference = _wrap(predicted_ys - true_ys, mask)
+    per_trajectory = jnp.mean(difference**2, axis=(-2, -1))
     return _reduce(per_trajectory, reduction)
 
 
@@ -302,6 +347,7 @@ def valid_prediction_time(
     *,
     threshold: float | int = 0.4,
     scale: Literal["rms", "instantaneous"] | float | int = "rms",
+    periodic: Sequence[bool] | None = None,
 ) -> Float[Array, "*_batch"]:
     r"""The first time at which a rollout's normalised state error exceeds a threshold.
 
@@ -317,6 +363,10 @@ def valid_prediction_time(
     - `"instantaneous"`: $\sigma_b(t_k) = \lVert y_b(t_k) \rVert_2$;
     - a positive number: a fixed $\sigma$ for every trajectory and time.
 
+    Angles (the coordinates marked in `periodic`) enter the error as differences wrapped into
+    $(-\pi, \pi]$ and the norms of the true states as angles in $(-\pi, \pi]$, so the result
+    does not change when either trajectory is shifted by whole turns.
+
     The valid prediction time is $t_{k^*}$ for the smallest $k^*$ with $e_b(t_{k^*}) >$
     `threshold`, and `ts[-1]` if the error never exceeds it. A non-finite error (a rollout that
     blew up) counts as exceeding. A zero scale (a true trajectory at rest at the origin) is
@@ -327,10 +377,12 @@ def valid_prediction_time(
     **Arguments:**
 
     - `ts`: the times `(T,)` of the trajectories.
-    - `true_ys`: true trajectories, shape `(*batch, T, d)`.
+    - `true_ys`: true trajectories `[q, q_t]`, shape `(*batch, T, 2n)`.
     - `predicted_ys`: predicted trajectories, the same shape.
     - `threshold`: the largest acceptable normalised error, positive; 0.4 by default.
     - `scale`: `"rms"`, `"instantaneous"` or a positive number, as above.
+    - `periodic`: `n` bools, `True` for the coordinates that are angles (`system.periodic`);
+        `None` (default) compares every entry as a plain number.
 
     **Returns:** the valid prediction time of each trajectory, shape `(*batch,)`.
 
@@ -364,9 +416,10 @@ def valid_prediction_time(
         raise TypeError(f"`ts` must hold real times, got dtype {ts.dtype}.")
     ts = ts.astype(dtype)
     limit = _positive("threshold", threshold, dtype)
+    mask = _angle_mask(periodic, true_ys, "true_ys")
 
-    error = jnp.linalg.norm(predicted_ys - true_ys, axis=-1)
-    norms = jnp.linalg.norm(true_ys, axis=-1)
+    error = jnp.linalg.norm(_wrap(predicted_ys - true_ys, mask), axis=-1)
+    norms = jnp.linalg.norm(_wrap(true_ys, mask), axis=-1)
     if isinstance(scale, str):
         if scale == "rms":
             sigma = jnp.sqrt(jnp.mean(norms**2, axis=-1, keepdims=True))

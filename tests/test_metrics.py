@@ -252,3 +252,81 @@ def test_scale_checked_inside_jit():
     fn = jax.jit(lambda s: lz.metrics.energy_discrepancy(harmonic_energy, ys, ys, scale=s))
     with pytest.raises(Exception, match="`scale` must be positive and finite"):
         fn(-1.0)
+
+
+# Angles -------------------------------------------------------------------------------------
+
+
+def test_rollout_mse_wraps_angle_differences_by_hand():
+    # q = pi - 0.1 and q = -pi + 0.1 are 0.2 apart on the circle, not 2 pi - 0.2.
+    true = jnp.array([[np.pi - 0.1, 1.0, 0.0, 0.5]])
+    predicted = jnp.array([[-np.pi + 0.1, 1.0 + 2 * np.pi, 0.0, 0.5 + 2 * np.pi]])
+    # Only the first coordinate is an angle; its velocity and the second coordinate are not.
+    expected = (0.2**2 + (2 * np.pi) ** 2 + 0.0 + (2 * np.pi) ** 2) / 4
+    value = lz.metrics.rollout_mse(predicted, true, periodic=(True, False))
+    assert float(value) == pytest.approx(expected, rel=1e-12)
+    plain = ((2 * np.pi - 0.2) ** 2 + 2 * (2 * np.pi) ** 2) / 4
+    assert float(lz.metrics.rollout_mse(predicted, true)) == pytest.approx(plain, rel=1e-12)
+    # An angle difference of exactly pi stays pi: the wrap is into (-pi, pi].
+    half = lz.metrics.rollout_mse(jnp.array([[np.pi, 0.0]]), jnp.zeros((1, 2)), periodic=(True,))
+    assert float(half) == pytest.approx(np.pi**2 / 2, rel=1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    turns=st.lists(st.integers(-3, 3), min_size=21, max_size=21),
+    shift_truth=st.integers(-2, 2),
+)
+def test_a_motion_shifted_by_whole_turns_gives_identical_metrics(
+    pendulum_rollout, turns, shift_truth
+):
+    system, ts, true = pendulum_rollout
+    # A prediction that drifts away from the truth, then the same prediction with its angle
+    # moved by whole turns at every time (as an unwrapped integration would give it), and the
+    # truth moved by whole turns too.
+    predicted = true.at[..., 0].add(0.3 * ts**2).at[..., 1].multiply(1.05)
+    turned = predicted.at[..., 0].add(2 * np.pi * jnp.asarray(turns, float))
+    true_turned = true.at[..., 0].add(2 * np.pi * shift_truth)
+    periodic = system.periodic
+    assert periodic == (True,)
+
+    mse = lz.metrics.rollout_mse(predicted, true, periodic=periodic, reduction="none")
+    mse_turned = lz.metrics.rollout_mse(turned, true_turned, periodic=periodic, reduction="none")
+    np.testing.assert_allclose(mse_turned, mse, rtol=1e-9)
+    # The reference: the plain MSE of the unshifted motion, whose angles differ by < pi.
+    assert float(jnp.max(jnp.abs(predicted - true)[..., 0])) < np.pi
+    np.testing.assert_allclose(
+        mse, lz.metrics.rollout_mse(predicted, true, reduction="none"), rtol=1e-12
+    )
+
+    for scale in ("rms", "instantaneous", 2.0):
+        vpt = lz.metrics.valid_prediction_time(
+            ts, true, predicted, threshold=0.1, scale=scale, periodic=periodic
+        )
+        vpt_turned = lz.metrics.valid_prediction_time(
+            ts, true_turned, turned, threshold=0.1, scale=scale, periodic=periodic
+        )
+        np.testing.assert_array_equal(vpt_turned, vpt)
+        assert np.all(np.asarray(vpt) < float(ts[-1]))  # the threshold is crossed
+
+
+def test_without_periodic_whole_turns_count_as_errors(pendulum_rollout):
+    _, ts, true = pendulum_rollout
+    turned = true.at[..., 0].add(2 * np.pi)
+    # The physically identical motion is a perfect prediction only when the angle is declared.
+    assert float(lz.metrics.rollout_mse(turned, true)) == pytest.approx(2 * np.pi**2)
+    assert float(lz.metrics.rollout_mse(turned, true, periodic=(True,))) < 1e-20
+    assert np.all(np.asarray(lz.metrics.valid_prediction_time(ts, true, turned)) == 0.0)
+    vpt = lz.metrics.valid_prediction_time(ts, true, turned, periodic=(True,))
+    np.testing.assert_array_equal(vpt, float(ts[-1]))
+
+
+def test_periodic_is_checked():
+    ys = jnp.zeros((3, 4))
+    with pytest.raises(ValueError, match="`periodic` must have one entry per coordinate: 2"):
+        lz.metrics.rollout_mse(ys, ys, periodic=(True,))
+    # Refused by the run-time type checker when it is on, by the function itself otherwise.
+    with pytest.raises(TypeError, match="periodic"):
+        lz.metrics.rollout_mse(ys, ys, periodic=(1, 0))
+    with pytest.raises((TypeError, ValueError), match="periodic"):
+        lz.metrics.valid_prediction_time(jnp.arange(3.0), ys, ys, periodic="angle")
