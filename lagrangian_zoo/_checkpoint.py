@@ -1,10 +1,11 @@
 """Checkpoints: models and training states in one self-describing, atomically written file.
 
 A file is one line of JSON (the header: format name and version, library version, model class
-and configuration, dtype, payload size and checksum) followed by the bytes of
-`equinox.tree_serialise_leaves`. Files are written to a temporary file in the same folder,
-flushed, synced and renamed over the target, so a crash leaves either the old file or the new
-one, never a mix. Loading checks everything before a single parameter is restored.
+and configuration, dtype, payload size and checksum, and a checksum of the header itself)
+followed by the bytes of `equinox.tree_serialise_leaves`. Files are written to a temporary file
+in the same folder, flushed, synced and renamed over the target, so a crash leaves either the
+old file or the new one, never a mix. Loading checks everything before a single parameter is
+restored, and every way a file can be damaged ends in one `ValueError` that names the file.
 """
 
 import hashlib
@@ -82,8 +83,15 @@ def _checksum(payload: bytes) -> str:
     return "sha256:" + hashlib.sha256(payload).hexdigest()
 
 
+def _header_checksum(header: Mapping[str, Any]) -> str:
+    """The checksum of a header's values, all but `header_checksum` itself."""
+    values = {key: value for key, value in header.items() if key != "header_checksum"}
+    return _checksum(json.dumps(values, sort_keys=True, allow_nan=False).encode())
+
+
 def _write_file(path: str | os.PathLike, header: dict, payload: bytes) -> None:
     header = dict(header, payload_bytes=len(payload), checksum=_checksum(payload))
+    header["header_checksum"] = _header_checksum(header)
     line = json.dumps(header, sort_keys=True, allow_nan=False).encode() + b"\n"
 
     def write(file: IO[bytes]) -> None:
@@ -116,7 +124,7 @@ def _read_file(path: str | os.PathLike, expected_format: str) -> tuple[dict, byt
         )
     found = header.get("format")
     if found != expected_format:
-        if found in _FORMAT_NAMES:
+        if isinstance(found, str) and found in _FORMAT_NAMES:
             loader = "lz.load_model" if found == MODEL_FORMAT else "lz.fit(..., resume=True)"
             raise ValueError(
                 f"'{path}' is a lagrangian_zoo {_FORMAT_NAMES[found]} file, not a {what} file; "
@@ -141,8 +149,8 @@ def _read_file(path: str | os.PathLike, expected_format: str) -> tuple[dict, byt
         )
     payload = content[newline + 1 :]
     expected_bytes = header.get("payload_bytes")
-    if not isinstance(expected_bytes, int):
-        raise ValueError(f"'{path}' has a damaged header: it lacks the payload size.")
+    if not _is_count(expected_bytes):
+        raise _damaged_header(path, "it lacks the payload size")
     if len(payload) < expected_bytes:
         raise ValueError(
             f"'{path}' is truncated: its header announces {expected_bytes} bytes of parameters "
@@ -154,7 +162,71 @@ def _read_file(path: str | os.PathLike, expected_format: str) -> tuple[dict, byt
             f"'{path}' is corrupt: its parameters do not match the checksum in its header. "
             "Use an earlier checkpoint or a fresh copy of the file."
         )
+    _check_fields(path, header, expected_format)
     return header, payload
+
+
+def _damaged_header(path: str, reason: str) -> ValueError:
+    return ValueError(
+        f"'{path}' has a damaged header: {reason}. Use an earlier checkpoint or a fresh copy of "
+        "the file."
+    )
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# The type of every header entry a loader reads, so that a damaged value fails here, with the
+# name of the file, rather than as a TypeError deep inside the loader.
+_FIELDS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
+    MODEL_FORMAT: (("model", (str,)), ("config", (dict, type(None)))),
+    TRAINING_FORMAT: (
+        ("model", (str,)),
+        ("config", (dict, type(None))),
+        ("step", (int,)),
+        ("history", (dict,)),
+        ("settings", (dict,)),
+        ("structure", (list,)),
+    ),
+}
+
+
+def _check_fields(path: str, header: dict, expected_format: str) -> None:
+    for name, types in _FIELDS[expected_format]:
+        value = header.get(name)
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise _damaged_header(
+                path,
+                f"its entry {name!r} is {value!r}, not a {' or '.join(t.__name__ for t in types)}",
+            )
+    if expected_format == TRAINING_FORMAT and not _is_count(header["step"]):
+        raise _damaged_header(path, f"invalid step {header['step']!r}")
+    saved = header.get("dtype")
+    if saved is not None:
+        if not isinstance(saved, str):
+            raise _damaged_header(path, f"its dtype {saved!r} is not a name")
+        for name in saved.split(","):
+            try:
+                dtype = jnp.dtype(name)
+            except TypeError:
+                raise _damaged_header(path, f"its dtype {name!r} is no dtype") from None
+            if not jnp.issubdtype(dtype, jnp.inexact):
+                raise _damaged_header(path, f"its dtype {name!r} is not a floating dtype")
+
+
+def _check_header_checksum(path: str, header: dict) -> None:
+    """Refuses a header whose values were changed after it was written.
+
+    Checked last, so that a file written for another architecture or another version gets the
+    message that says so; files from versions that wrote no header checksum skip the check.
+    """
+    expected = header.get("header_checksum")
+    if expected is not None and expected != _header_checksum(header):
+        raise ValueError(
+            f"'{path}' is corrupt: its header does not match the checksum it carries (it was "
+            "damaged or edited). Use an earlier checkpoint or a fresh copy of the file."
+        )
 
 
 def _serialise(tree: PyTree) -> bytes:
@@ -314,21 +386,24 @@ def load_model(path: str | os.PathLike, *, like: eqx.Module | None = None) -> eq
                 f"'{path}' holds a {name} with another configuration than `like`: "
                 f"{_describe_difference(config, current)}."
             )
-        return _deserialise(path, payload, like, f"a {name} like the one given")
+        model = _deserialise(path, payload, like, f"a {name} like the one given")
+        _check_header_checksum(path, header)
+        return model
     if not isinstance(config, dict):
-        raise ValueError(f"'{path}' has a damaged header: it lacks the model configuration.")
-    if not isinstance(name, str):
-        raise ValueError(f"'{path}' has a damaged header: it lacks the model class.")
+        raise _damaged_header(path, "it lacks the model configuration")
     cls = _model_class(path, name)
     try:
         skeleton = eqx.filter_eval_shape(cls, **config, key=jax.random.key(0))
     except Exception as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ValueError(
-            f"'{path}': {name}(**{config!r}) cannot be built by this version of "
-            f"lagrangian_zoo: {error}"
+            f"'{path}' holds a {name} whose configuration {config!r} cannot be built by this "
+            f"version of lagrangian_zoo: {reason}"
         ) from error
     skeleton = _cast_skeleton(path, skeleton, header.get("dtype"))
-    return _deserialise(path, payload, skeleton, f"{name}(**{config!r})")
+    model = _deserialise(path, payload, skeleton, f"{name}(**{config!r})")
+    _check_header_checksum(path, header)
+    return model
 
 
 def _structure(tree: PyTree) -> list[str]:
@@ -413,20 +488,18 @@ def load_training_state(
     if settings is not None and header.get("settings") != dict(settings):
         raise ValueError(
             f"'{path}' was written by a run with other settings: "
-            f"{_describe_difference(header.get('settings') or {}, settings)}. Resume with the "
+            f"{_describe_difference(header['settings'], settings)}. Resume with the "
             "same settings (they decide the computation), or train into a new checkpoint_dir."
         )
     if header.get("structure") != _structure(like):
         raise ValueError(
             f"'{path}' holds parameters or optimizer state of other shapes than this run "
-            f"({len(header.get('structure') or [])} arrays there, {len(_structure(like))} "
+            f"({len(header['structure'])} arrays there, {len(_structure(like))} "
             "here): the architecture or the optimizer differs."
         )
     model, opt_state = _deserialise(path, payload, like, f"this run's {name} and optimizer")
-    step = header.get("step")
-    if not isinstance(step, int) or step < 0:
-        raise ValueError(f"'{path}' has a damaged header: invalid step {step!r}.")
-    return model, opt_state, step, dict(header.get("history") or {})
+    _check_header_checksum(path, header)
+    return model, opt_state, header["step"], dict(header["history"])
 
 
 __all__ = [

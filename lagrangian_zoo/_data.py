@@ -7,7 +7,6 @@ import io
 import json
 import math
 import os
-import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -223,9 +222,10 @@ class Dataset(eqx.Module):
     def load(cls, path: str | os.PathLike) -> "Dataset":
         """Reads a dataset written by [`lagrangian_zoo.Dataset.save`][].
 
-        Raises `FileNotFoundError` for a missing file and `ValueError` naming the file for a
-        truncated or corrupt file, an archive without lagrangian_zoo metadata, or another
-        format version.
+        Raises `FileNotFoundError` for a missing file and `ValueError` naming the file for
+        anything else that stops it from loading: a truncated or corrupt file, an archive
+        without lagrangian_zoo metadata, another format version, or arrays that do not form a
+        dataset.
         """
         path = os.fspath(path)
         if not os.path.isfile(path):
@@ -249,11 +249,13 @@ class Dataset(eqx.Module):
                 f"{_HEADER_ENTRY!r} entry (it holds {error.args[0]}). Build one from arrays "
                 "with lz.Dataset(ts, y, dy, metadata)."
             ) from None
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-            # ValueError covers a damaged .npy header and a JSON header that does not parse.
+        except Exception as error:
+            # Damaged bytes surface from zipfile, numpy and json as many types (BadZipFile,
+            # EOFError, ValueError, NotImplementedError for a flipped compression flag, ...);
+            # each is the same fact for the caller, so it becomes one error naming the file.
             raise ValueError(
-                f"'{path}' is truncated or corrupt and cannot be read ({error}). Re-create it "
-                "or use another copy."
+                f"'{path}' is truncated or corrupt and cannot be read "
+                f"({type(error).__name__}: {error}). Re-create it or use another copy."
             ) from error
         _check_header(path, header)
         if missing:
@@ -269,7 +271,10 @@ class Dataset(eqx.Module):
                 header.get("metadata") or {},
             )
         except (TypeError, ValueError) as error:
-            raise type(error)(f"'{path}' holds inconsistent arrays: {error}") from None
+            raise ValueError(
+                f"'{path}' is not a valid lagrangian_zoo dataset: its arrays or metadata do not "
+                f"form one ({error})"
+            ) from None
 
 
 class _ForeignFile(Exception):
@@ -290,6 +295,12 @@ def _check_header(path: str, header: Any) -> None:
             f"'{path}' has dataset format version {version!r}, but lagrangian_zoo "
             f"{library_version()} reads version {DATASET_FORMAT_VERSION} ({hint}; written by "
             f"lagrangian_zoo {header.get('library_version', 'unknown')})."
+        )
+    metadata = header.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValueError(
+            f"'{path}' is not a valid lagrangian_zoo dataset: its header holds no metadata "
+            f"table (found {type(metadata).__name__})."
         )
 
 

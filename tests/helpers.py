@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from hypothesis import strategies as st
 
 
 def tree_allclose(x, y, *, rtol=1e-5, atol=1e-8) -> bool:
@@ -19,3 +20,25 @@ def relative_error(actual, expected) -> float:
     return float(
         jnp.max(jnp.abs(actual - expected)) / jnp.maximum(1.0, jnp.max(jnp.abs(expected)))
     )
+
+
+@st.composite
+def damaged(draw, content: bytes, header: tuple[int, int]) -> bytes:
+    """`content` damaged once: truncated, bit-flipped, grown by inserted bytes, or with a
+    character of its header (the byte range `header`) replaced."""
+    size = len(content)
+    kind = draw(st.sampled_from(["truncate", "flip", "insert", "edit header"]))
+    if kind == "truncate":
+        return content[: draw(st.integers(0, size - 1))]
+    if kind == "flip":
+        out = bytearray(content)
+        for _ in range(draw(st.integers(1, 3))):
+            out[draw(st.integers(0, size - 1))] ^= 1 << draw(st.integers(0, 7))
+        return bytes(out)
+    if kind == "insert":
+        at = draw(st.integers(0, size))
+        return content[:at] + draw(st.binary(min_size=1, max_size=16)) + content[at:]
+    start, end = header
+    at = draw(st.integers(start, end - 1))
+    character = draw(st.sampled_from(b'0123456789{}[]":,.-+eE ntfalsruxyz\\'))
+    return content[:at] + bytes([character]) + content[at + 1 :]

@@ -1,4 +1,5 @@
 import json
+import re
 
 import equinox as eqx
 import jax
@@ -7,7 +8,10 @@ import lagrangian_zoo as lz
 import numpy as np
 import optax
 import pytest
+from hypothesis import given, HealthCheck, settings, strategies as st
 from lagrangian_zoo._checkpoint import atomic_write, load_training_state, save_training_state
+
+from helpers import damaged
 
 
 def _model(name="baseline", width=8, **kwargs):
@@ -175,3 +179,95 @@ def test_training_state_round_trip_and_mismatches(tmp_path):
         load_training_state(path, (fresh, _training_state(fresh, optax.sgd(1e-3))))
     with pytest.raises(ValueError, match="step_000000010.ckpt' is a lagrangian_zoo training"):
         lz.load_model(path)
+
+
+# Damaged files ------------------------------------------------------------------------------
+
+_CLEAR_ERRORS = (
+    r"is not a lagrangian_zoo (model|training checkpoint) file|has a damaged header|"
+    r"is truncated|is corrupt|format version|holds a model of class|cannot be built|does not fit|"
+    r"another configuration|is a checkpoint of a|other settings|other shapes|64-bit floats"
+)
+
+
+def _json_values():
+    scalars = st.one_of(
+        st.none(), st.booleans(), st.integers(-3, 10**6), st.floats(-10, 10), st.text(max_size=8)
+    )
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=4)
+
+
+@st.composite
+def _damaged_file(draw, content: bytes):
+    """Bytes damaged anywhere, or a header whose entry (or config entry) holds a new value."""
+    newline = content.index(b"\n")
+    if draw(st.booleans()):
+        return draw(damaged(content, (0, newline)))
+    header = json.loads(content[:newline])
+    key = draw(st.sampled_from(sorted(header)))
+    if isinstance(header[key], dict) and header[key] and draw(st.booleans()):
+        header[key][draw(st.sampled_from(sorted(header[key])))] = draw(_json_values())
+    else:
+        header[key] = draw(_json_values())
+    return json.dumps(header).encode() + content[newline:]
+
+
+def _assert_clear_error(error: BaseException, path) -> None:
+    assert type(error) is ValueError, repr(error)
+    message = str(error)
+    assert message.startswith(f"'{path}' "), message
+    assert re.search(_CLEAR_ERRORS, message), message
+
+
+@pytest.fixture(scope="module")
+def saved_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("damaged")
+    model = lz.models.get("lnn", 1, key=jax.random.key(0), width=4, depth=1, periodic=[True])
+    lz.save_model(folder / "good.lzm", model)
+    optimizer = optax.adam(1e-3)
+    opt_state = _training_state(model, optimizer)
+    history = {"step": [10], "train_loss": [0.5], "eval_loss": [None], "seconds": [1.0]}
+    save_training_state(
+        folder / "good.ckpt", model, opt_state, step=10, history=history, settings=SETTINGS
+    )
+    return folder, model, opt_state, history
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_damaged_model_files_raise_one_clear_error(saved_files, data):
+    folder, model, _, _ = saved_files
+    path = folder / "damaged.lzm"
+    path.write_bytes(data.draw(_damaged_file((folder / "good.lzm").read_bytes())))
+    try:
+        loaded = lz.load_model(path)
+    except Exception as error:
+        _assert_clear_error(error, path)
+    else:
+        # Harmless damage: the very same model.
+        _assert_trees_equal(loaded, model)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_damaged_training_checkpoints_raise_one_clear_error(saved_files, data):
+    folder, model, opt_state, history = saved_files
+    path = folder / "damaged.ckpt"
+    path.write_bytes(data.draw(_damaged_file((folder / "good.ckpt").read_bytes())))
+    try:
+        loaded = load_training_state(path, (model, opt_state), settings=SETTINGS)
+    except Exception as error:
+        _assert_clear_error(error, path)
+    else:
+        _assert_trees_equal(loaded[:2], (model, opt_state))
+        assert loaded[2:] == (10, history)
+
+
+def test_an_edited_header_is_refused(saved_files, tmp_path):
+    # A change that every other check accepts (another activation of the same shapes) is
+    # caught by the header's own checksum.
+    folder, _, _, _ = saved_files
+    edited = tmp_path / "edited.lzm"
+    edited.write_bytes((folder / "good.lzm").read_bytes().replace(b'"softplus"', b'"tanh"', 1))
+    with pytest.raises(ValueError, match="edited.lzm' is corrupt: its header does not match"):
+        lz.load_model(edited)

@@ -1,6 +1,7 @@
 import importlib.resources
 import io
 import json
+import re
 import zipfile
 
 import equinox as eqx
@@ -10,6 +11,8 @@ import lagrangian_zoo as lz
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+
+from helpers import damaged
 
 
 SPRING_TS = jnp.linspace(0.0, 3.0, 16)
@@ -323,3 +326,61 @@ def test_real_pendulum_derivatives_use_the_actual_time_steps():
     assert np.sqrt(np.mean(residual**2)) < 0.1 * np.sqrt(np.mean(omega_mid[regular] ** 2))
     with pytest.raises(ValueError, match="test_fraction"):
         lz.real_pendulum_dataset(test_fraction=1.0)
+
+
+# Damaged files -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_dataset(tmp_path_factory):
+    ts = jnp.linspace(0.0, 1.0, 5)
+    y = jnp.stack([jnp.stack([jnp.cos(ts + k), -jnp.sin(ts + k)], -1) for k in range(3)])
+    dy = jnp.stack([y[..., 1], -y[..., 0]], -1)
+    data = lz.Dataset(ts, y, dy, {"system": "spring", "parameters": {"mass": 1.0}})
+    folder = tmp_path_factory.mktemp("damaged")
+    path = folder / "good.npz"
+    data.save(path)
+    content = path.read_bytes()
+    # The headers of the file: the JSON entry (stored as UTF-32) and each array's .npy header.
+    with np.load(path) as archive:
+        text = str(archive["__lagrangian_zoo__"][()])
+    start = content.index(text[:12].encode("utf-32-le"))
+    headers = [(start, start + 4 * len(text))]
+    for name in ("ts", "y", "dy"):
+        at = content.index(b"{'descr'", content.index(f"{name}.npy".encode()))
+        headers.append((at, content.index(b"}", at) + 1))
+    return data, content, headers, folder / "damaged.npz"
+
+
+def test_an_unknown_compression_method_is_a_clear_error(saved_dataset):
+    _, content, _, path = saved_dataset
+    damaged_bytes = bytearray(content)
+    # The compression method of `y.npy` in the archive's central directory: 99 is none known.
+    entry = content.rfind(b"PK\x01\x02", 0, content.rindex(b"y.npy"))
+    damaged_bytes[entry + 10] = 99
+    path.write_bytes(bytes(damaged_bytes))
+    with pytest.raises(ValueError, match=r"damaged.npz' is truncated or corrupt .*compression"):
+        lz.Dataset.load(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_damaged_dataset_files_raise_one_clear_error(saved_dataset, data):
+    original, content, headers, path = saved_dataset
+    header = data.draw(st.sampled_from(headers))
+    path.write_bytes(data.draw(damaged(content, header)))
+    try:
+        loaded = lz.Dataset.load(path)
+    except ValueError as error:
+        assert type(error) is ValueError, repr(error)
+        message = str(error)
+        assert message.startswith(f"'{path}' "), message
+        assert re.search(
+            r"is not a (valid )?lagrangian_zoo dataset|is truncated or corrupt|format version",
+            message,
+        ), message
+    else:
+        # Harmless damage (in a part of the archive nobody reads): the very same dataset.
+        for name in ("ts", "y", "dy"):
+            np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
+        assert loaded.metadata == original.metadata
