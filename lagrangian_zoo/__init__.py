@@ -1,34 +1,106 @@
-"""lagrangian_zoo: learn the dynamics of physical systems with networks that respect physics."""
+"""lagrangian_zoo: learn the dynamics of physical systems with networks that respect physics.
 
+The public names load on first use: importing the package imports neither JAX (about a second
+on its own) nor matplotlib, so `import lagrangian_zoo` and `lagrangian-zoo --help` are quick,
+and a script pays only for what it touches.
+"""
+
+import importlib
 import importlib.metadata
+from typing import Any, TYPE_CHECKING
 
-from . import metrics as metrics, models as models, plots as plots, systems as systems
-from ._checkpoint import load_model as load_model, save_model as save_model
-from ._data import (
-    Dataset as Dataset,
-    generate_dataset as generate_dataset,
-    real_pendulum_dataset as real_pendulum_dataset,
-    StateStream as StateStream,
-)
-from ._distributed import (
-    data_parallel_mesh as data_parallel_mesh,
-    initialize as distributed_initialize,  # noqa: F401 - public under a clearer name
-)
-from ._mechanics import (
-    energy_along as energy_along,
-    euler_lagrange as euler_lagrange,
-    hamiltonian_from_lagrangian as hamiltonian_from_lagrangian,
-    hamiltonian_vector_field as hamiltonian_vector_field,
-    lagrangian_energy as lagrangian_energy,
-    lagrangian_vector_field as lagrangian_vector_field,
-    mass_matrix as mass_matrix,
-    momenta as momenta,
-    split_state as split_state,
-    velocities as velocities,
-)
-from ._rollout import rollout as rollout
-from ._training import fit as fit, History as History
-from ._verlet import StormerVerlet as StormerVerlet
+
+if TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPORTS` must match
+    from . import metrics as metrics, models as models, plots as plots, systems as systems
+    from ._cache import enable_compilation_cache as enable_compilation_cache
+    from ._checkpoint import load_model as load_model, save_model as save_model
+    from ._data import (
+        Dataset as Dataset,
+        generate_dataset as generate_dataset,
+        real_pendulum_dataset as real_pendulum_dataset,
+        StateStream as StateStream,
+    )
+    from ._distributed import (
+        data_parallel_mesh as data_parallel_mesh,
+        initialize as distributed_initialize,  # noqa: F401 - public under a clearer name
+    )
+    from ._mechanics import (
+        energy_along as energy_along,
+        euler_lagrange as euler_lagrange,
+        EulerLagrange as EulerLagrange,
+        hamiltonian_from_lagrangian as hamiltonian_from_lagrangian,
+        hamiltonian_vector_field as hamiltonian_vector_field,
+        HamiltonianVectorField as HamiltonianVectorField,
+        InverseLegendre as InverseLegendre,
+        lagrangian_energy as lagrangian_energy,
+        lagrangian_vector_field as lagrangian_vector_field,
+        LagrangianEnergy as LagrangianEnergy,
+        LagrangianVectorField as LagrangianVectorField,
+        LegendreHamiltonian as LegendreHamiltonian,
+        mass_matrix as mass_matrix,
+        MassMatrix as MassMatrix,
+        momenta as momenta,
+        Momentum as Momentum,
+        split_state as split_state,
+        velocities as velocities,
+    )
+    from ._rollout import rollout as rollout
+    from ._training import fit as fit, History as History
+    from ._verlet import StormerVerlet as StormerVerlet
+
+
+# Public name -> (module, name in that module); a module name alone is a subpackage.
+_EXPORTS: dict[str, tuple[str, str | None]] = {
+    "metrics": (".metrics", None),
+    "models": (".models", None),
+    "plots": (".plots", None),
+    "systems": (".systems", None),
+    "enable_compilation_cache": ("._cache", "enable_compilation_cache"),
+    "load_model": ("._checkpoint", "load_model"),
+    "save_model": ("._checkpoint", "save_model"),
+    "Dataset": ("._data", "Dataset"),
+    "generate_dataset": ("._data", "generate_dataset"),
+    "real_pendulum_dataset": ("._data", "real_pendulum_dataset"),
+    "StateStream": ("._data", "StateStream"),
+    "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
+    "distributed_initialize": ("._distributed", "initialize"),
+    "energy_along": ("._mechanics", "energy_along"),
+    "euler_lagrange": ("._mechanics", "euler_lagrange"),
+    "EulerLagrange": ("._mechanics", "EulerLagrange"),
+    "hamiltonian_from_lagrangian": ("._mechanics", "hamiltonian_from_lagrangian"),
+    "hamiltonian_vector_field": ("._mechanics", "hamiltonian_vector_field"),
+    "HamiltonianVectorField": ("._mechanics", "HamiltonianVectorField"),
+    "InverseLegendre": ("._mechanics", "InverseLegendre"),
+    "lagrangian_energy": ("._mechanics", "lagrangian_energy"),
+    "lagrangian_vector_field": ("._mechanics", "lagrangian_vector_field"),
+    "LagrangianEnergy": ("._mechanics", "LagrangianEnergy"),
+    "LagrangianVectorField": ("._mechanics", "LagrangianVectorField"),
+    "LegendreHamiltonian": ("._mechanics", "LegendreHamiltonian"),
+    "mass_matrix": ("._mechanics", "mass_matrix"),
+    "MassMatrix": ("._mechanics", "MassMatrix"),
+    "momenta": ("._mechanics", "momenta"),
+    "Momentum": ("._mechanics", "Momentum"),
+    "split_state": ("._mechanics", "split_state"),
+    "velocities": ("._mechanics", "velocities"),
+    "rollout": ("._rollout", "rollout"),
+    "fit": ("._training", "fit"),
+    "History": ("._training", "History"),
+    "StormerVerlet": ("._verlet", "StormerVerlet"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'lagrangian_zoo' has no attribute {name!r}")
+    module_name, attribute = _EXPORTS[name]
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 try:

@@ -63,6 +63,11 @@ def _as_pair(
     return q.astype(dtype), q_t.astype(dtype)
 
 
+def _check_callable(fn: object, name: str, signature: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"`{name}` must be a callable {signature}, got {type(fn).__name__}.")
+
+
 def _check_scalar(fn: Callable, kind: str, a: Array, b: Array) -> None:
     out = jax.eval_shape(fn, a, b)
     shape = getattr(out, "shape", None)
@@ -204,8 +209,11 @@ def euler_lagrange(
 
     **Returns:**
 
-    A jitted function `acc(q, q_t) -> q_tt` of shape `(n,)`, in the dtype of its inputs, that
-    works under `jax.jit`, `jax.vmap` and `jax.grad`.
+    An [`lagrangian_zoo.EulerLagrange`][] module, called as `acc(q, q_t) -> q_tt` of shape
+    `(n,)`, in the dtype of its inputs; it works under `jax.jit`, `jax.vmap` and `jax.grad`.
+    It is compiled at its first call and reused by later ones (new states, or new parameters
+    of a model whose method is the Lagrangian); build it once rather than per call when the
+    Lagrangian is a fresh closure, since a new function is a new program.
 
     !!! example
 
@@ -257,40 +265,71 @@ def euler_lagrange(
         if method == "paper":
             raise ValueError("`mass_bandwidth` cannot be combined with method='paper'.")
 
-    # Arguments are validated (with friendlier messages) by `_as_pair`, hence `ArrayLike`.
-    def acceleration(q: ArrayLike, q_t: ArrayLike) -> Accelerations:
-        q, q_t = _as_pair(q, q_t)
-        _check_scalar(lagrangian, "Lagrangian", q, q_t)
-        if force is None:
-            rhs_force = jnp.zeros_like(q)
-        else:
-            _check_force(force, q, q_t)
-            rhs_force = jnp.asarray(force(q, q_t)).astype(q.dtype)
-        if method == "paper":
-            acc = _acceleration_paper(lagrangian, q, q_t, rhs_force)
-        elif mass_bandwidth is not None and mass_bandwidth < q.shape[0] - 1:
-            acc = _acceleration_banded(lagrangian, q, q_t, rhs_force, mass_bandwidth, checks)
-        else:
-            acc = _acceleration_jvp(lagrangian, q, q_t, rhs_force, checks)
-        return acc.astype(q.dtype)
-
-    # Compiled as a whole: called eagerly, the products, factorisation and banded sweep would
-    # otherwise dispatch (and compile) op by op. Inside a user's jit it is simply inlined.
-    return eqx.filter_jit(acceleration)
+    return EulerLagrange(
+        lagrangian,
+        force,
+        mass_bandwidth=mass_bandwidth,
+        method=method,
+        checks=bool(checks),
+    )
 
 
-def mass_matrix(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Array]:
-    """The generalized mass matrix `d2L/dq_t2` of a Lagrangian, as a function of `(q, q_t)`.
+class EulerLagrange(eqx.Module):
+    """The accelerations `q_tt(q, q_t)` of a Lagrangian: what [`lagrangian_zoo.euler_lagrange`][]
+    returns.
 
-    **Returns:** a function `(q, q_t) -> (n, n)` matrix.
+    A pytree: a Lagrangian that is a method of an Equinox module (a model's
+    `model.lagrangian`) carries the module's arrays as leaves, so they are inputs of the
+    compiled program, not constants baked into it. Calling it compiles once per Lagrangian,
+    argument shapes and dtypes; later calls, with new states or new parameters, reuse the
+    program. Inside a user's `jit` the call is inlined.
     """
 
-    def mass(q: ArrayLike, q_t: ArrayLike) -> Float[Array, "n n"]:
-        q, q_t = _as_pair(q, q_t)
-        _check_scalar(lagrangian, "Lagrangian", q, q_t)
-        return jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=1)(q, q_t)
+    lagrangian: ScalarFunction
+    force: GeneralizedForce | None
+    mass_bandwidth: int | None = eqx.field(static=True)
+    method: str = eqx.field(static=True)
+    checks: bool = eqx.field(static=True)
 
-    return eqx.filter_jit(mass)
+    # Arguments are validated (with friendlier messages) by `_as_pair`, hence `ArrayLike`.
+    @eqx.filter_jit
+    def __call__(self, q: ArrayLike, q_t: ArrayLike) -> Accelerations:
+        q, q_t = _as_pair(q, q_t)
+        _check_scalar(self.lagrangian, "Lagrangian", q, q_t)
+        if self.force is None:
+            rhs_force = jnp.zeros_like(q)
+        else:
+            _check_force(self.force, q, q_t)
+            rhs_force = jnp.asarray(self.force(q, q_t)).astype(q.dtype)
+        bandwidth = self.mass_bandwidth
+        if self.method == "paper":
+            acc = _acceleration_paper(self.lagrangian, q, q_t, rhs_force)
+        elif bandwidth is not None and bandwidth < q.shape[0] - 1:
+            acc = _acceleration_banded(self.lagrangian, q, q_t, rhs_force, bandwidth, self.checks)
+        else:
+            acc = _acceleration_jvp(self.lagrangian, q, q_t, rhs_force, self.checks)
+        return acc.astype(q.dtype)
+
+
+def mass_matrix(lagrangian: ScalarFunction) -> "MassMatrix":
+    """The generalized mass matrix `d2L/dq_t2` of a Lagrangian, as a function of `(q, q_t)`.
+
+    **Returns:** a [`lagrangian_zoo.MassMatrix`][], a function `(q, q_t) -> (n, n)` matrix.
+    """
+    _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
+    return MassMatrix(lagrangian)
+
+
+class MassMatrix(eqx.Module):
+    """`(q, q_t) -> d2L/dq_t2`, compiled once per Lagrangian and shapes (see `EulerLagrange`)."""
+
+    lagrangian: ScalarFunction
+
+    @eqx.filter_jit
+    def __call__(self, q: ArrayLike, q_t: ArrayLike) -> Float[Array, "n n"]:
+        q, q_t = _as_pair(q, q_t)
+        _check_scalar(self.lagrangian, "Lagrangian", q, q_t)
+        return jax.jacfwd(jax.grad(self.lagrangian, argnums=1), argnums=1)(q, q_t)
 
 
 def lagrangian_vector_field(
@@ -310,13 +349,19 @@ def lagrangian_vector_field(
     acceleration = euler_lagrange(
         lagrangian, force=force, mass_bandwidth=mass_bandwidth, method=method, checks=checks
     )
+    return LagrangianVectorField(acceleration)
 
-    def vector_field(t: ArrayLike, y: ArrayLike, args: Args) -> Float[Array, " two_n"]:
+
+class LagrangianVectorField(eqx.Module):
+    """`f(t, y, args) = [q_t, q_tt(q, q_t)]` for an [`lagrangian_zoo.EulerLagrange`][]."""
+
+    acceleration: EulerLagrange
+
+    @eqx.filter_jit
+    def __call__(self, t: ArrayLike, y: ArrayLike, args: Args) -> Float[Array, " two_n"]:
         del t, args
         q, q_t = split_state(y)
-        return jnp.concatenate([q_t, acceleration(q, q_t)])
-
-    return vector_field
+        return jnp.concatenate([q_t, self.acceleration(q, q_t)])
 
 
 def split_state(y: ArrayLike) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
@@ -346,24 +391,42 @@ def hamiltonian_vector_field(
             f"{type(hamiltonian).__name__}."
         )
 
-    def field(q: ArrayLike, p: ArrayLike) -> tuple[Velocities, Momenta]:
+    return HamiltonianVectorField(hamiltonian)
+
+
+class HamiltonianVectorField(eqx.Module):
+    """`(q, p) -> (dH/dp, -dH/dq)`: what [`lagrangian_zoo.hamiltonian_vector_field`][] returns.
+
+    Compiled once per Hamiltonian and shapes; a module's arrays are inputs (see
+    `EulerLagrange`).
+    """
+
+    hamiltonian: ScalarFunction
+
+    @eqx.filter_jit
+    def __call__(self, q: ArrayLike, p: ArrayLike) -> tuple[Velocities, Momenta]:
         q, p = _as_pair(q, p, ("q", "p"))
-        _check_scalar(hamiltonian, "Hamiltonian", q, p)
-        dH_dq, dH_dp = jax.grad(hamiltonian, argnums=(0, 1))(q, p)
+        _check_scalar(self.hamiltonian, "Hamiltonian", q, p)
+        dH_dq, dH_dp = jax.grad(self.hamiltonian, argnums=(0, 1))(q, p)
         return dH_dp, -dH_dq
 
-    return eqx.filter_jit(field)
 
-
-def momenta(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Momenta]:
+def momenta(lagrangian: ScalarFunction) -> "Momentum":
     """The canonical momenta `p = dL/dq_t`: the Legendre map from `(q, q_t)` to `(q, p)`."""
+    _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
+    return Momentum(lagrangian)
 
-    def canonical_momenta(q: ArrayLike, q_t: ArrayLike) -> Momenta:
+
+class Momentum(eqx.Module):
+    """`(q, q_t) -> dL/dq_t`, compiled once per Lagrangian and shapes (see `EulerLagrange`)."""
+
+    lagrangian: ScalarFunction
+
+    @eqx.filter_jit
+    def __call__(self, q: ArrayLike, q_t: ArrayLike) -> Momenta:
         q, q_t = _as_pair(q, q_t)
-        _check_scalar(lagrangian, "Lagrangian", q, q_t)
-        return jax.grad(lagrangian, argnums=1)(q, q_t)
-
-    return eqx.filter_jit(canonical_momenta)
+        _check_scalar(self.lagrangian, "Lagrangian", q, q_t)
+        return jax.grad(self.lagrangian, argnums=1)(q, q_t)
 
 
 def velocities(
@@ -383,7 +446,7 @@ def velocities(
     - `max_steps`: the most Newton steps.
     - `rtol`: relative tolerance on the momenta; defaults to a few hundred ulps of the dtype.
 
-    **Returns:** a jitted function `(q, p) -> q_t`.
+    **Returns:** an [`lagrangian_zoo.InverseLegendre`][] module, called as `(q, p) -> q_t`.
     """
     if not callable(lagrangian):
         raise TypeError(
@@ -395,14 +458,26 @@ def velocities(
     if rtol is not None and not rtol > 0:
         raise ValueError(f"`rtol` must be a positive number or None, got {rtol!r}.")
 
-    def inverse_legendre(q: ArrayLike, p: ArrayLike) -> Velocities:
+    return InverseLegendre(lagrangian, max_steps=max_steps, rtol=rtol)
+
+
+class InverseLegendre(eqx.Module):
+    """`(q, p) -> q_t`: what [`lagrangian_zoo.velocities`][] returns, compiled once per
+    Lagrangian and shapes (see `EulerLagrange`)."""
+
+    lagrangian: ScalarFunction
+    max_steps: int = eqx.field(static=True)
+    rtol: float | None = eqx.field(static=True)
+
+    @eqx.filter_jit
+    def __call__(self, q: ArrayLike, p: ArrayLike) -> Velocities:
         q, p = _as_pair(q, p, ("q", "p"))
-        _check_scalar(lagrangian, "Lagrangian", q, p)
-        tol = (300 * jnp.finfo(q.dtype).eps) if rtol is None else rtol
+        _check_scalar(self.lagrangian, "Lagrangian", q, p)
+        tol = (300 * jnp.finfo(q.dtype).eps) if self.rtol is None else self.rtol
         scale = 1 + jnp.max(jnp.abs(p))
 
         def residual(v):
-            return jax.grad(lagrangian, argnums=1)(q, v) - p
+            return jax.grad(self.lagrangian, argnums=1)(q, v) - p
 
         def newton(residual_fn, v0):
             mass = jax.jacfwd(residual_fn)
@@ -413,7 +488,7 @@ def velocities(
 
             def cond(carry):
                 step, _, norm = carry
-                return (step < max_steps) & (norm > tol * scale)
+                return (step < self.max_steps) & (norm > tol * scale)
 
             def body(carry):
                 step, v, norm = carry
@@ -448,8 +523,6 @@ def velocities(
             "is a momentum the Lagrangian can reach, or raise max_steps.",
         )
 
-    return eqx.filter_jit(inverse_legendre)
-
 
 def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Scalar]:
     r"""The energy function of a Lagrangian, $E = \dot q \cdot \partial L / \partial \dot q - L$.
@@ -459,26 +532,39 @@ def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velo
     **Returns:** a function `(q, q_t) -> scalar`.
     """
 
-    def energy(q: ArrayLike, q_t: ArrayLike) -> Scalar:
-        q, q_t = _as_pair(q, q_t)
-        _check_scalar(lagrangian, "Lagrangian", q, q_t)
-        value, p = jax.value_and_grad(lagrangian, argnums=1)(q, q_t)
-        return q_t @ p - value
+    _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
+    return LagrangianEnergy(lagrangian)
 
-    return eqx.filter_jit(energy)
+
+class LagrangianEnergy(eqx.Module):
+    """`(q, q_t) -> q_t . dL/dq_t - L`, compiled once per Lagrangian and shapes."""
+
+    lagrangian: ScalarFunction
+
+    @eqx.filter_jit
+    def __call__(self, q: ArrayLike, q_t: ArrayLike) -> Scalar:
+        q, q_t = _as_pair(q, q_t)
+        _check_scalar(self.lagrangian, "Lagrangian", q, q_t)
+        value, p = jax.value_and_grad(self.lagrangian, argnums=1)(q, q_t)
+        return q_t @ p - value
 
 
 def hamiltonian_from_lagrangian(
     lagrangian: ScalarFunction, **velocities_kwargs
 ) -> Callable[[Coordinates, Momenta], Scalar]:
     """The Hamiltonian `H(q, p) = p . q_t - L(q, q_t)` with `q_t` from the inverse Legendre map."""
-    to_velocities = velocities(lagrangian, **velocities_kwargs)
+    return LegendreHamiltonian(velocities(lagrangian, **velocities_kwargs))
 
-    def hamiltonian(q: ArrayLike, p: ArrayLike) -> Scalar:
-        q_t = to_velocities(q, p)
-        return p @ q_t - lagrangian(q, q_t)
 
-    return eqx.filter_jit(hamiltonian)
+class LegendreHamiltonian(eqx.Module):
+    """`(q, p) -> p . q_t - L(q, q_t)` with `q_t` from an [`lagrangian_zoo.InverseLegendre`][]."""
+
+    velocities: InverseLegendre
+
+    @eqx.filter_jit
+    def __call__(self, q: ArrayLike, p: ArrayLike) -> Scalar:
+        q_t = self.velocities(q, p)
+        return p @ q_t - self.velocities.lagrangian(q, q_t)
 
 
 def energy_along(
@@ -492,6 +578,14 @@ def energy_along(
 
 
 __all__ = [
+    "EulerLagrange",
+    "HamiltonianVectorField",
+    "InverseLegendre",
+    "LagrangianEnergy",
+    "LagrangianVectorField",
+    "LegendreHamiltonian",
+    "MassMatrix",
+    "Momentum",
     "euler_lagrange",
     "mass_matrix",
     "lagrangian_vector_field",

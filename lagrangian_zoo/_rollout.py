@@ -156,15 +156,20 @@ def _validate_state(y0: Array, dynamics) -> None:
             )
 
 
-def _step_grid(ts: np.ndarray, dt0: float) -> np.ndarray:
+def _step_grid(ts: np.ndarray, dt0: float, dtype: np.dtype | type = np.float64) -> np.ndarray:
     """Step times for a fixed-step solver: every gap of `ts` cut into equal steps <= `dt0`.
 
     Every output time is then a step end, so no output is interpolated and the solver keeps its
-    order at `ts` exactly.
+    order at `ts` exactly. `dtype` is the precision `ts` was given in: a gap that is a whole
+    number of `dt0` up to its rounding (float32's `linspace` gaps differ by a few ulps of the
+    largest time) must not gain a sliver step, or the step count, and so the compiled
+    program's shapes, would depend on rounding.
     """
+    ts = np.asarray(ts, dtype=np.float64)
     gaps = np.diff(ts)
-    # The small slack keeps a gap that is a whole number of `dt0` from gaining a sliver step.
-    counts = np.maximum(1, np.ceil(gaps / dt0 * (1 - 1e-9)).astype(np.int64))
+    rounding = 8 * np.finfo(dtype).eps * np.max(np.abs(ts)) / np.min(gaps)
+    slack = max(1e-9, float(rounding))
+    counts = np.maximum(1, np.ceil(gaps / dt0 * (1 - slack)).astype(np.int64))
     starts = np.repeat(ts[:-1], counts)
     fractions = np.concatenate([np.arange(c) / c for c in counts])
     grid = np.concatenate([starts + fractions * np.repeat(gaps, counts), ts[-1:]])
@@ -308,7 +313,10 @@ def rollout(
 
     needed_steps = 0
     if adaptive:
-        controller = diffrax.PIDController(rtol=rtol, atol=atol)
+        # Tolerances are arrays, so that a new tolerance reuses the compiled solve.
+        controller = diffrax.PIDController(
+            rtol=jnp.asarray(rtol, dtype=y0.dtype), atol=jnp.asarray(atol, dtype=y0.dtype)
+        )
         first_step = None
     else:
         if dt0 is None:
@@ -316,14 +324,14 @@ def rollout(
                 raise ValueError(
                     "fixed-step solvers need an explicit `dt0` when `ts` is traced under jit."
                 )
-            dt0 = float(np.min(np.diff(np.asarray(ts)))) / 10
+            dt0 = float(np.min(np.diff(np.asarray(ts, dtype=np.float64)))) / 10
         if not _is_traced(dt0) and not float(dt0) > 0:
             raise ValueError(f"`dt0` must be a positive step, got {dt0!r}.")
         if _is_traced(ts) or _is_traced(dt0):
             controller = diffrax.ConstantStepSize()
-            first_step = dt0
+            first_step = jnp.asarray(dt0, dtype=y0.dtype)
         else:
-            grid = _step_grid(np.asarray(ts, dtype=np.float64), float(dt0))
+            grid = _step_grid(np.asarray(ts), float(dt0), ts.dtype)
             needed_steps = grid.shape[0] - 1
             if max_steps is not None and max_steps < needed_steps:
                 raise ValueError(

@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -132,6 +133,10 @@ def _resolve_loss(loss) -> tuple[Callable[[Array, Array], Scalar], str]:
     )
 
 
+# The same settings give the same optimizer object, so a later `fit` with them finds the
+# compiled training loop in the cache: optax builds fresh closures on every call, and a fresh
+# closure is a new program to `jit`.
+@functools.lru_cache(maxsize=32)
 def _default_optimizer(
     learning_rate: float | optax.Schedule, weight_decay: float, steps: int
 ) -> optax.GradientTransformation:
@@ -379,6 +384,137 @@ def fit(
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class _StepConfig:
+    """What the compiled training chunk is specialised on.
+
+    Hashable, and a static argument of `_run_chunk`: a later `fit` with equal settings (and
+    the same shapes) reuses the compiled program instead of building a new one.
+    """
+
+    optimizer: optax.GradientTransformation
+    loss_fn: Callable[[Array, Array], Scalar]
+    steps: int
+    chunk: int
+    batch_size: int | None  # None: every row of a Dataset in every step
+    mesh: jax.sharding.Mesh | None
+
+
+def _draw(config: _StepConfig, data, key: PRNGKeyArray, step_number: Array):
+    """The minibatch of one step, from the step's own key, split over the mesh if any."""
+    if config.batch_size is None:
+        batch = data.states()
+    else:
+        batch = data.sample(jax.random.fold_in(key, step_number), config.batch_size)
+    if config.mesh is not None:
+        # The batch is drawn whole from the same key as on one device, then split: every
+        # device computes the loss of its own rows only.
+        batch = constrain_batch(batch, config.mesh)
+    return batch
+
+
+def _objective(params, static, data, y, dy, loss_fn):
+    prediction = _predict_for(data, eqx.combine(params, static), y)
+    return loss_fn(prediction, dy)
+
+
+@eqx.filter_jit
+def _run_chunk(params, static, opt_state, data, start, key, config: _StepConfig):
+    """`config.chunk` optimizer steps from step `start`, as one `lax.scan`.
+
+    A pure function of its inputs: `static` (the untrained arrays, such as input statistics)
+    and the data are arguments, so they are inputs of the program, not constants in it. Steps
+    past `config.steps` (the last chunk's tail) leave the state unchanged.
+    """
+    loss_shape = jax.eval_shape(
+        lambda: _objective(params, static, data, *_draw(config, data, key, start), config.loss_fn)
+    )
+
+    def one_step(carry, index):
+        step_number = start + index
+
+        def update(carry):
+            params, opt_state = carry
+            y, dy = _draw(config, data, key, step_number)
+            value, grads = eqx.filter_value_and_grad(_objective)(
+                params, static, data, y, dy, config.loss_fn
+            )
+            # optax mixes Python floats with integer step counts (bias corrections,
+            # schedules), which strict dtype promotion refuses.
+            with jax.numpy_dtype_promotion("standard"):
+                updates, opt_state = config.optimizer.update(grads, opt_state, params)
+            params = eqx.apply_updates(params, updates)
+            if config.mesh is not None:
+                params, opt_state = constrain_replicated((params, opt_state), config.mesh)
+            finite = jnp.isfinite(value) & _all_finite(updates)
+            return (params, opt_state), (value, finite)
+
+        def skip(carry):
+            return carry, (jnp.zeros((), loss_shape.dtype), jnp.array(True))
+
+        return jax.lax.cond(step_number < config.steps, update, skip, carry)
+
+    (params, opt_state), (values, finite) = jax.lax.scan(
+        one_step, (params, opt_state), jnp.arange(config.chunk, dtype=jnp.int32)
+    )
+    return params, opt_state, values, finite
+
+
+@eqx.filter_jit
+def _evaluate(params, static, eval_data, y, dy, loss_fn, mesh):
+    """The loss on all evaluation rows, in passes that bound the memory."""
+    model = eqx.combine(params, static)
+    if callable(getattr(eval_data, "predict", None)):
+        return loss_fn(eval_data.predict(model, y), dy)
+    if mesh is not None:
+        return loss_fn(*constrain_batch((_predict_sharded(model, y, mesh), dy), mesh))
+    t = jnp.zeros((), y.dtype)
+    prediction = jax.lax.map(lambda row: model(t, row, None), y, batch_size=_EVAL_ROWS_PER_PASS)
+    return loss_fn(prediction, dy)
+
+
+class _Checkpoints:
+    """The training checkpoints of one run folder: discovery, atomic saves and rotation."""
+
+    def __init__(self, folder: str | None, settings: dict[str, Any]):
+        self.folder = folder
+        self.settings = settings
+        # With several processes they all hold the same replicated state; one of them writes.
+        self.writer = jax.process_index() == 0
+
+    def existing(self) -> list[tuple[int, str]]:
+        return [] if self.folder is None else _checkpoints(self.folder)
+
+    def save(self, step: int, model, opt_state, history: "History") -> None:
+        if self.folder is None:
+            return
+        model, opt_state = gather_to_host((model, opt_state))
+        if not self.writer:
+            return
+        path = os.path.join(self.folder, f"step_{step:09d}.ckpt")
+        save_training_state(
+            path, model, opt_state, step=step, history=history.as_dict(), settings=self.settings
+        )
+        atomic_write(
+            os.path.join(self.folder, "history.json"),
+            lambda file: file.write(json.dumps(history.as_dict(), indent=1).encode()),
+        )
+        for old_step, old_path in _checkpoints(self.folder)[:-_KEEP_CHECKPOINTS]:
+            if old_step < step:
+                os.unlink(old_path)
+
+
+def _adapted(model, data, key: PRNGKeyArray):
+    """The model with input statistics from the training states, when it can adapt."""
+    if not callable(getattr(model, "adapt", None)):
+        return model
+    if callable(getattr(data, "states", None)):
+        states, _ = data.states()
+    else:
+        states, _ = data.sample(key, _STREAM_ADAPT_SAMPLES)
+    return model.adapt(states)
+
+
 def _train(
     model,
     data,
@@ -402,13 +538,8 @@ def _train(
 ):
     """The training loop of `fit`, after its arguments are checked."""
     train_key, adapt_key, eval_key = jax.random.split(key, 3)
-
-    if adapt and callable(getattr(model, "adapt", None)):
-        if callable(getattr(data, "states", None)):
-            states, _ = data.states()
-        else:
-            states, _ = data.sample(adapt_key, _STREAM_ADAPT_SAMPLES)
-        model = model.adapt(states)
+    if adapt:
+        model = _adapted(model, data, adapt_key)
 
     spec = _trainable_spec(model)
     params, static = eqx.partition(model, spec)
@@ -420,22 +551,21 @@ def _train(
         history = dataclasses.replace(history, devices=batch_devices(mesh))
     step = 0
     folder = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+    checkpoints = _Checkpoints(folder, settings)
+    existing = checkpoints.existing()
+    if existing and not resume:
+        raise FileExistsError(
+            f"'{folder}' already holds training checkpoints (latest: step "
+            f"{existing[-1][0]}). Pass resume=True to continue that run, or choose an "
+            "empty checkpoint_dir."
+        )
+    if existing:
+        model, opt_state, step, saved_history = load_training_state(
+            existing[-1][1], (model, opt_state), settings=settings
+        )
+        history = dataclasses.replace(History.from_dict(saved_history), devices=history.devices)
+        params, static = eqx.partition(model, spec)
     if folder is not None:
-        existing = _checkpoints(folder)
-        if existing and not resume:
-            raise FileExistsError(
-                f"'{folder}' already holds training checkpoints (latest: step "
-                f"{existing[-1][0]}). Pass resume=True to continue that run, or choose an "
-                "empty checkpoint_dir."
-            )
-        if existing:
-            model, opt_state, step, saved_history = load_training_state(
-                existing[-1][1], (model, opt_state), settings=settings
-            )
-            history = dataclasses.replace(
-                History.from_dict(saved_history), devices=history.devices
-            )
-            params, static = eqx.partition(model, spec)
         os.makedirs(folder, exist_ok=True)
 
     if mesh is not None:
@@ -445,104 +575,22 @@ def _train(
 
     # The chunk length divides every interval, so logs, evaluations and checkpoints fall on
     # chunk boundaries; the last chunk masks the steps past `steps`.
-    chunk = min(math.gcd(log_every, eval_every, checkpoint_every), steps)
+    config = _StepConfig(
+        optimizer=optimizer,
+        loss_fn=loss_fn,
+        steps=steps,
+        chunk=min(math.gcd(log_every, eval_every, checkpoint_every), steps),
+        batch_size=None if full_batch else batch_size,
+        mesh=mesh,
+    )
 
-    def objective(params, static, data, y, dy):
-        prediction = _predict_for(data, eqx.combine(params, static), y)
-        return loss_fn(prediction, dy)
-
-    def draw(data, step_number):
-        if full_batch:
-            batch = data.states()
-        else:
-            batch = data.sample(jax.random.fold_in(train_key, step_number), batch_size)
-        if mesh is not None:
-            # The batch is drawn whole from the same key as on one device, then split: every
-            # device computes the loss of its own rows only.
-            batch = constrain_batch(batch, mesh)
-        return batch
-
-    # `static` goes in as an argument, so that arrays outside the trainable filter (input
-    # statistics) are inputs of the compiled program rather than constants baked into it.
-    @eqx.filter_jit
-    def run_chunk(params, static, opt_state, data, start):
-        loss_shape = jax.eval_shape(lambda: objective(params, static, data, *draw(data, start)))
-
-        def one_step(carry, index):
-            step_number = start + index
-
-            def update(carry):
-                params, opt_state = carry
-                y, dy = draw(data, step_number)
-                value, grads = eqx.filter_value_and_grad(objective)(params, static, data, y, dy)
-                # optax mixes Python floats with integer step counts (bias corrections,
-                # schedules), which strict dtype promotion refuses.
-                with jax.numpy_dtype_promotion("standard"):
-                    updates, opt_state = optimizer.update(grads, opt_state, params)
-                params = eqx.apply_updates(params, updates)
-                if mesh is not None:
-                    params, opt_state = constrain_replicated((params, opt_state), mesh)
-                finite = jnp.isfinite(value) & _all_finite(updates)
-                return (params, opt_state), (value, finite)
-
-            def skip(carry):
-                return carry, (jnp.zeros((), loss_shape.dtype), jnp.array(True))
-
-            return jax.lax.cond(step_number < steps, update, skip, carry)
-
-        (params, opt_state), (values, finite) = jax.lax.scan(
-            one_step, (params, opt_state), jnp.arange(chunk, dtype=jnp.int32)
-        )
-        return params, opt_state, values, finite
-
-    evaluate = None
     if eval_data is not None:
         if callable(getattr(eval_data, "states", None)):
             eval_y, eval_dy = eval_data.states()
         else:
             eval_y, eval_dy = eval_data.sample(eval_key, _STREAM_EVAL_SAMPLES)
-
-        @eqx.filter_jit
-        def evaluate(params, static, y, dy):
-            model = eqx.combine(params, static)
-            if callable(getattr(eval_data, "predict", None)):
-                return loss_fn(eval_data.predict(model, y), dy)
-            if mesh is not None:
-                return loss_fn(*constrain_batch((_predict_sharded(model, y, mesh), dy), mesh))
-            t = jnp.zeros((), y.dtype)
-            prediction = jax.lax.map(
-                lambda row: model(t, row, None), y, batch_size=_EVAL_ROWS_PER_PASS
-            )
-            return loss_fn(prediction, dy)
-
         if mesh is not None:
             eval_y, eval_dy = replicate((eval_y, eval_dy), mesh)
-
-    # With several processes they all hold the same replicated state; one of them writes.
-    writer = jax.process_index() == 0
-
-    def save(step_now: int) -> None:
-        model_now, opt_state_now = eqx.combine(params, static), opt_state
-        if mesh is not None:
-            model_now, opt_state_now = gather_to_host((model_now, opt_state_now))
-        if not writer:
-            return
-        path = os.path.join(folder, f"step_{step_now:09d}.ckpt")
-        save_training_state(
-            path,
-            model_now,
-            opt_state_now,
-            step=step_now,
-            history=history.as_dict(),
-            settings=settings,
-        )
-        atomic_write(
-            os.path.join(folder, "history.json"),
-            lambda file: file.write(json.dumps(history.as_dict(), indent=1).encode()),
-        )
-        for old_step, old_path in _checkpoints(folder)[:-_KEEP_CHECKPOINTS]:
-            if old_step < step_now:
-                os.unlink(old_path)
 
     elapsed_before = float(history.seconds[-1]) if history.seconds.size else 0.0
     started = time.perf_counter()
@@ -552,10 +600,16 @@ def _train(
     bar = _ProgressBar(steps, step) if progress else None
     try:
         while step < steps:
-            new_params, new_opt_state, values, finite = run_chunk(
-                params, static, opt_state, data, jnp.asarray(step, dtype=jnp.int32)
+            new_params, new_opt_state, values, finite = _run_chunk(
+                params,
+                static,
+                opt_state,
+                data,
+                jnp.asarray(step, dtype=jnp.int32),
+                train_key,
+                config,
             )
-            done = min(chunk, steps - step)
+            done = min(config.chunk, steps - step)
             values, finite = gather_to_host((values, finite))
             values, finite = np.asarray(values)[:done], np.asarray(finite)[:done]
             if not finite.all():
@@ -575,8 +629,9 @@ def _train(
             pending.append(values)
             if step % log_every == 0 or step == steps:
                 eval_loss = np.nan
-                if evaluate is not None and (step % eval_every == 0 or step == steps):
-                    eval_loss = float(gather_to_host(evaluate(params, static, eval_y, eval_dy)))
+                if eval_data is not None and (step % eval_every == 0 or step == steps):
+                    value = _evaluate(params, static, eval_data, eval_y, eval_dy, loss_fn, mesh)
+                    eval_loss = float(gather_to_host(value))
                 seconds = elapsed_before + time.perf_counter() - started
                 train_loss = float(np.mean(np.concatenate(pending)))
                 pending = []
@@ -585,11 +640,11 @@ def _train(
                     rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
                     bar.update(step, train_loss, eval_loss, rate)
             if folder is not None and (step % checkpoint_every == 0 or step == steps):
-                save(step)
+                checkpoints.save(step, eqx.combine(params, static), opt_state, history)
                 saved_step = step
     except KeyboardInterrupt:
         if folder is not None and step > saved_step:
-            save(step)
+            checkpoints.save(step, eqx.combine(params, static), opt_state, history)
         raise
     finally:
         if bar is not None:
@@ -599,7 +654,7 @@ def _train(
         # Handed back as ordinary arrays on the default device, as a one-device run gives them.
         params, static = jax.tree.map(jnp.asarray, gather_to_host((params, static)))
     model = eqx.combine(params, static)
-    if folder is not None and writer and callable(getattr(model, "config", None)):
+    if folder is not None and checkpoints.writer and callable(getattr(model, "config", None)):
         save_model(os.path.join(folder, "model.lzm"), model)
     return model, history
 

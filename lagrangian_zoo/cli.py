@@ -134,10 +134,33 @@ def _friendly(command):
     return wrapper
 
 
+# Set by the `--no-compilation-cache` option before a command runs.
+_settings = {"compilation_cache": True}
+
+
+@app.callback()
+def _options(
+    compilation_cache: Annotated[
+        bool,
+        typer.Option(
+            "--compilation-cache/--no-compilation-cache",
+            help="Reuse compiled programs across runs (cache: ~/.cache/lagrangian_zoo).",
+        ),
+    ] = True,
+) -> None:
+    """Learn the dynamics of physical systems with networks that respect physics."""
+    _settings["compilation_cache"] = compilation_cache
+
+
 def _setup_precision(float64: bool) -> None:
+    # JAX is imported here, by the commands that compute, so that `--help` stays quick.
     import jax
 
+    from ._cache import enable_compilation_cache
+
     jax.config.update("jax_enable_x64", bool(float64))
+    if _settings["compilation_cache"]:
+        enable_compilation_cache()
 
 
 def _parse_params(params: list[str] | None) -> dict[str, Any]:

@@ -1,8 +1,13 @@
+import os
+
 import jax
 import jax.random as jr
 import pytest
 
 
+# The command line turns on JAX's persistent compilation cache; the suite runs without it (a
+# test of its own gives it a temporary folder), so no test reads programs another one wrote.
+os.environ.setdefault("LAGRANGIAN_ZOO_NO_COMPILATION_CACHE", "1")
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")

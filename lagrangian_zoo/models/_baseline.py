@@ -105,6 +105,9 @@ class Baseline(AbstractDynamics):
             "periodic": list(self.periodic),
         }
 
+    # Compiled as one program per architecture and shapes: an eager call (a notebook, a
+    # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.
+    @eqx.filter_jit
     def __call__(
         self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
     ) -> Float[Array, " state"]:

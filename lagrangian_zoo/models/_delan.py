@@ -212,6 +212,9 @@ class DeLaN(AbstractEnergyModel):
         rhs = dL_dq - mass_rate @ q_t + self.dissipative_force(q, q_t)
         return jsl.cho_solve(jsl.cho_factor(mass, lower=True), rhs)
 
+    # Compiled as one program per architecture and shapes: an eager call (a notebook, a
+    # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.
+    @eqx.filter_jit
     def __call__(
         self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
     ) -> Float[Array, " state"]:

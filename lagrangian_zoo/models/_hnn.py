@@ -120,6 +120,9 @@ class HNN(AbstractEnergyModel):
         """The energy, which for a Hamiltonian model is `H(q, p)`: `q_t` is read as `p`."""
         return self.hamiltonian(q, q_t)
 
+    # Compiled as one program per architecture and shapes: an eager call (a notebook, a
+    # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.
+    @eqx.filter_jit
     def __call__(
         self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
     ) -> Float[Array, " state"]:

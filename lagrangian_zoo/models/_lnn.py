@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 from .._mechanics import euler_lagrange, lagrangian_energy, Method
 from ._base import AbstractEnergyModel, check_choice, check_dof, split_model_state
 from ._dissipation import RayleighDissipation
-from ._mlp import check_activation, check_init, check_size, MLP
+from ._mlp import check_curved_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
 
 
@@ -44,7 +44,7 @@ class LNN(AbstractEnergyModel):
     - `width`: hidden units per layer (500, the LNN paper's).
     - `depth`: number of hidden layers (4, the paper's "4-layer MLP").
     - `activation`: `"softplus"` (the paper's best); it must have a non-zero second
-        derivative, so not `"relu"`.
+        derivative, so `"relu"` is refused.
     - `init`: `"lnn"` (the paper's initialisation, default) or `"default"`.
     - `periodic`: `n` bools marking angles, embedded as `(cos q, sin q)`; default none.
     - `dissipation`: if `True`, learn a Rayleigh dissipation function
@@ -104,7 +104,7 @@ class LNN(AbstractEnergyModel):
         check_size("LNN", "depth", depth)
         check_size("LNN", "dissipation_width", dissipation_width)
         check_size("LNN", "dissipation_depth", dissipation_depth)
-        check_activation(activation)
+        check_curved_activation("LNN", activation)
         check_init(init)
         check_choice("LNN", "method", method, _METHODS)
         if not isinstance(dissipation, bool):
@@ -191,6 +191,9 @@ class LNN(AbstractEnergyModel):
         solve = euler_lagrange(self.lagrangian, force=force, method=method, checks=self.checks)
         return solve(jnp.asarray(q), jnp.asarray(q_t))
 
+    # Compiled as one program per architecture and shapes: an eager call (a notebook, a
+    # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.
+    @eqx.filter_jit
     def __call__(
         self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
     ) -> Float[Array, " state"]:

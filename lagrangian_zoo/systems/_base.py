@@ -1,7 +1,7 @@
 """The interface every analytic reference system implements."""
 
 import abc
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -16,8 +16,10 @@ from .._mechanics import split_state
 class AbstractSystem(eqx.Module):
     """A physical system with exact, hand-derived equations of motion.
 
-    Parameters (masses, lengths, constants) are fields, so a system is a pytree and can be
-    passed through `jax.jit`. The state is `y = concatenate([q, q_t])` of shape `(2 * dof,)`.
+    Parameters (masses, lengths, constants) are array fields, so a system is a pytree whose
+    parameters are inputs of `jax.jit`: a new value runs the same compiled program. Sizes and
+    counts (`dof`, links, dimensions) are static. The state is `y = concatenate([q, q_t])` of
+    shape `(2 * dof,)`.
 
     Subclasses give, in closed form and derived by hand (not by automatic differentiation, so
     that the engine in [`lagrangian_zoo.euler_lagrange`][] can be tested against them):
@@ -54,6 +56,44 @@ class AbstractSystem(eqx.Module):
         del t, args
         q, q_t = split_state(y)
         return jnp.concatenate([q_t, self.acceleration(q, q_t)])
+
+
+def as_parameter(value: Any) -> Any:
+    """A physical parameter (a number, or a tuple of numbers per body) as a JAX array.
+
+    Parameters are inputs of a compiled program, not constants baked into it, so a new value
+    never compiles again. Python numbers become weakly typed arrays: like a Python float, they
+    take the dtype of the state they meet (float32 states stay float32). Anything else is
+    returned unchanged, for the system's `__check_init__` to refuse with a clear message.
+    """
+
+    def number(entry):
+        if isinstance(entry, (bool, str, bytes)) or entry is None:
+            raise TypeError
+        if isinstance(entry, int):
+            entry = float(entry)
+        array = jnp.asarray(entry)
+        if array.ndim != 0:
+            raise TypeError
+        return array
+
+    try:
+        if isinstance(value, (tuple, list)):
+            if not value:
+                return value
+            return jnp.stack([number(entry) for entry in value])
+        if isinstance(value, (bool, str, bytes)) or value is None:
+            return value
+        if isinstance(value, int):
+            value = float(value)
+        return jnp.asarray(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def parameter(default: float | tuple[float, ...]) -> Any:
+    """A field for a physical parameter: an array leaf (see `as_parameter`) with a default."""
+    return eqx.field(default=default, converter=as_parameter)
 
 
 def check_positive(system: str, **values) -> None:

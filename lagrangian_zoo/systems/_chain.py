@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from ._base import AbstractSystem, check_positive, sample_uniform
+from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._checks import check_entries
 from ._registry import register
 
@@ -45,10 +45,10 @@ class PendulumChain(AbstractSystem):
     """
 
     name: ClassVar[str] = "pendulum_chain"
-    masses: tuple[float, ...] = (1.0, 1.0)
-    lengths: tuple[float, ...] = (1.0, 1.0)
+    masses: Float[Array, " links"] = parameter((1.0, 1.0))
+    lengths: Float[Array, " links"] = parameter((1.0, 1.0))
     links: int = eqx.field(default=2, static=True)
-    gravity: float = 9.8
+    gravity: Float[Array, ""] = parameter(9.8)
 
     def __init__(
         self,

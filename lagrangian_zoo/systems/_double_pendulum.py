@@ -5,10 +5,10 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import PRNGKeyArray, Scalar
+from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from ._base import AbstractSystem, check_positive, sample_uniform
+from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._checks import check_entries
 from ._registry import register
 
@@ -55,9 +55,9 @@ class DoublePendulum(AbstractSystem):
     """
 
     name: ClassVar[str] = "double_pendulum"
-    masses: tuple[float, ...] = (1.0, 1.0)
-    lengths: tuple[float, ...] = (1.0, 1.0)
-    gravity: float = 9.8
+    masses: Float[Array, " links"] = parameter((1.0, 1.0))
+    lengths: Float[Array, " links"] = parameter((1.0, 1.0))
+    gravity: Float[Array, ""] = parameter(9.8)
     dof: int = eqx.field(default=2, init=False, static=True)
     periodic: tuple[bool, ...] = eqx.field(default=(True, True), init=False, static=True)
 

@@ -5,10 +5,10 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import PRNGKeyArray, Scalar
+from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from ._base import AbstractSystem, check_positive, sample_uniform
+from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._registry import register
 
 
@@ -35,8 +35,8 @@ class FallingBall(AbstractSystem):
     """
 
     name: ClassVar[str] = "falling_ball"
-    mass: float = 1.0
-    gravity: float = 9.8
+    mass: Float[Array, ""] = parameter(1.0)
+    gravity: Float[Array, ""] = parameter(9.8)
     dimensions: int = eqx.field(default=1, static=True)
 
     def __check_init__(self):

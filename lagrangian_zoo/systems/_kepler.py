@@ -5,10 +5,11 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from ._base import AbstractSystem, check_positive, sample_uniform
+from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._checks import check_entries
 from ._registry import register
 
@@ -41,34 +42,34 @@ class Kepler(AbstractSystem):
     """
 
     name: ClassVar[str] = "kepler"
-    gm: float = 1.0
-    mass: float = 1.0
-    eccentricity_range: tuple[float, ...] = (0.0, 0.7)
-    semi_major_axis_range: tuple[float, ...] = (0.5, 1.5)
+    gm: Float[Array, ""] = parameter(1.0)
+    mass: Float[Array, ""] = parameter(1.0)
+    eccentricity_range: Float[Array, " 2"] = parameter((0.0, 0.7))
+    semi_major_axis_range: Float[Array, " 2"] = parameter((0.5, 1.5))
     dof: int = eqx.field(default=2, init=False, static=True)
     periodic: tuple[bool, ...] = eqx.field(default=(False, False), init=False, static=True)
 
     def __check_init__(self):
         check_positive("kepler", gm=self.gm, mass=self.mass)
         check_entries("kepler", 2, semi_major_axis_range=self.semi_major_axis_range)
-        if not isinstance(self.eccentricity_range, tuple) or len(self.eccentricity_range) != 2:
+        if np.shape(self.eccentricity_range) != (2,):
             raise ValueError(
                 "kepler: parameter `eccentricity_range` must be a tuple (low, high), got "
                 f"{self.eccentricity_range!r}."
             )
-        low, high = self.eccentricity_range
-        if not isinstance(low, jax.core.Tracer) and not isinstance(high, jax.core.Tracer):
+        if not isinstance(self.eccentricity_range, jax.core.Tracer):
+            low, high = np.asarray(self.eccentricity_range, dtype=float)
             if not 0 <= low <= high < 1:
                 raise ValueError(
                     "kepler: parameter `eccentricity_range` must satisfy 0 <= low <= high < 1 "
-                    f"(bound orbits), got {self.eccentricity_range!r}."
+                    f"(bound orbits), got {(float(low), float(high))!r}."
                 )
-        low, high = self.semi_major_axis_range
-        if not isinstance(low, jax.core.Tracer) and not isinstance(high, jax.core.Tracer):
+        if not isinstance(self.semi_major_axis_range, jax.core.Tracer):
+            low, high = np.asarray(self.semi_major_axis_range, dtype=float)
             if not low <= high:
                 raise ValueError(
                     "kepler: parameter `semi_major_axis_range` must satisfy low <= high, got "
-                    f"{self.semi_major_axis_range!r}."
+                    f"{(float(low), float(high))!r}."
                 )
 
     def lagrangian(self, q: Coordinates, q_t: Velocities) -> Scalar:

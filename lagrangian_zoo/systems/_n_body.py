@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from ._base import AbstractSystem, check_positive, sample_uniform
+from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._checks import check_entries
 from ._registry import register
 
@@ -25,8 +25,8 @@ class AbstractNBody(AbstractSystem):
     and $E = \sum_i \tfrac12 m_i |\dot q_i|^2 - \sum_{i<j} G m_i m_j / r_{ij}$.
     """
 
-    masses: eqx.AbstractVar[tuple[float, ...]]
-    gravitational_constant: eqx.AbstractVar[float]
+    masses: eqx.AbstractVar[Float[Array, " bodies"]]
+    gravitational_constant: eqx.AbstractVar[Float[Array, ""]]
 
     def __check_init__(self):
         check_entries(self.name, self.dof // 2, masses=self.masses)
@@ -121,8 +121,8 @@ class TwoBody(AbstractNBody):
     """
 
     name: ClassVar[str] = "two_body"
-    masses: tuple[float, ...] = (1.0, 1.0)
-    gravitational_constant: float = 1.0
+    masses: Float[Array, " bodies"] = parameter((1.0, 1.0))
+    gravitational_constant: Float[Array, ""] = parameter(1.0)
     dof: int = eqx.field(default=4, init=False, static=True)
     periodic: tuple[bool, ...] = eqx.field(default=(False,) * 4, init=False, static=True)
 
@@ -157,8 +157,8 @@ class ThreeBody(AbstractNBody):
     """
 
     name: ClassVar[str] = "three_body"
-    masses: tuple[float, ...] = (1.0, 1.0, 1.0)
-    gravitational_constant: float = 1.0
+    masses: Float[Array, " bodies"] = parameter((1.0, 1.0, 1.0))
+    gravitational_constant: Float[Array, ""] = parameter(1.0)
     dof: int = eqx.field(default=6, init=False, static=True)
     periodic: tuple[bool, ...] = eqx.field(default=(False,) * 6, init=False, static=True)
 

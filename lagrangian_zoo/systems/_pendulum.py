@@ -5,10 +5,10 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import PRNGKeyArray, Scalar
+from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from ._base import AbstractSystem, check_positive
+from ._base import AbstractSystem, check_positive, parameter
 from ._registry import register
 
 
@@ -27,9 +27,9 @@ class Pendulum(AbstractSystem):
     """
 
     name: ClassVar[str] = "pendulum"
-    mass: float = 0.5
-    length: float = 1.0
-    gravity: float = 6.0
+    mass: Float[Array, ""] = parameter(0.5)
+    length: Float[Array, ""] = parameter(1.0)
+    gravity: Float[Array, ""] = parameter(6.0)
     dof: int = eqx.field(default=1, init=False, static=True)
     periodic: tuple[bool, ...] = eqx.field(default=(True,), init=False, static=True)
 

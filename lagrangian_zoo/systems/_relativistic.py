@@ -5,10 +5,10 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import ArrayLike, Float, PRNGKeyArray, Scalar
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from ._base import AbstractSystem, check_positive, sample_uniform
+from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._registry import register
 
 
@@ -60,9 +60,9 @@ class RelativisticParticle(AbstractSystem):
     """
 
     name: ClassVar[str] = "relativistic_particle"
-    mass: float = 1.0
-    speed_of_light: float = 1.0
-    gravity: float = 1.0
+    mass: Float[Array, ""] = parameter(1.0)
+    speed_of_light: Float[Array, ""] = parameter(1.0)
+    gravity: Float[Array, ""] = parameter(1.0)
     dimensions: int = eqx.field(default=1, static=True)
 
     def __check_init__(self):

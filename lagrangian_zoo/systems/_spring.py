@@ -5,10 +5,10 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import PRNGKeyArray, Scalar
+from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from ._base import AbstractSystem, check_positive
+from ._base import AbstractSystem, check_positive, parameter
 from ._registry import register
 
 
@@ -45,8 +45,8 @@ class Spring(AbstractSystem):
     """
 
     name: ClassVar[str] = "spring"
-    mass: float = 0.5
-    stiffness: float = 2.0
+    mass: Float[Array, ""] = parameter(0.5)
+    stiffness: Float[Array, ""] = parameter(2.0)
     dof: int = eqx.field(default=1, init=False, static=True)
     periodic: tuple[bool, ...] = eqx.field(default=(False,), init=False, static=True)
 
