@@ -242,11 +242,24 @@ def test_lnn_with_exact_pendulum_lagrangian(getkey):
     assert relative_error(energies(model, ys[None])[0], expected_energy) < 1e-12
 
 
-def test_lnn_with_relu_has_a_singular_mass_matrix():
+@pytest.mark.parametrize("activation", ["relu"])
+def test_lnn_refuses_an_activation_without_curvature(activation):
     # ReLU networks are piecewise linear: d2L/dq_t2 = 0, the LNN paper's reason to avoid them.
-    model = lz.models.LNN(1, key=key(), width=4, depth=1, activation="relu")
-    with pytest.raises(RuntimeError, match="mass matrix .* singular"):
-        field(model, jnp.array([0.3, 0.5]))
+    x = np.linspace(-3.0, 3.0, 61)
+    h = 1e-3
+    f = lz.models.ACTIVATIONS[activation]
+    curvature = (f(x + h) - 2 * f(x) + f(x - h)) / h**2
+    assert np.max(np.abs(curvature[np.abs(x) > h])) < 1e-6  # the premise, by finite differences
+    with pytest.raises(ValueError, match=rf"LNN: activation '{activation}' has a zero second"):
+        lz.models.LNN(1, key=key(), width=4, depth=1, activation=activation)
+    # Also when the model is only traced, as load_model builds it.
+    with pytest.raises(ValueError, match="zero second derivative.*'softplus'"):
+        eqx.filter_eval_shape(lz.models.LNN, 1, key=key(), activation=activation)
+    # Activations that curve are accepted, also the squared and cubed ReLUs.
+    for curved in ("relu2", "relu3", "softplus", "tanh"):
+        assert lz.models.LNN(1, key=key(), width=4, depth=1, activation=curved).dof == 1
+    # Models that differentiate their network once only accept it.
+    assert lz.models.HNN(1, key=key(), width=4, depth=1, activation=activation).dof == 1
 
 
 # HNN

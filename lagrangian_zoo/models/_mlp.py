@@ -1,5 +1,6 @@
 """The multilayer perceptron every model is built from."""
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -37,6 +38,34 @@ def check_activation(activation: str) -> None:
         )
 
 
+@functools.cache
+def _curves(activation: str) -> bool:
+    """Whether the activation's second derivative is non-zero somewhere on [-4, 4]."""
+    # Evaluated eagerly even when a model is built under `jax.eval_shape` (as `load_model`
+    # builds one), since the answer decides whether construction may go on.
+    with jax.ensure_compile_time_eval():
+        x = jnp.linspace(-4.0, 4.0, 33)
+        second = jax.vmap(jax.grad(jax.grad(ACTIVATIONS[activation])))(x)
+        return bool(jnp.any(second != 0))
+
+
+def check_curved_activation(owner: str, activation: str) -> None:
+    r"""Refuses an activation whose second derivative vanishes, such as `"relu"`.
+
+    A network of such an activation is piecewise linear in its input, so its Hessian is zero
+    almost everywhere: a model that solves with the Hessian of its network (an LNN's mass
+    matrix $\partial^2 L / \partial \dot q^2$) would find it singular at every state.
+    """
+    check_activation(activation)
+    if not _curves(activation):
+        curved = ", ".join(repr(name) for name in ACTIVATIONS if _curves(name))
+        raise ValueError(
+            f"{owner}: activation {activation!r} has a zero second derivative, so the mass "
+            f"matrix d2L/dq_t2 of the learned Lagrangian would vanish at every state; use an "
+            f"activation that curves: {curved}."
+        )
+
+
 def check_init(init: str) -> None:
     """Refuses an initialisation name other than `"default"` and `"lnn"`."""
     if init not in INITS:
@@ -68,7 +97,7 @@ class MLP(eqx.Module):
     - `widths`: the widths of the hidden layers, e.g. `(200, 200)`; empty for a linear map.
     - `activation`: `"softplus"` (default), `"tanh"`, `"relu"`, `"relu2"` ($\max(x, 0)^2$),
         `"relu3"`, `"sigmoid"` or `"swish"`. Models that differentiate their network twice (LNN)
-        need an activation with a non-zero second derivative: `"relu"` fails there.
+        need an activation with a non-zero second derivative, and refuse `"relu"`.
     - `init`: `"default"` (Equinox's uniform initialisation) or `"lnn"`, the initialisation of
         Cranmer et al. tuned for Lagrangian networks: weights $\mathcal N(0, \sigma^2)$ with
         $\sigma = 2.2/\sqrt{n}$ for the first layer, $0.58\,i/\sqrt{n}$ for hidden layer $i$
