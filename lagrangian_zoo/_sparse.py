@@ -209,7 +209,10 @@ def solve_banded_with_pivots(
     diagonal itself). A pivot that is zero relative to the largest one means `M` is singular
     (or too ill-conditioned for an elimination without pivoting across blocks).
 
-    **Returns:** `(x, pivots)`, with `pivots` of shape `(m,)`, `m >= n` (padding included).
+    **Returns:** `(x, pivots)`, with `pivots` of shape `(n,)`: those of the real rows only.
+    The padding rows' unit pivots are dropped, so that they never set the scale against
+    which a pivot counts as zero (a healthy matrix with entries of 1e6 in float32, or of
+    1e-8, would otherwise look singular).
     """
     band, rhs = jnp.asarray(band), jnp.asarray(rhs)
     k, n = _check_band(band)
@@ -244,7 +247,9 @@ def solve_banded_with_pivots(
         return x, x
 
     _, xs = jax.lax.scan(backward, jnp.zeros(size, band.dtype), (uppers, rhss), reverse=True)
-    return xs.reshape(-1)[:n], pivots.reshape(-1)
+    # Padding rows are decoupled from the real ones (`_blocks`), so partial pivoting never
+    # swaps them in: the pivots of the real columns come first, in order.
+    return xs.reshape(-1)[:n], pivots.reshape(-1)[:n]
 
 
 def solve_banded(band: Float[Array, "colours n"], rhs: Float[Array, " n"]) -> Float[Array, " n"]:
