@@ -27,14 +27,29 @@ _HEADER_ENTRY = "__lagrangian_zoo__"
 _COORDINATES = ("velocity", "canonical")
 
 
+def _plain(array: np.ndarray) -> Any:
+    """An array as Python numbers (nested lists for its axes).
+
+    A float is written as the shortest decimal that reads back to it in its own precision, so
+    a system parameter 9.8 stored as a float32 array is recorded as 9.8, not
+    9.800000190734863.
+    """
+    if array.ndim:
+        return [_plain(np.asarray(row)) for row in array]
+    number = array[()]
+    if isinstance(number, np.floating):
+        return float(str(number))
+    return number.item()
+
+
 def _jsonable(value: Any) -> Any:
-    """Plain JSON values for metadata: arrays become (nested) lists, tuples become lists."""
+    """Plain JSON values for metadata: arrays become numbers or (nested) lists, tuples lists."""
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (jax.Array, np.ndarray, np.generic)):
-        return np.asarray(value).tolist()
+        return _plain(np.asarray(value))
     return value
 
 
@@ -311,7 +326,9 @@ def _key_data(key: PRNGKeyArray) -> list[int]:
     return np.asarray(key).ravel().tolist()
 
 
-def _system_parameters(system: Any) -> dict[str, Any]:
+def parameters_of(system: Any) -> dict[str, Any]:
+    """The constructor parameters of a system as plain JSON values (arrays become numbers or
+    lists), as a dataset's metadata records them."""
     if not dataclasses.is_dataclass(system):
         return {}
     out = {}
@@ -467,7 +484,7 @@ def generate_dataset(
 
     metadata = {
         "system": _system_name(system),
-        "parameters": _system_parameters(system),
+        "parameters": parameters_of(system),
         "seed": _key_data(key),
         "noise_std": float(noise_std),
         "coordinates": coordinates,

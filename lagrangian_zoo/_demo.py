@@ -23,7 +23,7 @@ import optax
 
 from . import metrics, plots, systems
 from ._data import StateStream
-from ._experiment import CanonicalStream, model_rollout, write_json
+from ._experiment import CanonicalStream, model_coordinates, model_rollout, write_json
 from ._mechanics import energy_along, mass_matrix
 from ._rollout import rollout
 from ._training import fit
@@ -97,6 +97,26 @@ def _held_out_loss(model, y, dy) -> float:
     return float(jnp.mean(jnp.abs(predicted[:, n:] - dy[:, n:])))
 
 
+def animation_rollouts(system, trained: dict, y0, settings: DemoSettings) -> dict[str, np.ndarray]:
+    """The true motion and the baseline's and the LNN's, all from the one initial state `y0`,
+    sampled at 15 frames per second of `settings.animation_seconds`."""
+    frames = int(settings.animation_seconds * 15) + 1
+    ts = jnp.linspace(0.0, settings.animation_seconds, frames)
+    series = {"true": rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)}
+    for name in ("baseline", "lnn"):
+        series[name] = model_rollout(
+            trained[name],
+            system,
+            y0,
+            ts,
+            rtol=1e-7,
+            atol=1e-9,
+            checks=False,
+            max_steps=settings.max_rollout_steps,
+        )
+    return {name: np.asarray(ys) for name, ys in series.items()}
+
+
 def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> dict:
     """Runs the demo and writes `results.json`, plots and a GIF into `out`."""
     from rich.console import Console
@@ -152,7 +172,7 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
     held_y, held_dy = stream.sample(keys[4], 2048)
     losses = {}
     for name, model in trained.items():
-        if name == "hnn":
+        if model_coordinates(model) == "canonical":
             cy, cdy = CanonicalStream(stream).sample(keys[4], 2048)
             losses[name] = _held_out_loss(model, cy, cdy)
         else:
@@ -172,7 +192,6 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
         # become inf) and is counted, instead of ending the demo.
         predicted = model_rollout(
             model,
-            name,
             system,
             y0,
             ts,
@@ -203,7 +222,9 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
                 metrics.energy_discrepancy(system.energy, truth, predicted, scale=scale, at="mean")
             ),
             "valid_prediction_time": float(
-                jnp.mean(metrics.valid_prediction_time(ts, truth, predicted))
+                jnp.mean(
+                    metrics.valid_prediction_time(ts, truth, predicted, periodic=system.periodic)
+                )
             ),
             "training_seconds": seconds[name],
             "rollout_seconds": rollout_seconds,
@@ -238,24 +259,9 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
         title="Energy of the true system along each rollout",
     )
     plots.loss_curves(histories, path=out / "loss_curves.png")
-    frames = int(settings.animation_seconds * 15) + 1
-    anim_ts = jnp.linspace(0.0, settings.animation_seconds, frames)
-    anim = {"true": rollout(system, y0[shown], anim_ts, solver="dopri8", rtol=1e-10, atol=1e-10)}
-    for name in ("baseline", "lnn"):
-        anim[name] = model_rollout(
-            trained[name],
-            name,
-            system,
-            y0[0],
-            anim_ts,
-            rtol=1e-7,
-            atol=1e-9,
-            checks=False,
-            max_steps=settings.max_rollout_steps,
-        )
     plots.animate_pendulum(
-        {k: np.asarray(v) for k, v in anim.items()},
-        lengths=tuple(system.lengths),
+        animation_rollouts(system, trained, y0[shown], settings),
+        lengths=tuple(float(length) for length in system.lengths),
         path=out / "pendulum.gif",
     )
     result = {

@@ -20,11 +20,11 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import metrics, plots, systems
 from ._checkpoint import atomic_write, load_model, save_model
-from ._data import _to_canonical, Dataset, generate_dataset, StateStream
+from ._data import _to_canonical, Dataset, generate_dataset, parameters_of, StateStream
 from ._mechanics import energy_along, momenta, split_state, velocities
 from ._rollout import rollout
 from ._training import fit
-from .models import get as get_model, names as model_names
+from .models import get as get_model, HNN, names as model_names
 from .systems._registry import system_class
 
 
@@ -140,9 +140,12 @@ class CanonicalStream(eqx.Module):
         return _to_canonical(self.stream.system, y, dy)
 
 
-def uses_canonical(model_name: str) -> bool:
-    """Whether the model learns in canonical coordinates `[q, p]` (the HNN)."""
-    return model_name == "hnn"
+def model_coordinates(model) -> str:
+    """The coordinates a model's states are in: `"canonical"` (`[q, p]`) or `"velocity"`.
+
+    An HNN says which in its `coordinates`; every other model reads `[q, q_t]`.
+    """
+    return model.coordinates if isinstance(model, HNN) else "velocity"
 
 
 def system_parameters(name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -178,21 +181,108 @@ def build_model(config: TrainConfig, system, key: PRNGKeyArray):
     return get_model(config.model, system.dof, key=key, **kwargs)
 
 
-def _check_dataset_file(config: TrainConfig, system, data: Dataset, path: Path) -> None:
-    """Refuses a dataset file of another system or in the wrong coordinates for the model."""
+# The settings a dataset file fixes, for a run that trains on it.
+_DATASET_SETTINGS = ("system", "system_params", "trajectories", "noise_std", "t_end", "samples")
+
+
+def dataset_settings(data: Dataset) -> dict[str, Any]:
+    """The run settings a dataset fixes: its system and parameters (as its metadata records
+    them), its number of trajectories, its noise and its times."""
+    metadata = data.metadata
+    out: dict[str, Any] = {"trajectories": data.num_trajectories, "samples": len(data.ts)}
+    span = float(data.ts[-1] - data.ts[0])
+    if math.isfinite(span) and span > 0:
+        out["t_end"] = span
+    if isinstance(metadata.get("system"), str):
+        out["system"] = metadata["system"]
+    if isinstance(metadata.get("parameters"), dict):
+        out["system_params"] = metadata["parameters"]
+    if _is_number(metadata.get("noise_std")):
+        out["noise_std"] = float(metadata["noise_std"])
+    return out
+
+
+def _same(name: str, ours: Any, theirs: Any) -> bool:
+    if name in ("system", "trajectories", "samples"):
+        return ours == theirs
+    try:
+        return bool(np.allclose(np.asarray(ours, float), np.asarray(theirs, float), rtol=1e-6))
+    except (TypeError, ValueError):  # a list against a number, or lists of other lengths
+        return False
+
+
+def _conflicts(settings: dict[str, Any], fixed: dict[str, Any]) -> list[str]:
+    """`name=value` for each of `settings` that differs from the dataset's `fixed` value."""
+    out = []
+    for name, theirs in fixed.items():
+        if name not in settings:
+            continue
+        ours = settings[name]
+        if name != "system_params":
+            if not _same(name, ours, theirs):
+                out.append(f"{name}={ours!r} (the file has {theirs!r})")
+            continue
+        for key, value in (ours or {}).items():
+            if key in theirs and not _same(key, value, theirs[key]):
+                out.append(f"system parameter {key}={value!r} (the file has {theirs[key]!r})")
+    return out
+
+
+def _data_file(data: Any) -> Path | None:
+    if not isinstance(data, str) or data in _DATA_MODES:
+        return None
+    path = Path(data)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"`data` must be 'stream', 'trajectories' or an existing dataset file; "
+            f"{data!r} does not exist."
+        )
+    return path
+
+
+def settings_from_dataset(settings: dict[str, Any]) -> dict[str, Any]:
+    """Run settings completed from the dataset file they train on, which is their source of truth.
+
+    When `settings["data"]` names a dataset file, its system, system parameters, number of
+    trajectories, noise and times are taken from the file; a setting given in `settings` that
+    contradicts the file is an error. Other settings are returned unchanged.
+
+    **Returns:** the settings with the file's values, for `TrainConfig.from_dict`.
+    """
+    path = _data_file(settings.get("data"))
+    if path is None:
+        return dict(settings)
+    fixed = dataset_settings(Dataset.load(path))
+    conflicts = _conflicts(settings, fixed)
+    if conflicts:
+        raise ValueError(
+            f"the dataset {str(path)!r} was made with other settings than the run asks for: "
+            f"{'; '.join(conflicts)}. The file decides these; drop the conflicting settings "
+            "or use another file."
+        )
+    if "system_params" in fixed:
+        fixed["system_params"] = {**settings.get("system_params", {}), **fixed["system_params"]}
+    return {**settings, **fixed}
+
+
+def _check_dataset_file(config: TrainConfig, system, model, data: Dataset, path: Path) -> None:
+    """Refuses a dataset file of another system, made with other settings than `config`
+    records, or in other coordinates than the model reads."""
     if data.dof != system.dof:
         raise ValueError(
             f"the dataset {str(path)!r} holds states of {2 * data.dof} entries, but the system "
             f"{config.system!r} has dof={system.dof} (states of {2 * system.dof} entries)."
         )
-    saved_system = data.metadata.get("system")
-    if isinstance(saved_system, str) and saved_system != config.system:
+    used = {**config.to_dict(), "system_params": parameters_of(system)}
+    conflicts = _conflicts(used, dataset_settings(data))
+    if conflicts:
         raise ValueError(
-            f"the dataset {str(path)!r} holds trajectories of {saved_system!r}, but the run "
-            f"trains on {config.system!r}: set `system = {saved_system!r}` or use another file."
+            f"the dataset {str(path)!r} was made with other settings than the run's: "
+            f"{'; '.join(conflicts)}. Build the run's settings from the file with "
+            "settings_from_dataset (the command line does), or use another file."
         )
     coordinates = data.metadata.get("coordinates")
-    wanted = "canonical" if uses_canonical(config.model) else "velocity"
+    wanted = model_coordinates(model)
     if coordinates in ("velocity", "canonical") and coordinates != wanted:
         raise ValueError(
             f"the model {config.model!r} learns from {wanted} states, but the dataset "
@@ -201,9 +291,9 @@ def _check_dataset_file(config: TrainConfig, system, data: Dataset, path: Path) 
         )
 
 
-def build_data(config: TrainConfig, system, key: PRNGKeyArray):
-    """The training data a config asks for (a Dataset or a stream)."""
-    canonical = uses_canonical(config.model)
+def build_data(config: TrainConfig, system, model, key: PRNGKeyArray):
+    """The training data a config asks for (a Dataset or a stream), in the model's coordinates."""
+    canonical = model_coordinates(model) == "canonical"
     if config.data == "stream":
         stream = StateStream(system)
         return CanonicalStream(stream) if canonical else stream
@@ -217,14 +307,10 @@ def build_data(config: TrainConfig, system, key: PRNGKeyArray):
             noise_std=config.noise_std,
             coordinates="canonical" if canonical else "velocity",
         )
-    path = Path(config.data)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"`data` must be 'stream', 'trajectories' or an existing dataset file; "
-            f"{config.data!r} does not exist."
-        )
+    path = _data_file(config.data)
+    assert path is not None
     data = Dataset.load(path)
-    _check_dataset_file(config, system, data, path)
+    _check_dataset_file(config, system, model, data, path)
     return data
 
 
@@ -367,7 +453,7 @@ def train_run(
     system = build_system(config)
     model_key, data_key, train_key = jax.random.split(jax.random.key(config.seed), 3)
     model = build_model(config, system, model_key)
-    data = build_data(config, system, data_key)
+    data = build_data(config, system, model, data_key)
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(config_path, config.to_dict())
@@ -427,11 +513,9 @@ def _check_horizon(t_end: Any) -> float:
     return float(t_end)
 
 
-def model_rollout(
-    model, model_name: str, system, y0, ts, **kwargs
-) -> Float[Array, "*batch times state"]:
-    """Rolls a model out from velocity states `y0`, converting through `[q, p]` for an HNN."""
-    if not uses_canonical(model_name):
+def model_rollout(model, system, y0, ts, **kwargs) -> Float[Array, "*batch times state"]:
+    """Rolls a model out from velocity states `y0`, through `[q, p]` for a canonical model."""
+    if model_coordinates(model) != "canonical":
         return rollout(model, y0, ts, **kwargs)
 
     def to_momenta(y):
@@ -485,15 +569,16 @@ def evaluate_run(
     keys = jax.random.split(jax.random.key(seed), trajectories)
     y0 = jax.vmap(system.sample_initial_state)(keys)
     true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
-    predicted = model_rollout(model, config.model, system, y0, ts, rtol=1e-7, atol=1e-9)
+    predicted = model_rollout(model, system, y0, ts, rtol=1e-7, atol=1e-9)
     scale = energy_scale(system, true_ys)
+    periodic = tuple(system.periodic)
     values = {
-        "rollout_mse": float(metrics.rollout_mse(predicted, true_ys)),
+        "rollout_mse": float(metrics.rollout_mse(predicted, true_ys, periodic=periodic)),
         "energy_mse": float(metrics.energy_mse(system.energy, true_ys, predicted)),
         "energy_discrepancy_percent": 100
         * float(metrics.energy_discrepancy(system.energy, true_ys, predicted, scale=scale)),
         "valid_prediction_time": float(
-            jnp.mean(metrics.valid_prediction_time(ts, true_ys, predicted))
+            jnp.mean(metrics.valid_prediction_time(ts, true_ys, predicted, periodic=periodic))
         ),
     }
     result = {
@@ -538,13 +623,15 @@ def animate_run(run: Path, *, out: Path | None = None, t_end: float = 10.0, seed
     ts = jnp.linspace(0.0, t_end, int(t_end * 15) + 1)
     y0 = system.sample_initial_state(jax.random.key(seed))
     true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
-    predicted = model_rollout(model, config.model, system, y0, ts, rtol=1e-7, atol=1e-9)
+    predicted = model_rollout(model, system, y0, ts, rtol=1e-7, atol=1e-9)
     series = {"true": np.asarray(true_ys), config.model: np.asarray(predicted)}
     if all(system.periodic):
         lengths = getattr(system, "lengths", None)
         if lengths is None:
             lengths = (getattr(system, "length", 1.0),) * system.dof
-        plots.animate_pendulum(series, lengths=tuple(lengths), ts=np.asarray(ts), path=out)
+        # Parameters are arrays (0-d or one per link); the plot takes plain numbers.
+        lengths = tuple(float(length) for length in np.ravel(np.asarray(lengths)))
+        plots.animate_pendulum(series, lengths=lengths, ts=np.asarray(ts), path=out)
     else:
         planar = {k: _planar_positions(v, system.dof) for k, v in series.items()}
         bodies = planar["true"].shape[-1] // 2

@@ -286,8 +286,12 @@ def train(
     ] = None,
     progress: bool = True,
 ) -> None:
-    """Train a model on a system; writes the model, history and config to OUT."""
-    from ._experiment import resume_config, train_run, TrainConfig
+    """Train a model on a system; writes the model, history and config to OUT.
+
+    With `--data FILE`, the dataset's system, parameters, trajectories, noise and times are the
+    run's: a setting that contradicts the file is refused.
+    """
+    from ._experiment import resume_config, settings_from_dataset, train_run, TrainConfig
 
     settings = _load_config(config)
     overrides = dict(
@@ -303,7 +307,9 @@ def train(
     if resume:
         run_config = resume_config(out, settings)
     else:
-        run_config = TrainConfig.from_dict(settings)
+        # The settings are checked, and the precision set, before a dataset file is read.
+        _setup_precision(TrainConfig.from_dict(settings).float64)
+        run_config = TrainConfig.from_dict(settings_from_dataset(settings))
     _setup_precision(run_config.float64)
     summary = train_run(run_config, out, resume=resume, progress=progress, console=console)
     console.print_json(json.dumps(summary, default=float))

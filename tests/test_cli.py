@@ -265,3 +265,109 @@ def test_a_diverging_training_ends_with_one_line_and_code_1(workspace, tmp_path,
     result = invoke("train", *TRAIN, "--config", config, "--out", out, "--no-progress")
     assert_one_line_error(result, 1, r"training stopped at step 2")
     assert jax.config.jax_enable_x64  # the tests' precision is untouched by the command
+
+
+# Runs on a dataset file: the file's metadata decides --------------------------------------
+
+FILE_CONFIG = """\
+batch_size = 16
+checkpoint_every = 10
+model_kwargs = {width = 8, depth = 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def long_pendulum(workspace):
+    """Trajectories of a pendulum of length 2, with noise, in a dataset file."""
+    folder, _ = workspace
+    path = folder / "long_pendulum.npz"
+    args = ["--trajectories", "3", "--samples", "10", "--t-end", "1.0", "--noise-std", "0.01"]
+    result = invoke(
+        "generate", "--system", "pendulum", "--param", "length=2.0", "--out", path, *args
+    )
+    assert result.exit_code == 0, result.output
+    config = folder / "file.toml"
+    config.write_text(FILE_CONFIG)
+    return path, config
+
+
+def test_train_on_a_dataset_file_uses_the_file_settings(long_pendulum, tmp_path):
+    path, config = long_pendulum
+    out = tmp_path / "run"
+    result = invoke(
+        "train", "--model", "baseline", "--steps", "2", "--data", path, "--config", config,
+        "--out", out, "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    stored = json.loads((out / "config.json").read_text())
+    # What `generate` was given, not the defaults (a double pendulum, 100 trajectories, ...).
+    assert stored["system"] == "pendulum"
+    assert stored["system_params"] == {"mass": 0.5, "length": 2.0, "gravity": 6.0}
+    assert stored["trajectories"] == 3 and stored["samples"] == 10
+    assert stored["noise_std"] == 0.01 and stored["t_end"] == pytest.approx(1.0, rel=1e-15)
+    # The evaluation's truth is the length-2 pendulum: its period at small amplitude is
+    # 2 pi sqrt(l / g), and the rebuilt system gives the acceleration -(g / l) sin q.
+    from lagrangian_zoo._experiment import build_system, TrainConfig
+
+    system = build_system(TrainConfig.from_dict(stored))
+    q = jnp.array([0.3])
+    np.testing.assert_allclose(system.acceleration(q, q), -3.0 * np.sin(0.3), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "args, toml, words",
+    [
+        (["--system", "double_pendulum"], "", r"system='double_pendulum' \(the file has 'pend"),
+        ([], "system_params = {length = 1.0}", r"parameter length=1.0 \(the file has 2.0\)"),
+        ([], "trajectories = 100", r"trajectories=100 \(the file has 3\)"),
+        ([], "noise_std = 0.0", r"noise_std=0.0 \(the file has 0.01\)"),
+    ],
+)
+def test_train_refuses_settings_that_contradict_the_dataset_file(
+    long_pendulum, tmp_path, args, toml, words
+):
+    path, _ = long_pendulum
+    config = tmp_path / "conflict.toml"
+    config.write_text(FILE_CONFIG + toml + "\n")
+    out = tmp_path / "out"
+    result = invoke("train", "--data", path, "--config", config, "--out", out, *args)
+    assert_one_line_error(result, 2, words + r".*The file decides these")
+    assert not out.exists()
+
+
+def test_train_run_refuses_a_config_that_contradicts_its_dataset_file(long_pendulum, tmp_path):
+    # The library path, without the command line's completion from the file.
+    from lagrangian_zoo._experiment import train_run, TrainConfig
+
+    path, _ = long_pendulum
+    config = TrainConfig(system="pendulum", model="baseline", steps=2, data=str(path))
+    with pytest.raises(ValueError, match=r"system parameter length=1.0 \(the file has 2.0\)"):
+        train_run(config, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+# The model's coordinates decide the data's ------------------------------------------------
+
+
+@pytest.mark.parametrize("data", ["trajectories", "stream"])
+@pytest.mark.parametrize("coordinates", ["canonical", "velocity"])
+def test_hnn_data_are_in_the_model_coordinates(data, coordinates):
+    from lagrangian_zoo._experiment import build_data, build_model, build_system, TrainConfig
+
+    config = TrainConfig(
+        system="spring",
+        model="hnn",
+        data=data,
+        trajectories=2,
+        samples=5,
+        t_end=1.0,
+        model_kwargs={"width": 8, "depth": 1, "coordinates": coordinates},
+    )
+    system = build_system(config)
+    model = build_model(config, system, jax.random.key(0))
+    source = build_data(config, system, model, jax.random.key(1))
+    y, dy = source.states() if data == "trajectories" else source.sample(jax.random.key(2), 8)
+    # The spring (m = 1/2): the second half of a state is q_t = dq/dt, or p = m dq/dt.
+    factor = 0.5 if coordinates == "canonical" else 1.0
+    np.testing.assert_allclose(y[:, 1], factor * dy[:, 0], rtol=1e-12)
+    assert float(jnp.max(jnp.abs(dy[:, 0]))) > 1e-3  # the states move

@@ -67,6 +67,18 @@ def test_metadata_describes_the_generation(spring_data):
     assert rebuilt.metadata == metadata and hash(rebuilt.metadata) == hash(metadata)
 
 
+def test_metadata_records_array_parameters_as_plain_numbers():
+    from lagrangian_zoo._data import parameters_of
+
+    # Parameters are array leaves; a float32 one is written as the decimal it was given.
+    system = lz.systems.get("double_pendulum", masses=np.array([1.5, 2.0], np.float32))
+    system = eqx.tree_at(lambda s: s.gravity, system, jnp.asarray(9.8, jnp.float32))
+    parameters = parameters_of(system)
+    assert parameters == {"masses": [1.5, 2.0], "lengths": [1.0, 1.0], "gravity": 9.8}
+    assert json.loads(json.dumps(parameters)) == parameters
+    assert all(type(v) is float for v in [*parameters["masses"], parameters["gravity"]])
+
+
 def test_noise_only_on_states(spring, spring_data):
     noisy = lz.generate_dataset(
         spring, jax.random.key(0), trajectories=8, ts=SPRING_TS, noise_std=0.1

@@ -1,22 +1,65 @@
 import json
 
+import jax.numpy as jnp
 import numpy as np
-from lagrangian_zoo._demo import run_demo
+import pytest
+from lagrangian_zoo import _demo
 from PIL import Image
 
 
-def test_quick_demo_writes_its_results(tmp_path):
-    result = run_demo(tmp_path, seed=0, quick=True)
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The quick demo, with every model's rollout from the first initial state failing and
+    from the second succeeding, so that the animation must show the second initial state."""
+    out = tmp_path_factory.mktemp("demo")
+    starts, animated = [], {}
+    real_rollout, real_animate = _demo.model_rollout, _demo.plots.animate_pendulum
+
+    def rollout(model, system, y0, ts, **kwargs):
+        ys = real_rollout(model, system, y0, ts, **kwargs)
+        if y0.ndim == 2:
+            starts.append(np.asarray(y0))
+            # As a rollout that stopped at max_steps, and one that (after 40 training steps
+            # of the quick demo, not always truly) reached the end.
+            ys = ys.at[0].set(jnp.inf).at[1].set(jnp.nan_to_num(ys[1], posinf=0.0, neginf=0.0))
+        return ys
+
+    def animate(series, **kwargs):
+        animated.update(series)
+        return real_animate(series, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_demo, "model_rollout", rollout)
+        patch.setattr(_demo.plots, "animate_pendulum", animate)
+        result = _demo.run_demo(out, seed=0, quick=True)
+    return out, result, starts, animated
+
+
+def test_quick_demo_writes_its_results(demo):
+    out, result, _, _ = demo
     assert set(result["rows"]) == {"baseline", "hnn", "lnn"}
     for row in result["rows"].values():
         assert row["training_seconds"] > 0
         assert np.isfinite(row["held_out_l1_acceleration_loss"])
-    stored = json.loads((tmp_path / "results.json").read_text())
+    assert all(row["failed_rollouts"] == 1 for row in result["rows"].values())
+    stored = json.loads((out / "results.json").read_text())
     assert stored["rows"].keys() == result["rows"].keys()
     assert stored["energy_scale"] == 3 * 9.8
     for name in ("energy.png", "loss_curves.png"):
-        with Image.open(tmp_path / name) as image:
+        with Image.open(out / name) as image:
             assert image.size[0] > 100
-    with Image.open(tmp_path / "pendulum.gif") as gif:
+    with Image.open(out / "pendulum.gif") as gif:
         assert gif.n_frames >= 2
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_animation_compares_motions_from_one_initial_state(demo):
+    _, _, starts, animated = demo
+    assert set(animated) == {"true", "baseline", "lnn"}
+    # The first initial state failed, so the second one is shown, by every series.
+    y0 = starts[0]
+    assert all(np.array_equal(start, y0) for start in starts)
+    assert not np.allclose(y0[0], y0[1])
+    for name, ys in animated.items():
+        assert ys.shape == animated["true"].shape, name
+        np.testing.assert_allclose(ys[0], y0[1], rtol=0, atol=1e-12, err_msg=name)
