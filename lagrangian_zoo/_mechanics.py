@@ -6,7 +6,7 @@ Hamiltonian `H(q, p)` on vectors of shape `(n,)`, and knows nothing of systems o
 
 import operator
 from collections.abc import Callable
-from typing import Literal, SupportsIndex
+from typing import Any, Literal, SupportsIndex
 
 import equinox as eqx
 import jax
@@ -345,6 +345,10 @@ def lagrangian_vector_field(
     `y = concatenate([q, q_t])`; the signature is Diffrax's, so the result goes straight into
     [`lagrangian_zoo.rollout`][]. Keyword arguments are those of
     [`lagrangian_zoo.euler_lagrange`][].
+
+    **Returns:** a [`lagrangian_zoo.LagrangianVectorField`][]: `field(t, y, args) -> dy/dt`,
+    or `field(q, q_t) -> (q_t, q_tt)`, the same two forms as
+    [`lagrangian_zoo.hamiltonian_vector_field`][].
     """
     acceleration = euler_lagrange(
         lagrangian, force=force, mass_bandwidth=mass_bandwidth, method=method, checks=checks
@@ -353,15 +357,35 @@ def lagrangian_vector_field(
 
 
 class LagrangianVectorField(eqx.Module):
-    """`f(t, y, args) = [q_t, q_tt(q, q_t)]` for an [`lagrangian_zoo.EulerLagrange`][]."""
+    """The vector field of a Lagrangian: what [`lagrangian_zoo.lagrangian_vector_field`][]
+    returns, wrapping an [`lagrangian_zoo.EulerLagrange`][].
+
+    Called with Diffrax's three arguments, `field(t, y, args)` returns `dy/dt = [q_t, q_tt]`
+    on `y = [q, q_t]` (for [`lagrangian_zoo.rollout`][]); called with two, `field(q, q_t)`
+    returns the pair `(q_t, q_tt)`, as [`lagrangian_zoo.HamiltonianVectorField`][] returns
+    `(q_t, p_t)` for `(q, p)`. Both vector fields take both forms.
+    """
 
     acceleration: EulerLagrange
 
     @eqx.filter_jit
-    def __call__(self, t: ArrayLike, y: ArrayLike, args: Args) -> Float[Array, " two_n"]:
-        del t, args
-        q, q_t = split_state(y)
-        return jnp.concatenate([q_t, self.acceleration(q, q_t)])
+    def __call__(self, *arguments: Any) -> Any:
+        if len(arguments) == 3:
+            _, y, _ = arguments
+            q, q_t = split_state(y)
+            return jnp.concatenate([q_t, self.acceleration(q, q_t)])
+        if len(arguments) == 2:
+            q, q_t = _as_pair(*arguments)
+            return q_t, self.acceleration(q, q_t)
+        raise TypeError(
+            _CALL_FORMS.format(name="a Lagrangian vector field", b="q_t", count=len(arguments))
+        )
+
+
+_CALL_FORMS = (
+    "{name} is called as field(t, y, args) (Diffrax's convention, y = [q, {b}]) or "
+    "field(q, {b}); got {count} arguments."
+)
 
 
 def split_state(y: ArrayLike) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
@@ -383,7 +407,9 @@ def hamiltonian_vector_field(
 
     $$\dot q = \frac{\partial H}{\partial p}, \qquad \dot p = -\frac{\partial H}{\partial q}.$$
 
-    **Returns:** a function `(q, p) -> (q_t, p_t)`, each of shape `(n,)`.
+    **Returns:** a [`lagrangian_zoo.HamiltonianVectorField`][]: `field(q, p) -> (q_t, p_t)`,
+    each of shape `(n,)`, or `field(t, y, args) -> dy/dt` on `y = [q, p]` for
+    [`lagrangian_zoo.rollout`][].
     """
     if not callable(hamiltonian):
         raise TypeError(
@@ -395,16 +421,30 @@ def hamiltonian_vector_field(
 
 
 class HamiltonianVectorField(eqx.Module):
-    """`(q, p) -> (dH/dp, -dH/dq)`: what [`lagrangian_zoo.hamiltonian_vector_field`][] returns.
+    """Hamilton's equations of a scalar `H(q, p)`: what
+    [`lagrangian_zoo.hamiltonian_vector_field`][] returns.
 
-    Compiled once per Hamiltonian and shapes; a module's arrays are inputs (see
-    `EulerLagrange`).
+    Called with two arguments, `field(q, p)` returns `(dH/dp, -dH/dq)`; called with Diffrax's
+    three, `field(t, y, args)` returns `dy/dt` on `y = [q, p]`, so it goes straight into
+    [`lagrangian_zoo.rollout`][], like a [`lagrangian_zoo.LagrangianVectorField`][]. Compiled
+    once per Hamiltonian and shapes; a module's arrays are inputs (see `EulerLagrange`).
     """
 
     hamiltonian: ScalarFunction
 
     @eqx.filter_jit
-    def __call__(self, q: ArrayLike, p: ArrayLike) -> tuple[Velocities, Momenta]:
+    def __call__(self, *arguments: Any) -> Any:
+        if len(arguments) == 3:
+            _, y, _ = arguments
+            q_t, p_t = self._equations(*split_state(y))
+            return jnp.concatenate([q_t, p_t])
+        if len(arguments) == 2:
+            return self._equations(*arguments)
+        raise TypeError(
+            _CALL_FORMS.format(name="a Hamiltonian vector field", b="p", count=len(arguments))
+        )
+
+    def _equations(self, q: ArrayLike, p: ArrayLike) -> tuple[Velocities, Momenta]:
         q, p = _as_pair(q, p, ("q", "p"))
         _check_scalar(self.hamiltonian, "Hamiltonian", q, p)
         dH_dq, dH_dp = jax.grad(self.hamiltonian, argnums=(0, 1))(q, p)

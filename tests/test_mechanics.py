@@ -526,3 +526,29 @@ def test_mass_matrix_and_helpers():
     assert energies.shape == (1, 2)
     expected = 0.5 * q_t @ mass @ q_t - G * (2 * jnp.cos(q[0]) + jnp.cos(q[1]))
     assert math.isclose(float(energies[0, 0]), float(expected), rel_tol=1e-12)
+
+
+def test_both_vector_fields_take_both_call_forms():
+    # The oscillator L = (q_t^2 - q^2)/2 and its Hamiltonian H = (p^2 + q^2)/2: a = -q.
+    def lagrangian(q, q_t):
+        return 0.5 * (q_t @ q_t - q @ q)
+
+    def hamiltonian(q, p):
+        return 0.5 * (p @ p + q @ q)
+
+    q, v = jnp.array([0.3, -0.7]), jnp.array([1.1, 0.4])
+    y = jnp.concatenate([q, v])
+    lagrangian_field = lz.lagrangian_vector_field(lagrangian)
+    hamiltonian_field = lz.hamiltonian_vector_field(hamiltonian)
+    expected = np.concatenate([np.asarray(v), -np.asarray(q)])
+    for field in (lagrangian_field, hamiltonian_field):
+        np.testing.assert_allclose(field(0.0, y, None), expected, rtol=1e-14)
+        first, second = field(q, v)
+        np.testing.assert_allclose(np.concatenate([first, second]), expected, rtol=1e-14)
+        with pytest.raises(TypeError, match=r"field\(t, y, args\)"):
+            field(q)
+    # The Hamiltonian field rolls out directly: q(t) = q0 cos t + p0 sin t.
+    ts = jnp.linspace(0.0, 3.0, 7)
+    ys = lz.rollout(hamiltonian_field, y, ts, rtol=1e-10, atol=1e-12)
+    exact = np.cos(ts)[:, None] * np.asarray(q) + np.sin(ts)[:, None] * np.asarray(v)
+    np.testing.assert_allclose(ys[:, :2], exact, atol=1e-8)

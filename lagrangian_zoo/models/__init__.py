@@ -3,6 +3,7 @@
 from ._base import (
     AbstractDynamics as AbstractDynamics,
     AbstractEnergyModel as AbstractEnergyModel,
+    AbstractLagrangianModel as AbstractLagrangianModel,
     trainable_filter as trainable_filter,
 )
 from ._baseline import Baseline as Baseline

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PyTree, Scalar
 
+from ._dissipation import RayleighDissipation
 from ._normaliser import Normaliser
 
 
@@ -67,11 +68,46 @@ class AbstractDynamics(eqx.Module):
 
 
 class AbstractEnergyModel(AbstractDynamics):
-    """A model whose dynamics come from a learned scalar, and so has an energy."""
+    """A model whose dynamics come from a learned scalar, and so has an energy.
+
+    `energy(q, v)` takes the two halves of the state the model reads: velocities `q_t` for a
+    Lagrangian model, momenta `p` for a Hamiltonian one.
+    """
 
     @abc.abstractmethod
-    def energy(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
-        """The model's energy at `(q, q_t)` (at `(q, p)` for a Hamiltonian model)."""
+    def energy(self, q: Float[ArrayLike, " n"], v: Float[ArrayLike, " n"]) -> Scalar:
+        """The model's energy at the state `[q, v]` (`v` = `q_t`, or `p` for an HNN)."""
+
+
+class AbstractLagrangianModel(AbstractEnergyModel):
+    """A model with a learned Lagrangian `L(q, q_t)` and an optional learned dissipation.
+
+    Subclasses give `lagrangian(q, q_t)`, a `normaliser` and a `dissipation_function` (a
+    [`lagrangian_zoo.models.RayleighDissipation`][] of the embedded positions, or `None`); the
+    dissipation and its force are shared here.
+    """
+
+    dissipation_function: eqx.AbstractVar[RayleighDissipation | None]
+
+    @abc.abstractmethod
+    def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The learned Lagrangian `L(q, q_t)`, a function of the raw state."""
+
+    def dissipation(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The Rayleigh dissipation function `D(q, q_t) >= 0`; zero without dissipation."""
+        q_t = jnp.asarray(q_t)
+        if self.dissipation_function is None:
+            return jnp.zeros((), q_t.dtype)
+        return self.dissipation_function(self.normaliser.positions(q), q_t)
+
+    def dissipative_force(
+        self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
+    ) -> Float[Array, " n"]:
+        """The generalized force `-dD/dq_t`; zero without dissipation."""
+        q_t = jnp.asarray(q_t)
+        if self.dissipation_function is None:
+            return jnp.zeros_like(q_t)
+        return self.dissipation_function.force(self.normaliser.positions(q), q_t)
 
 
 def trainable_filter(model: PyTree) -> PyTree[bool]:

@@ -10,7 +10,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
-from ._base import AbstractEnergyModel, check_dof, split_model_state
+from ._base import AbstractLagrangianModel, check_dof, split_model_state
 from ._dissipation import RayleighDissipation
 from ._mlp import check_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
@@ -24,7 +24,7 @@ def _check_epsilon(epsilon: float) -> None:
         raise ValueError(f"DeLaN: `epsilon` must be positive and finite, got {epsilon}.")
 
 
-class DeLaN(AbstractEnergyModel):
+class DeLaN(AbstractLagrangianModel):
     r"""A deep Lagrangian network: $L = \tfrac12 \dot q^\top M(q)\,\dot q - V(q)$.
 
     Two networks of the (embedded) positions give the potential $V(q)$ and a lower-triangular
@@ -186,30 +186,18 @@ class DeLaN(AbstractEnergyModel):
         """The energy `E = T + V`."""
         return self.kinetic_energy(q, q_t) + self.potential_energy(q)
 
-    def dissipation(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
-        """The Rayleigh dissipation function `D(q, q_t) >= 0`; zero without dissipation."""
-        q_t = jnp.asarray(q_t)
-        if self.dissipation_function is None:
-            return jnp.zeros((), q_t.dtype)
-        return self.dissipation_function(self.normaliser.positions(q), q_t)
-
-    def dissipative_force(
-        self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
-    ) -> Float[Array, " n"]:
-        """The generalized force `-dD/dq_t`; zero without dissipation."""
-        q_t = jnp.asarray(q_t)
-        if self.dissipation_function is None:
-            return jnp.zeros_like(q_t)
-        return self.dissipation_function.force(self.normaliser.positions(q), q_t)
-
     def acceleration(
         self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
     ) -> Float[Array, " n"]:
         """The accelerations `q_tt`, in closed form with a Cholesky solve."""
         q, q_t = jnp.asarray(q), jnp.asarray(q_t)
-        mass, mass_rate = jax.jvp(self.mass_matrix, (q,), (q_t,))
-        dL_dq = jax.grad(self.lagrangian)(q, q_t)
-        rhs = dL_dq - mass_rate @ q_t + self.dissipative_force(q, q_t)
+        # One evaluation of the mass-matrix network, linearised: its forward derivative along
+        # q_t gives dM/dt, and its transpose gives dT/dq = (q_t^T dM/dq q_t) / 2.
+        mass, mass_derivative = jax.linearize(self.mass_matrix, q)
+        mass_rate = mass_derivative(q_t)
+        (dT_dq,) = jax.linear_transpose(mass_derivative, q)(0.5 * jnp.outer(q_t, q_t))
+        dV_dq = jax.grad(self.potential_energy)(q)
+        rhs = dT_dq - dV_dq - mass_rate @ q_t + self.dissipative_force(q, q_t)
         return jsl.cho_solve(jsl.cho_factor(mass, lower=True), rhs)
 
     # Compiled as one program per architecture and shapes: an eager call (a notebook, a

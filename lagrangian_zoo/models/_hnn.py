@@ -116,9 +116,9 @@ class HNN(AbstractEnergyModel):
         """The learned Hamiltonian `H(q, p)`, a function of the raw coordinates and momenta."""
         return self.network(self.normaliser(q, p))
 
-    def energy(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
-        """The energy, which for a Hamiltonian model is `H(q, p)`: `q_t` is read as `p`."""
-        return self.hamiltonian(q, q_t)
+    def energy(self, q: Float[ArrayLike, " n"], p: Float[ArrayLike, " n"]) -> Scalar:
+        """The energy of a Hamiltonian model, `H(q, p)`, at the state `[q, p]` it reads."""
+        return self.hamiltonian(q, p)
 
     # Compiled as one program per architecture and shapes: an eager call (a notebook, a
     # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
-from .._mechanics import euler_lagrange, lagrangian_energy, Method
-from ._base import AbstractEnergyModel, check_choice, check_dof, split_model_state
+from .._mechanics import euler_lagrange, lagrangian_energy, mass_matrix, Method
+from ._base import AbstractLagrangianModel, check_choice, check_dof, split_model_state
 from ._dissipation import RayleighDissipation
 from ._mlp import check_curved_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
@@ -18,7 +18,7 @@ from ._normaliser import as_periodic, Normaliser
 _METHODS = ("jvp", "paper")
 
 
-class LNN(AbstractEnergyModel):
+class LNN(AbstractLagrangianModel):
     r"""A Lagrangian neural network: any network $L_\theta(q, \dot q)$ is a Lagrangian.
 
     The accelerations solve the Euler-Lagrange equation of the learned scalar,
@@ -166,21 +166,11 @@ class LNN(AbstractEnergyModel):
         r"""The energy $E = \dot q \cdot \partial L / \partial \dot q - L$ of the learned $L$."""
         return lagrangian_energy(self.lagrangian)(jnp.asarray(q), jnp.asarray(q_t))
 
-    def dissipation(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
-        """The Rayleigh dissipation function `D(q, q_t) >= 0`; zero without dissipation."""
-        q_t = jnp.asarray(q_t)
-        if self.dissipation_function is None:
-            return jnp.zeros((), q_t.dtype)
-        return self.dissipation_function(self.normaliser.positions(q), q_t)
-
-    def dissipative_force(
+    def mass_matrix(
         self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
-    ) -> Float[Array, " n"]:
-        """The generalized force `-dD/dq_t`; zero without dissipation."""
-        q_t = jnp.asarray(q_t)
-        if self.dissipation_function is None:
-            return jnp.zeros_like(q_t)
-        return self.dissipation_function.force(self.normaliser.positions(q), q_t)
+    ) -> Float[Array, "n n"]:
+        r"""The learned mass matrix $\partial^2 L_\theta / \partial \dot q^2$ at `(q, q_t)`."""
+        return mass_matrix(self.lagrangian)(jnp.asarray(q), jnp.asarray(q_t))
 
     def acceleration(
         self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
