@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help test demo lint docs clean
+.PHONY: help test demo lint docs clean bench-quick
 
 help:
 	@echo "make demo   train baseline, HNN and LNN on the double pendulum (CPU, minutes) -> runs/demo/"
-	@echo "make test   lint, then the test suite (float64, CPU)"
+	@echo "make test   lint, the test suite (float64, CPU), then every benchmark's --quick run"
 	@echo "make lint   ruff"
 	@echo "make docs   build the documentation site into site/"
 
@@ -22,8 +22,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check lagrangian_zoo tests benchmarks
 
+# The unit tests (the 10 slowest listed), then every benchmark's --quick smoke run.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
+	$(MAKE) bench-quick
+
+# Each benchmarks/<name>.py (not the _helpers) in its --quick mode, writing to a temp folder.
+bench-quick: $(STAMP)
+	@set -e; for script in benchmarks/[a-z]*.py; do \
+		echo "== $$script --quick"; \
+		out=$$(mktemp -d); \
+		$(BIN)/python $$script --quick --out $$out; \
+		rm -rf $$out; \
+	done
 
 demo: $(STAMP)
 	$(BIN)/lagrangian-zoo demo --out runs/demo

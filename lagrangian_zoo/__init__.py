@@ -7,10 +7,10 @@ and a script pays only for what it touches.
 
 import importlib
 import importlib.metadata
-from typing import Any, TYPE_CHECKING
+import typing
 
 
-if TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPORTS` must match
+if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPORTS` must match
     from . import metrics as metrics, models as models, plots as plots, systems as systems
     from ._cache import enable_compilation_cache as enable_compilation_cache
     from ._checkpoint import load_model as load_model, save_model as save_model
@@ -89,7 +89,12 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+# `from lagrangian_zoo import *` and tools that list the public names see every one of them,
+# loaded or not.
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> typing.Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'lagrangian_zoo' has no attribute {name!r}")
     module_name, attribute = _EXPORTS[name]
