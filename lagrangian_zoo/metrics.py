@@ -13,6 +13,11 @@ All arguments after the arrays are keyword-only.
 Angles are compared on the circle: the state metrics take `periodic`, one bool per coordinate
 (`system.periodic` or `model.periodic`), and measure the difference of an angle wrapped into
 $(-\pi, \pi]$, so that two physically identical states, $q$ and $q + 2\pi k$, do not differ.
+
+The HNN paper's energy MSE has two protocols in its repository, each written once here: on test
+trajectories with RK4 from their first states (`energy_mse_test_trajectories`, the README's
+table), and over a long horizon from random starts (`energy_mse_long_horizon` with
+`long_horizon_initial_states`, the spring analysis notebook).
 """
 
 import math
@@ -28,6 +33,7 @@ from jaxtyping import Array, ArrayLike, Float, Real, Scalar
 
 from ._custom_types import Coordinates, Velocities
 from ._mechanics import energy_along
+from ._rollout import rollout
 
 
 EnergyFunction = Callable[[Coordinates, Velocities], Scalar]
@@ -477,6 +483,170 @@ def energy_drift(
     return change / jnp.maximum(jnp.abs(initial[..., 0]), epsilon)
 
 
+# The HNN paper's two energy protocols ------------------------------------------------------
+
+
+def energy_mse_test_trajectories(
+    model: Callable,
+    energy: EnergyFunction,
+    ts: Real[ArrayLike, " _times"],
+    true_ys: Float[ArrayLike, "*_batch _times _state"],
+    *,
+    dt0: float | None = None,
+    reduction: Reduction = "mean",
+) -> Float[Array, "*_batch"]:
+    r"""The energy MSE of the HNN paper's README: the model rolled out along test trajectories.
+
+    For each true test trajectory $y_b(t_k)$, the model is integrated from its first state
+    $y_b(t_0)$ over the same times with the classic fourth-order Runge-Kutta method (fixed
+    steps, the paper's integrator), giving $\hat y_b(t_k)$, and
+
+    $$\mathrm{MSE}_E = \frac{1}{B\,T}\sum_{b=1}^{B}\sum_{k=1}^{T}
+    \left(E(y_b(t_k)) - E(\hat y_b(t_k))\right)^2$$
+
+    with $E$ the system's true energy: [`lagrangian_zoo.metrics.energy_mse`][] of the rollout.
+    The true trajectories must be the clean ones (for noisy training data, the trajectories
+    before the noise was added): the energy of a noisy state is not the energy of the motion.
+
+    The model, `true_ys` and `energy` must use the same coordinates (`[q, p]` for an HNN,
+    `[q, q_t]` for an LNN). A rollout that goes non-finite is not an error here: its
+    trajectory's value is `nan` or `inf` (see it with `reduction="none"`), so that a benchmark
+    can count failures instead of stopping.
+
+    **Arguments:**
+
+    - `model`: the learned vector field `model(t, y, args) -> dy/dt`.
+    - `energy`: the true energy function `energy(q, v) -> scalar` in the model's coordinates.
+    - `ts`: the times `(T,)` of the trajectories.
+    - `true_ys`: the true trajectories, shape `(*batch, T, 2n)`.
+    - `dt0`: the RK4 step; default a tenth of the smallest gap of `ts`, so that every sample
+        time is a step end (see [`lagrangian_zoo.rollout`][]).
+    - `reduction`: `"mean"` (default) or `"none"` (one value per trajectory).
+
+    **Returns:** the energy MSE, a scalar (or `(*batch,)`).
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @inproceedings{greydanus2019hamiltonian,
+          title={Hamiltonian Neural Networks},
+          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
+          booktitle={Advances in Neural Information Processing Systems},
+          year={2019}
+        }
+        ```
+    """
+    _check_reduction(reduction)
+    true_ys = _as_float("true_ys", true_ys)
+    if true_ys.ndim < 2:
+        raise ValueError(f"`true_ys` must have shape (*batch, T, 2n), got shape {true_ys.shape}.")
+    y0 = true_ys[..., 0, :].reshape(-1, true_ys.shape[-1])
+    predicted = rollout(model, y0, ts, solver="rk4", dt0=dt0, checks=False)
+    predicted = predicted.reshape(true_ys.shape)
+    return energy_mse(energy, true_ys, predicted, reduction=reduction)
+
+
+def long_horizon_initial_states(
+    key: jax.Array,
+    *,
+    starts: int = 15,
+    dof: int = 1,
+    low: float = 0.2,
+    high: float = 1.0,
+) -> Float[Array, "starts state"]:
+    r"""Initial states of the HNN repository's long-horizon spring test.
+
+    Every entry of the state, each $q_i$ and $p_i$, is drawn with magnitude $U(\text{low},
+    \text{high})$ and a random sign: $\pm(0.2, 1.0)$ by default, 15 states, as the spring
+    analysis notebook of the HNN repository draws them.
+
+    **Arguments:**
+
+    - `key`: a `jax.random` key.
+    - `starts`: the number of initial states.
+    - `dof`: the number of coordinates `n`; each state has `2n` entries.
+    - `low`, `high`: the range of the magnitudes, `0 <= low < high`.
+
+    **Returns:** the states, shape `(starts, 2n)`.
+    """
+    if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
+        raise ValueError(f"`starts` must be a positive int, got {starts!r}.")
+    if isinstance(dof, bool) or not isinstance(dof, int) or dof < 1:
+        raise ValueError(f"`dof` must be a positive int, got {dof!r}.")
+    if not 0 <= low < high:
+        raise ValueError(f"need 0 <= low < high, got low={low!r}, high={high!r}.")
+    magnitude_key, sign_key = jax.random.split(key)
+    magnitude = jax.random.uniform(magnitude_key, (starts, 2 * dof), minval=low, maxval=high)
+    sign = jnp.where(jax.random.bernoulli(sign_key, 0.5, (starts, 2 * dof)), 1.0, -1.0)
+    return sign.astype(magnitude.dtype) * magnitude
+
+
+def energy_mse_long_horizon(
+    model: Callable,
+    true_dynamics: Callable,
+    energy: EnergyFunction,
+    y0: Float[ArrayLike, "starts state"],
+    *,
+    t_end: float = 20.0,
+    times: int = 100,
+    time_stretch: float = 1.0,
+    solver: str = "dopri8",
+    rtol: float = 1e-12,
+    atol: float = 1e-12,
+    reduction: Reduction = "mean",
+) -> Float[Array, "*_batch"]:
+    r"""The long-horizon energy MSE of the HNN repository's spring analysis notebook.
+
+    From each initial state $y_b(0)$ (15 draws of
+    [`lagrangian_zoo.metrics.long_horizon_initial_states`][] in the notebook), the true
+    dynamics and the model are both integrated over `times` equally spaced times in
+    $[0, t_\text{end}]$ ($[0, 20]$ at 100 points), with a high-order adaptive solver at tight
+    tolerances (the notebook used SciPy at `rtol=1e-12`), and the energy MSE
+    [`lagrangian_zoo.metrics.energy_mse`][] of the true energy along both is returned.
+    Tolerances below ten machine epsilons of the states' dtype are raised to that floor.
+
+    The notebook also stretched the model's time axis by $1 + 0.9\,\sigma$ ($\sigma$ the noise
+    of the training data) "to compensate for noise": `time_stretch` does that (the model is
+    evaluated at `time_stretch * t`). It is `1.0` by default, the metric without that
+    correction.
+
+    As in [`lagrangian_zoo.metrics.energy_mse_test_trajectories`][], the model, `true_dynamics`,
+    `y0` and `energy` share one set of coordinates, and a rollout that goes non-finite gives a
+    non-finite value for its trajectory instead of an error.
+
+    **Arguments:**
+
+    - `model`: the learned vector field `model(t, y, args) -> dy/dt`.
+    - `true_dynamics`: the true vector field, in the same coordinates.
+    - `energy`: the true energy function `energy(q, v) -> scalar`.
+    - `y0`: the initial states, shape `(starts, 2n)`.
+    - `t_end`, `times`: the horizon and the number of sample times, from `t = 0`.
+    - `time_stretch`: the factor on the model's time axis (positive).
+    - `solver`, `rtol`, `atol`: the adaptive solver of both rollouts (see
+        [`lagrangian_zoo.rollout`][]).
+    - `reduction`: `"mean"` (default) or `"none"` (one value per initial state).
+
+    **Returns:** the energy MSE, a scalar (or `(starts,)`).
+    """
+    _check_reduction(reduction)
+    y0 = _as_float("y0", y0)
+    if y0.ndim != 2:
+        raise ValueError(f"`y0` must have shape (starts, 2n), got shape {y0.shape}.")
+    if isinstance(times, bool) or not isinstance(times, int) or times < 2:
+        raise ValueError(f"`times` must be an int >= 2, got {times!r}.")
+    if not (isinstance(t_end, (int, float)) and t_end > 0):
+        raise ValueError(f"`t_end` must be a positive number, got {t_end!r}.")
+    if not (isinstance(time_stretch, (int, float)) and time_stretch > 0):
+        raise ValueError(f"`time_stretch` must be a positive number, got {time_stretch!r}.")
+    floor = 10 * float(jnp.finfo(y0.dtype).eps)
+    rtol, atol = max(rtol, floor), max(atol, floor)
+    ts = jnp.linspace(0.0, t_end, times, dtype=y0.dtype)
+    settings = {"solver": solver, "rtol": rtol, "atol": atol, "checks": False}
+    true_ys = rollout(true_dynamics, y0, ts, **settings)
+    predicted = rollout(model, y0, time_stretch * ts, **settings)
+    return energy_mse(energy, true_ys, predicted, reduction=reduction)
+
+
 __all__ = [
     "derivative_mse",
     "rollout_mse",
@@ -484,4 +654,7 @@ __all__ = [
     "energy_discrepancy",
     "valid_prediction_time",
     "energy_drift",
+    "energy_mse_test_trajectories",
+    "long_horizon_initial_states",
+    "energy_mse_long_horizon",
 ]

@@ -330,3 +330,124 @@ def test_periodic_is_checked():
         lz.metrics.rollout_mse(ys, ys, periodic=(1, 0))
     with pytest.raises((TypeError, ValueError), match="periodic"):
         lz.metrics.valid_prediction_time(jnp.arange(3.0), ys, ys, periodic="angle")
+
+
+# The HNN paper's energy protocols -----------------------------------------------------------
+
+
+def _spring_field(c):
+    """The canonical field of H = q^2 + c p^2: (dq/dt, dp/dt) = (2 c p, -2 q)."""
+
+    def field(t, y, args):
+        return jnp.stack([2 * c * y[1], -2 * y[0]])
+
+    return field
+
+
+def _spring_energy(q, p):
+    return q[0] ** 2 + p[0] ** 2
+
+
+def _spring_flow(y0, ts, c):
+    """The closed-form flow of H = q^2 + c p^2 from states `y0` (numpy, shape (B, 2))."""
+    omega = 2 * np.sqrt(c)
+    q0, p0 = y0[:, :1], y0[:, 1:]
+    cos, sin = np.cos(omega * ts)[None], np.sin(omega * ts)[None]
+    q = q0 * cos + 2 * c * p0 / omega * sin
+    p = p0 * cos - 2 * q0 / omega * sin
+    return np.stack([q, p], axis=-1)
+
+
+def test_energy_mse_test_trajectories_exact_model_is_zero():
+    ts = np.linspace(0.0, 3.0, 31)
+    y0 = np.array([[0.5, 0.0], [-0.3, 0.7], [0.1, -0.2]])
+    true = _spring_flow(y0, ts, 1.0)
+    per_trajectory = lz.metrics.energy_mse_test_trajectories(
+        _spring_field(1.0), _spring_energy, ts, jnp.asarray(true), reduction="none"
+    )
+    assert per_trajectory.shape == (3,)
+    assert float(jnp.max(per_trajectory)) < 1e-16
+
+
+@pytest.mark.parametrize("c", [0.5, 1.5])
+def test_energy_mse_test_trajectories_wrong_frequency_by_closed_form(c):
+    # A model with H = q^2 + c p^2 runs on ellipses: from (A, 0) the true energy along its
+    # rollout is A^2 + A^2 (1/c - 1) sin^2(2 sqrt(c) t), the truth's is A^2.
+    ts = np.linspace(0.0, 3.0, 31)
+    amplitudes = np.array([0.4, 1.0])
+    y0 = np.stack([amplitudes, np.zeros(2)], axis=1)
+    true = _spring_flow(y0, ts, 1.0)
+    gap = amplitudes[:, None] ** 2 * (1 / c - 1) * np.sin(2 * np.sqrt(c) * ts)[None] ** 2
+    expected = np.mean(gap**2, axis=1)
+    value = lz.metrics.energy_mse_test_trajectories(
+        _spring_field(c), _spring_energy, ts, jnp.asarray(true), reduction="none"
+    )
+    assert np.allclose(value, expected, rtol=1e-6)
+    mean = lz.metrics.energy_mse_test_trajectories(
+        _spring_field(c), _spring_energy, ts, jnp.asarray(true)
+    )
+    assert float(mean) == pytest.approx(np.mean(expected), rel=1e-6)
+
+
+def test_energy_mse_test_trajectories_counts_a_blow_up_as_non_finite():
+    # dq/dt = q^2 from q = 1 blows up at t = 1; from q = 0 it stays at rest.
+    def blow_up(t, y, args):
+        return jnp.stack([y[0] ** 2, jnp.zeros_like(y[1])])
+
+    ts = np.linspace(0.0, 3.0, 31)
+    true = np.zeros((2, 31, 2))
+    true[0, :, 0] = 1.0
+    value = lz.metrics.energy_mse_test_trajectories(
+        blow_up, _spring_energy, ts, jnp.asarray(true), reduction="none"
+    )
+    assert not np.isfinite(value[0])
+    assert float(value[1]) == 0.0
+
+
+def test_long_horizon_initial_states_follow_the_notebook(getkey):
+    states = lz.metrics.long_horizon_initial_states(getkey())
+    assert states.shape == (15, 2)
+    magnitude = np.abs(np.asarray(states))
+    assert np.all((magnitude >= 0.2) & (magnitude <= 1.0))
+    many = np.asarray(lz.metrics.long_horizon_initial_states(getkey(), starts=400, dof=2))
+    assert many.shape == (400, 4)
+    assert 0.4 < np.mean(many > 0) < 0.6  # both signs, about equally often
+
+
+def test_energy_mse_long_horizon_exact_model_is_zero(getkey):
+    y0 = lz.metrics.long_horizon_initial_states(getkey())
+    value = lz.metrics.energy_mse_long_horizon(
+        _spring_field(1.0), _spring_field(1.0), _spring_energy, y0
+    )
+    assert float(value) < 1e-20
+    # Stretching time keeps the model on the true circle: still no energy error.
+    stretched = lz.metrics.energy_mse_long_horizon(
+        _spring_field(1.0), _spring_field(1.0), _spring_energy, y0, time_stretch=1.09
+    )
+    assert float(stretched) < 1e-16
+
+
+@pytest.mark.parametrize("c", [0.8, 1.25])
+def test_energy_mse_long_horizon_wrong_frequency_by_closed_form(getkey, c):
+    y0 = lz.metrics.long_horizon_initial_states(getkey(), starts=5)
+    ts = np.linspace(0.0, 20.0, 100)
+    truth = _spring_flow(np.asarray(y0), ts, 1.0)
+    predicted = _spring_flow(np.asarray(y0), ts, c)
+    gap = np.sum(truth**2, axis=-1) - np.sum(predicted**2, axis=-1)
+    expected = np.mean(gap**2, axis=1)
+    value = lz.metrics.energy_mse_long_horizon(
+        _spring_field(c), _spring_field(1.0), _spring_energy, y0, reduction="none"
+    )
+    assert np.allclose(value, expected, rtol=1e-7)
+    assert np.all(expected > 1e-3)  # the closed form is far from zero: the test can fail
+
+
+def test_energy_protocol_argument_errors(getkey):
+    field = _spring_field(1.0)
+    y0 = lz.metrics.long_horizon_initial_states(getkey())
+    with pytest.raises(ValueError, match="times"):
+        lz.metrics.energy_mse_long_horizon(field, field, _spring_energy, y0, times=1)
+    with pytest.raises(ValueError, match="time_stretch"):
+        lz.metrics.energy_mse_long_horizon(field, field, _spring_energy, y0, time_stretch=0.0)
+    with pytest.raises(ValueError, match="low"):
+        lz.metrics.long_horizon_initial_states(getkey(), low=1.0, high=0.5)
