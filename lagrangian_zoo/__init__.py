@@ -24,6 +24,7 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         data_parallel_mesh as data_parallel_mesh,
         initialize as distributed_initialize,  # noqa: F401 - public under a clearer name
     )
+    from ._implicit_midpoint import ImplicitMidpoint as ImplicitMidpoint
     from ._mechanics import (
         energy_along as energy_along,
         euler_lagrange as euler_lagrange,
@@ -45,6 +46,11 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         velocities as velocities,
     )
     from ._rollout import rollout as rollout
+    from ._source import (
+        AbstractDataSource as AbstractDataSource,
+        AbstractDerivativeSource as AbstractDerivativeSource,
+        AbstractFiniteSource as AbstractFiniteSource,
+    )
     from ._training import fit as fit, History as History
     from ._verlet import StormerVerlet as StormerVerlet
 
@@ -64,6 +70,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "StateStream": ("._data", "StateStream"),
     "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
     "distributed_initialize": ("._distributed", "initialize"),
+    "ImplicitMidpoint": ("._implicit_midpoint", "ImplicitMidpoint"),
     "energy_along": ("._mechanics", "energy_along"),
     "euler_lagrange": ("._mechanics", "euler_lagrange"),
     "EulerLagrange": ("._mechanics", "EulerLagrange"),
@@ -83,6 +90,9 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "split_state": ("._mechanics", "split_state"),
     "velocities": ("._mechanics", "velocities"),
     "rollout": ("._rollout", "rollout"),
+    "AbstractDataSource": ("._source", "AbstractDataSource"),
+    "AbstractDerivativeSource": ("._source", "AbstractDerivativeSource"),
+    "AbstractFiniteSource": ("._source", "AbstractFiniteSource"),
     "fit": ("._training", "fit"),
     "History": ("._training", "History"),
     "StormerVerlet": ("._verlet", "StormerVerlet"),

@@ -13,6 +13,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree, Real, Shaped
 
 from ._custom_types import Args
+from ._implicit_midpoint import ImplicitMidpoint
 from ._verlet import StormerVerlet
 
 
@@ -79,8 +80,16 @@ class _ClassicRK4(diffrax.AbstractERK):
 
 _FIXED_STEP_SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
     "verlet": StormerVerlet,
+    "midpoint": ImplicitMidpoint,
     "rk4": _ClassicRK4,
 }
+
+_VERLET_SCOPE = (
+    "Störmer-Verlet (solver='verlet') is meant for accelerations that depend on positions "
+    "only; for a velocity-dependent one (a magnetic force, a relativistic or learned "
+    "Lagrangian) it is not symplectic and can diverge. Use solver='midpoint' (implicit, "
+    "symmetric, for any Lagrangian) or an adaptive solver such as solver='tsit5'."
+)
 
 
 SOLVER_NAMES = tuple(_ADAPTIVE_SOLVERS) + tuple(_FIXED_STEP_SOLVERS)
@@ -224,18 +233,43 @@ def _solve(dynamics, y0, ts, args, solver, controller, dt0, max_steps, checks):
         ys = eqx.error_if(
             ys,
             failed,
-            "the rollout failed: the step size collapsed or the dynamics returned non-finite "
-            "values. Check the initial state and the model for NaNs, or try "
-            "solver='kvaerno5' for stiff systems.",
+            _failure_message(solver),
         )
         blown_up = ~jnp.all(jnp.isfinite(ys), axis=(1, 2)) & ~reached & ~failed
-        ys = eqx.error_if(
-            ys,
-            blown_up,
-            "the rollout produced non-finite states (nan or inf): the dynamics blew up. "
-            "Use a smaller dt0 for fixed-step solvers, or an adaptive solver.",
-        )
+        ys = eqx.error_if(ys, blown_up, _blow_up_message(solver))
     return ys
+
+
+def _failure_message(solver: diffrax.AbstractSolver) -> str:
+    if isinstance(solver, ImplicitMidpoint):
+        return (
+            "the rollout failed: a step's Newton iteration of solver='midpoint' did not "
+            "converge, or the dynamics returned non-finite values. Use a smaller dt0, or "
+            "raise root_find_max_steps / loosen rtol, atol of lz.ImplicitMidpoint(...)."
+        )
+    if isinstance(solver, StormerVerlet):
+        return f"the rollout failed: the dynamics returned non-finite values. {_VERLET_SCOPE}"
+    return (
+        "the rollout failed: the step size collapsed or the dynamics returned non-finite "
+        "values. Check the initial state and the model for NaNs, or try "
+        "solver='kvaerno5' for stiff systems."
+    )
+
+
+def _blow_up_message(solver: diffrax.AbstractSolver) -> str:
+    message = "the rollout produced non-finite states (nan or inf): the dynamics blew up. "
+    if isinstance(solver, StormerVerlet):
+        return message + _VERLET_SCOPE + " A smaller dt0 only helps for a while."
+    return message + "Use a smaller dt0 for fixed-step solvers, or an adaptive solver."
+
+
+def _defined_at(dynamics, t: Array, states: Float[Array, "batch two_n"], args: Args) -> bool:
+    """Whether `dynamics` evaluates without error, and finitely, at every state."""
+    try:
+        out = jax.vmap(lambda y: dynamics(t, y, args))(states)
+    except eqx.EquinoxRuntimeError:
+        return False
+    return bool(jnp.all(jnp.isfinite(out)))
 
 
 def rollout(
@@ -263,9 +297,15 @@ def rollout(
     - `ts`: strictly increasing times `(T,)`; the solve starts at `ts[0]`.
     - `args`: passed to `dynamics`.
     - `solver`: `"tsit5"` (default), `"dopri5"`, `"dopri8"` (high order, for tight tolerances),
-        `"kvaerno5"` (implicit, stiff); fixed-step `"verlet"` (symplectic Störmer-Verlet, for long
-        conservative rollouts) and `"rk4"`; or any `diffrax.AbstractSolver` instance (adaptive
-        ones get a PID controller, the others fixed steps).
+        `"kvaerno5"` (implicit, stiff); fixed-step `"verlet"`, `"midpoint"` and `"rk4"`; or
+        any `diffrax.AbstractSolver` instance (adaptive ones get a PID controller, the others
+        fixed steps). For long conservative rollouts: `"verlet"` (Störmer-Verlet,
+        [`lagrangian_zoo.StormerVerlet`][]) is explicit and symplectic only for separable
+        systems, whose acceleration depends on positions only (springs, gravity, pendulums);
+        for velocity-dependent ones (magnetic forces, relativistic or learned Lagrangians) it
+        is first order and can diverge, so use `"midpoint"` (the implicit midpoint rule,
+        [`lagrangian_zoo.ImplicitMidpoint`][]: symmetric, second order, symplectic on
+        canonical coordinates, for any vector field).
     - `rtol`, `atol`: tolerances of the adaptive step-size controller.
     - `dt0`: the largest step of a fixed-step solver; defaults to a tenth of the smallest gap in
         `ts`. Each gap of `ts` is cut into equal steps no longer than `dt0`, so the states at
@@ -273,7 +313,11 @@ def rollout(
         exactly `dt0` and outputs in between are interpolated).
     - `max_steps`: the most solver steps; defaults to one sized to the horizon.
     - `checks`: raise clear errors (also under `jit`) when the solver fails or the states go
-        non-finite.
+        non-finite. When a `"verlet"` rollout stops on an error raised by the dynamics (such
+        as a singular mass matrix where a half-step velocity left the region the Lagrangian
+        is defined on, `|q_t| >= c` for a relativistic particle) at a state other than
+        the initial one, the error says so and points to `"midpoint"`; under an outer `jit`
+        the dynamics' own error is raised instead.
 
     **Returns:**
 
@@ -353,7 +397,22 @@ def rollout(
         )
 
     batch = y0.reshape(-1, y0.shape[-1])
-    ys = _solve(
-        dynamics, batch, ts, args, solver_instance, controller, first_step, max_steps, checks
-    )
+    try:
+        ys = _solve(
+            dynamics, batch, ts, args, solver_instance, controller, first_step, max_steps, checks
+        )
+    except eqx.EquinoxRuntimeError as error:
+        # An error raised inside the dynamics names the dynamics (a singular mass matrix says
+        # "check the Lagrangian"); for Verlet the usual cause is its explicit half-step
+        # velocity, unless the dynamics already fail at the initial states.
+        if not isinstance(solver_instance, StormerVerlet) or _VERLET_SCOPE in str(error):
+            raise
+        if not _defined_at(dynamics, ts[0], batch, args):
+            raise
+        raise eqx.EquinoxRuntimeError(
+            "the rollout stopped: the dynamics raised an error at a state Störmer-Verlet "
+            "stepped to (its half-step velocity v + h/2 a(q, v) can leave the region a "
+            "velocity-dependent Lagrangian is defined on, e.g. |v| >= c for a relativistic "
+            f"particle, where its mass matrix is singular). {_VERLET_SCOPE}"
+        ) from error
     return ys.reshape(*y0.shape[:-1], ts.shape[0], y0.shape[-1])

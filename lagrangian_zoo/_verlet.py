@@ -16,9 +16,16 @@ class StormerVerlet(diffrax.AbstractSolver):
 
     Symplectic and time-reversible, second order, one evaluation per step (the last acceleration
     is reused), when the acceleration depends on `q` only: springs, gravity, orbits, strings.
-    Energy then oscillates within a bound instead of drifting over long rollouts. For
-    velocity-dependent accelerations it is still explicit and convergent, but first order and not
-    symplectic: use an adaptive solver with tight tolerances there.
+    Energy then oscillates within a bound instead of drifting over long rollouts.
+
+    !!! warning "Separable systems only"
+
+        Symplecticity needs a separable system, whose acceleration depends on positions only.
+        For a velocity-dependent acceleration (a magnetic force, a relativistic particle, a
+        learned Lagrangian with a velocity-dependent mass matrix) the method is first order
+        and not symplectic; its energy drifts or blows up, and its explicit half-step velocity
+        can leave the region where the Lagrangian is defined ($|\dot q| \ge c$). Use
+        [`lagrangian_zoo.ImplicitMidpoint`][] (`solver="midpoint"`) or an adaptive solver there.
 
     Fixed step only: use it with `diffrax.ConstantStepSize` or `diffrax.StepTo` (which
     [`lagrangian_zoo.rollout`][] does for `solver="verlet"`, with steps that end on the output
