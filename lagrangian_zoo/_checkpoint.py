@@ -12,8 +12,7 @@ import hashlib
 import io
 import json
 import os
-import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, IO
 
 import equinox as eqx
@@ -22,61 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
+from ._io import atomic_write, library_version
+
 
 MODEL_FORMAT = "lagrangian_zoo.model"
 TRAINING_FORMAT = "lagrangian_zoo.training_state"
 FORMAT_VERSION = 1
 
 _FORMAT_NAMES = {MODEL_FORMAT: "model", TRAINING_FORMAT: "training checkpoint"}
-
-
-def library_version() -> str:
-    """The installed version of lagrangian_zoo, recorded in every file it writes."""
-    from . import __version__
-
-    return __version__
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
-    """Writes a file so that readers see either its old or its new content, never a part.
-
-    `write(file)` fills a temporary file in the same folder; it is flushed and synced to disk
-    and then renamed over `path` (a rename within one file system is atomic).
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(
-            f"cannot write '{path}': the folder '{folder}' does not exist; create it first."
-        )
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot write '{path}': it is a folder, not a file.")
-    temporary = os.path.join(
-        folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    )
-    # os.open with 0o666 lets the umask decide the permissions, as for any new file.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    # The rename itself is durable only once the folder entry is on disk (POSIX).
-    try:
-        folder_descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(folder_descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(folder_descriptor)
 
 
 def _checksum(payload: bytes) -> str:
@@ -244,15 +196,18 @@ def _float_dtype(tree: PyTree) -> str | None:
 
 
 def _model_config(model: eqx.Module, *, required: bool) -> dict | None:
-    config = getattr(model, "config", None)
-    if not callable(config):
+    from .models import AbstractDynamics
+
+    if not isinstance(model, AbstractDynamics):
         if required:
             raise TypeError(
-                f"save_model needs a model with a `config()` method (the constructor keyword "
-                f"arguments that rebuild it); {type(model).__name__} has none. Save its "
-                "parameters with equinox.tree_serialise_leaves instead."
+                f"save_model needs a lagrangian_zoo model (an lz.models.AbstractDynamics, whose "
+                f"config() gives the constructor keyword arguments that rebuild it); "
+                f"{type(model).__name__} is not one. Save its parameters with "
+                "equinox.tree_serialise_leaves instead."
             )
         return None
+    config = model.config
     values = config()
     try:
         json.dumps(values, allow_nan=False)
@@ -270,9 +225,9 @@ def _model_config(model: eqx.Module, *, required: bool) -> dict | None:
 
 
 def _registry() -> Mapping[str, type]:
-    from . import models
+    from .models import MODELS
 
-    return getattr(models, "MODELS", {})
+    return MODELS
 
 
 def _model_class(path: str, name: str) -> type:
@@ -507,6 +462,4 @@ __all__ = [
     "load_model",
     "save_training_state",
     "load_training_state",
-    "atomic_write",
-    "library_version",
 ]

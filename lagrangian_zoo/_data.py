@@ -16,9 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
-from ._checkpoint import atomic_write, library_version
+from ._io import atomic_write, key_data, library_version
 from ._mechanics import momenta, split_state
 from ._rollout import rollout
+from ._source import AbstractDerivativeSource, AbstractFiniteSource
 
 
 DATASET_FORMAT = "lagrangian_zoo.dataset"
@@ -109,7 +110,7 @@ def _check_batch_size(batch_size) -> None:
         raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
 
 
-class Dataset(eqx.Module):
+class Dataset(AbstractDerivativeSource, AbstractFiniteSource):
     """Trajectories of states and their time derivatives: a pytree of three arrays.
 
     `y[b, i]` is the state of trajectory `b` at time `ts[i]`, either `[q, q_t]` or, for
@@ -319,13 +320,6 @@ def _check_header(path: str, header: Any) -> None:
         )
 
 
-def _key_data(key: PRNGKeyArray) -> list[int]:
-    key = jnp.asarray(key)
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return np.asarray(key).ravel().tolist()
-
-
 def parameters_of(system: Any) -> dict[str, Any]:
     """The constructor parameters of a system as plain JSON values (arrays become numbers or
     lists), as a dataset's metadata records them."""
@@ -365,7 +359,7 @@ def _exact_derivatives(system, ts, ys):
 
 
 @eqx.filter_jit
-def _to_canonical(system, ys, dys):
+def to_canonical(system, ys, dys):
     momentum = momenta(system.lagrangian)
 
     def one_state(y, dy):
@@ -478,14 +472,14 @@ def generate_dataset(
     ys = rollout(system, y0, ts_array, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
     dys = _exact_derivatives(system, ts_array, ys)
     if coordinates == "canonical":
-        ys, dys = _to_canonical(system, ys, dys)
+        ys, dys = to_canonical(system, ys, dys)
     if noise_std > 0:
         ys = ys + noise_std * jax.random.normal(noise_key, ys.shape, ys.dtype)
 
     metadata = {
         "system": _system_name(system),
         "parameters": parameters_of(system),
-        "seed": _key_data(key),
+        "seed": key_data(key),
         "noise_std": float(noise_std),
         "coordinates": coordinates,
         "solver": solver if isinstance(solver, str) else type(solver).__name__,
@@ -496,7 +490,7 @@ def generate_dataset(
     return Dataset(ts_array, ys, dys, metadata)
 
 
-class StateStream(eqx.Module):
+class StateStream(AbstractDerivativeSource):
     """Random states with exact derivatives, drawn afresh for every batch.
 
     The Lagrangian Neural Networks paper trains on the double pendulum this way: every batch

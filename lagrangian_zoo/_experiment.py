@@ -12,17 +12,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import metrics, plots, systems
-from ._checkpoint import atomic_write, load_model, save_model
-from ._data import _to_canonical, Dataset, generate_dataset, parameters_of, StateStream
+from ._checkpoint import load_model, save_model
+from ._data import Dataset, generate_dataset, parameters_of, StateStream, to_canonical
+from ._io import atomic_write
 from ._mechanics import energy_along, momenta, split_state, velocities
 from ._rollout import rollout
+from ._source import AbstractDerivativeSource
 from ._training import fit
 from .models import get as get_model, HNN, names as model_names
 from .systems._registry import system_class
@@ -125,7 +126,7 @@ class TrainConfig:
         return json.loads(json.dumps(dataclasses.asdict(self), default=_json_default))
 
 
-class CanonicalStream(eqx.Module):
+class CanonicalStream(AbstractDerivativeSource):
     """Random states of a system in canonical coordinates `[q, p]` with `[q_t, p_t]`.
 
     An HNN's symplectic gradient is only right in canonical coordinates; this converts a
@@ -137,7 +138,7 @@ class CanonicalStream(eqx.Module):
 
     def sample(self, key: PRNGKeyArray, batch_size: int):
         y, dy = self.stream.sample(key, batch_size)
-        return _to_canonical(self.stream.system, y, dy)
+        return to_canonical(self.stream.system, y, dy)
 
 
 def model_coordinates(model) -> str:

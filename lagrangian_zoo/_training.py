@@ -19,12 +19,10 @@ import optax
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Scalar
 
 from ._checkpoint import (
-    atomic_write,
     load_training_state,
     save_model,
     save_training_state,
 )
-from ._data import _key_data, Dataset
 from ._distributed import (
     batch_devices,
     check_batch_size,
@@ -34,7 +32,10 @@ from ._distributed import (
     replicate,
     training_placement,
 )
+from ._io import atomic_write, key_data
+from ._source import AbstractDataSource, AbstractDerivativeSource, AbstractFiniteSource
 from ._windows import RolloutWindows
+from .models._base import AbstractDynamics, trainable_filter
 
 
 _LOSSES: dict[str, Callable[[Array, Array], Scalar]] = {
@@ -108,11 +109,6 @@ class History:
 
 def _trainable_spec(model: eqx.Module) -> PyTree[bool]:
     """`lagrangian_zoo.models.trainable_filter(model)` restricted to floating arrays."""
-    from . import models
-
-    trainable_filter = getattr(models, "trainable_filter", None)
-    if trainable_filter is None:
-        return jax.tree.map(eqx.is_inexact_array, model)
 
     def restrict(keep, subtree):
         return jax.tree.map(lambda x: bool(keep) and eqx.is_inexact_array(x), subtree)
@@ -162,12 +158,6 @@ def _positive_int(name: str, value, *, optional: bool = False) -> None:
 def _predict(model, y: Float[Array, "batch state"]) -> Float[Array, "batch state"]:
     t = jnp.zeros((), y.dtype)
     return jax.vmap(model, in_axes=(None, 0, None))(t, y, None)
-
-
-def _predict_for(source, model, y: Float[Array, "batch state"]) -> Array:
-    """What the loss compares: the derivatives, or the rollouts where the data define them."""
-    predict = getattr(source, "predict", None)
-    return predict(model, y) if callable(predict) else _predict(model, y)
 
 
 def _all_finite(tree: PyTree) -> Array:
@@ -221,8 +211,9 @@ def fit(
     **Arguments:**
 
     - `model`: an Equinox vector field `model(t, y, args) -> dy/dt`.
-    - `data`: a [`lagrangian_zoo.Dataset`][] or [`lagrangian_zoo.StateStream`][] (anything
-        with `sample(key, batch_size) -> (y, dy)`).
+    - `data`: a [`lagrangian_zoo.Dataset`][] or [`lagrangian_zoo.StateStream`][], or any
+        [`lagrangian_zoo.AbstractDataSource`][] (`sample(key, batch_size) -> (y, target)`
+        and the `predict(model, y)` that the loss compares with `target`).
     - `steps`: the number of optimizer steps.
     - `key`: the PRNG key of the whole run.
     - `batch_size`: rows per step; `None` uses every row of a `Dataset` in every step
@@ -283,12 +274,12 @@ def fit(
             f"`model` must be an Equinox module model(t, y, args) -> dy/dt, got "
             f"{type(model).__name__}."
         )
-    if not callable(getattr(data, "sample", None)):
+    if not isinstance(data, AbstractDataSource):
         raise TypeError(
-            "`data` must be a lz.Dataset or lz.StateStream (anything with sample(key, "
-            f"batch_size)), got {type(data).__name__}."
+            "`data` must be a lz.Dataset or lz.StateStream (an AbstractDataSource), got "
+            f"{type(data).__name__}."
         )
-    if eval_data is not None and not callable(getattr(eval_data, "sample", None)):
+    if eval_data is not None and not isinstance(eval_data, AbstractDataSource):
         raise TypeError(
             f"`eval_data` must be a lz.Dataset or lz.StateStream, got {type(eval_data).__name__}."
         )
@@ -298,7 +289,7 @@ def fit(
         raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
     full_batch = batch_size is None
     if full_batch:
-        if not isinstance(data, Dataset):
+        if not isinstance(data, AbstractFiniteSource):
             raise ValueError(
                 "batch_size=None (full batch) needs a Dataset; a StateStream draws fresh "
                 "states, so give it a batch size."
@@ -329,10 +320,10 @@ def fit(
         data = RolloutWindows(data, rollout_window)
         if eval_data is not None:
             eval_data = RolloutWindows(eval_data, rollout_window)
-    dof = getattr(model, "dof", None)
     for name, source in (("data", data), ("eval_data", eval_data)):
-        if source is None or not isinstance(dof, int):
+        if source is None or not isinstance(model, AbstractDynamics):
             continue
+        dof = model.dof
         y_shape, _ = jax.eval_shape(lambda: source.sample(jax.random.key(0), 1))
         if y_shape.shape[-1] != 2 * dof:
             raise ValueError(
@@ -348,7 +339,7 @@ def fit(
     settings = {
         "steps": steps,
         "batch_size": batch_size,
-        "key": _key_data(key),
+        "key": key_data(key),
         "loss": loss_name,
         "learning_rate": learning_rate if isinstance(learning_rate, (int, float)) else None,
         "weight_decay": weight_decay,
@@ -414,7 +405,7 @@ def _draw(config: _StepConfig, data, key: PRNGKeyArray, step_number: Array):
 
 
 def _objective(params, static, data, y, dy, loss_fn):
-    prediction = _predict_for(data, eqx.combine(params, static), y)
+    prediction = data.predict(eqx.combine(params, static), y)
     return loss_fn(prediction, dy)
 
 
@@ -464,7 +455,7 @@ def _run_chunk(params, static, opt_state, data, start, key, config: _StepConfig)
 def _evaluate(params, static, eval_data, y, dy, loss_fn, mesh):
     """The loss on all evaluation rows, in passes that bound the memory."""
     model = eqx.combine(params, static)
-    if callable(getattr(eval_data, "predict", None)):
+    if not isinstance(eval_data, AbstractDerivativeSource):
         return loss_fn(eval_data.predict(model, y), dy)
     if mesh is not None:
         return loss_fn(*constrain_batch((_predict_sharded(model, y, mesh), dy), mesh))
@@ -506,9 +497,9 @@ class _Checkpoints:
 
 def _adapted(model, data, key: PRNGKeyArray):
     """The model with input statistics from the training states, when it can adapt."""
-    if not callable(getattr(model, "adapt", None)):
+    if not isinstance(model, AbstractDynamics):
         return model
-    if callable(getattr(data, "states", None)):
+    if isinstance(data, AbstractFiniteSource):
         states, _ = data.states()
     else:
         states, _ = data.sample(key, _STREAM_ADAPT_SAMPLES)
@@ -585,7 +576,7 @@ def _train(
     )
 
     if eval_data is not None:
-        if callable(getattr(eval_data, "states", None)):
+        if isinstance(eval_data, AbstractFiniteSource):
             eval_y, eval_dy = eval_data.states()
         else:
             eval_y, eval_dy = eval_data.sample(eval_key, _STREAM_EVAL_SAMPLES)
@@ -654,7 +645,7 @@ def _train(
         # Handed back as ordinary arrays on the default device, as a one-device run gives them.
         params, static = jax.tree.map(jnp.asarray, gather_to_host((params, static)))
     model = eqx.combine(params, static)
-    if folder is not None and checkpoints.writer and callable(getattr(model, "config", None)):
+    if folder is not None and checkpoints.writer and isinstance(model, AbstractDynamics):
         save_model(os.path.join(folder, "model.lzm"), model)
     return model, history
 

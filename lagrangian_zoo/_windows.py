@@ -9,9 +9,10 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._data import Dataset
 from ._rollout import _ClassicRK4
+from ._source import AbstractFiniteSource
 
 
-class RolloutWindows(eqx.Module):
+class RolloutWindows(AbstractFiniteSource):
     r"""Every run of `window` consecutive samples of a dataset's trajectories.
 
     A minibatch is `(y0, target)`: the first state of each window and the whole window. The

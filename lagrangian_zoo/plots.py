@@ -10,12 +10,10 @@ Entries of the dictionaries are drawn in order: the FIRST entry is the reference
 drawn solid and black; the others are drawn in colour, dashed.
 """
 
-import contextlib
 import math
 import os
 import pathlib
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +21,8 @@ from jaxtyping import ArrayLike
 from matplotlib.animation import PillowWriter
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from ._io import atomic_path
 
 
 ArrayInput = ArrayLike | Sequence
@@ -135,26 +135,11 @@ def _figure_path(path: PathLike) -> tuple[pathlib.Path, str]:
     return path, fmt
 
 
-@contextlib.contextmanager
-def _atomic(path: pathlib.Path) -> Iterator[pathlib.Path]:
-    """A temporary file beside `path` that replaces it only if the block succeeds."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    # A fresh name rather than tempfile.mkstemp, whose private mode (0600) would survive the
-    # rename; the writer creates the file with the usual permissions.
-    temporary = folder / f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix}"
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _save(figure: Figure, path: PathLike | None, dpi: float | int) -> Figure:
     dpi = _positive_number("dpi", dpi)
     if path is not None:
         target, fmt = _figure_path(path)
-        with _atomic(target) as temporary:
+        with atomic_path(target, make_folder=True) as temporary:
             figure.savefig(temporary, format=fmt, dpi=dpi)
     return figure
 
@@ -175,7 +160,7 @@ def _animation(
     if target.suffix.lower() != ".gif":
         raise ValueError(f"`path` must end in .gif for an animation, got {str(target)!r}.")
     writer = PillowWriter(fps=fps)
-    with _atomic(target) as temporary:
+    with atomic_path(target, make_folder=True) as temporary:
         with writer.saving(figure, str(temporary), dpi):
             for frame in frames:
                 draw(frame)

@@ -24,7 +24,7 @@ STEPS = 1000
 CHECKPOINT_EVERY = 20
 
 
-class Throttled(eqx.Module):
+class Throttled(lz.AbstractDerivativeSource, lz.AbstractFiniteSource):
     """A dataset whose minibatches each take a millisecond longer to draw."""
 
     data: lz.Dataset

@@ -9,7 +9,8 @@ import numpy as np
 import optax
 import pytest
 from hypothesis import given, HealthCheck, settings, strategies as st
-from lagrangian_zoo._checkpoint import atomic_write, load_training_state, save_training_state
+from lagrangian_zoo._checkpoint import load_training_state, save_training_state
+from lagrangian_zoo._io import atomic_write
 
 from helpers import damaged
 

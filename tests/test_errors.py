@@ -632,7 +632,7 @@ def test_save_model_into_a_missing_folder(model, tmp_path):
 
 
 def test_save_model_refuses_a_module_without_config(tmp_path):
-    with pytest.raises(TypeError, match=r"save_model needs a model with a `config\(\)` method"):
+    with pytest.raises(TypeError, match=r"save_model needs a lagrangian_zoo model"):
         lz.save_model(tmp_path / "linear.lzm", eqx.nn.Linear(2, 2, key=KEY))
 
 
