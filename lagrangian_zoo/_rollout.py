@@ -61,7 +61,7 @@ class _RK4Interpolation(diffrax.AbstractLocalInterpolation):
         return jtu.tree_map(combine, self.y0, self.k)
 
 
-class _ClassicRK4(diffrax.AbstractERK):
+class ClassicRK4(diffrax.AbstractERK):
     """The classic fourth-order Runge-Kutta method (fixed step), the HNN paper's integrator."""
 
     tableau: ClassVar[diffrax.ButcherTableau] = diffrax.ButcherTableau(
@@ -81,7 +81,7 @@ class _ClassicRK4(diffrax.AbstractERK):
 _FIXED_STEP_SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
     "verlet": StormerVerlet,
     "midpoint": ImplicitMidpoint,
-    "rk4": _ClassicRK4,
+    "rk4": ClassicRK4,
 }
 
 _VERLET_SCOPE = (
@@ -101,7 +101,7 @@ def _resolve_solver(solver) -> tuple[diffrax.AbstractSolver, bool]:
         # Our RK4 carries a dummy error estimate (it is an ERK), so it must not be driven by an
         # adaptive controller; any other solver is adaptive exactly when Diffrax says so.
         adaptive = isinstance(solver, diffrax.AbstractAdaptiveSolver) and not isinstance(
-            solver, _ClassicRK4
+            solver, ClassicRK4
         )
         return solver, adaptive
     if isinstance(solver, str):

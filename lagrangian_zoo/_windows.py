@@ -8,7 +8,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._data import Dataset
-from ._rollout import _ClassicRK4
+from ._rollout import ClassicRK4
 from ._source import AbstractFiniteSource
 
 
@@ -95,7 +95,7 @@ class RolloutWindows(AbstractFiniteSource):
         def one(state):
             solution = diffrax.diffeqsolve(
                 diffrax.ODETerm(model),
-                _ClassicRK4(),
+                ClassicRK4(),
                 t0=self.times[0],
                 t1=self.times[-1],
                 dt0=dt,
