@@ -8,6 +8,7 @@ import math
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ from ._distributed import (
     replicate,
     training_placement,
 )
+from ._fingerprint import data_fingerprint, function_fingerprint, optimizer_fingerprint
 from ._io import atomic_write, key_data
 from ._source import AbstractDataSource, AbstractDerivativeSource, AbstractFiniteSource
 from ._windows import RolloutWindows
@@ -235,7 +237,11 @@ def fit(
         end), `history.json`, and the final model `model.lzm` (for
         [`lagrangian_zoo.load_model`][], when the model has a `config()` method).
     - `resume`: continue from the latest checkpoint in `checkpoint_dir` (or start afresh if
-        there is none). The other arguments must be those of the interrupted run.
+        there is none). The other arguments must be those of the interrupted run: the
+        checkpoint records the settings, a fingerprint of the training data's arrays, of the
+        optimizer (its kind and the hyperparameters optax keeps in its closures, schedules
+        included) and of a callable loss, and a difference is refused with a message naming
+        it. An optimizer whose hyperparameters cannot be read gets a warning instead.
     - `adapt`: call `model.adapt(states)` once before training, when the model has it, to
         set its input statistics (from all rows of a `Dataset`, or a large sample of a
         `StateStream`).
@@ -316,6 +322,7 @@ def fit(
             raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
         optimizer = _default_optimizer(learning_rate, weight_decay, steps)
     loss_fn, loss_name = _resolve_loss(loss)
+    original_data = data
     if loss_name == "rollout":
         data = RolloutWindows(data, rollout_window)
         if eval_data is not None:
@@ -347,6 +354,18 @@ def fit(
     }
     if loss_name == "rollout":
         settings["rollout_window"] = rollout_window
+    # What else decides the computation, fingerprinted: the training data, the optimizer
+    # (its kind and hyperparameters, read from optax's closures) and a callable loss.
+    settings["data"] = data_fingerprint(original_data)
+    settings["optimizer"] = optimizer_fingerprint(optimizer)
+    if callable(loss):
+        settings["loss_function"] = function_fingerprint(loss)
+    if resume and settings["optimizer"] is None:
+        warnings.warn(
+            "fit(resume=True) cannot tell whether the optimizer is the one of the interrupted "
+            "run: no hyperparameters were found in it. Resume only with the same optimizer.",
+            stacklevel=2,
+        )
     mesh, device = training_placement(devices, mesh)
     if mesh is not None and not full_batch:
         check_batch_size(batch_size, mesh)

@@ -261,3 +261,87 @@ def test_full_batch_needs_a_dataset():
     stream = lz.StateStream(lz.systems.get("pendulum"))
     with pytest.raises(ValueError, match="full batch"):
         lz.fit(_baseline(), stream, steps=10, key=jax.random.key(0), batch_size=None)
+
+
+def test_resume_refuses_a_changed_optimizer_data_or_loss(spring_data, tmp_path):
+    model = lz.models.Baseline(1, width=8, depth=1, key=jax.random.key(0))
+    options = dict(steps=10, key=jax.random.key(1), batch_size=16, progress=False, log_every=5)
+    folder = tmp_path / "run"
+    lz.fit(model, spring_data, optimizer=optax.adam(1e-3), checkpoint_dir=folder, **options)
+    # The same settings resume (the run is finished, so nothing more happens).
+    lz.fit(
+        model,
+        spring_data,
+        optimizer=optax.adam(1e-3),
+        checkpoint_dir=folder,
+        resume=True,
+        **options,
+    )
+    with pytest.raises(ValueError, match="optimizer"):
+        lz.fit(
+            model,
+            spring_data,
+            optimizer=optax.adam(0.5),
+            checkpoint_dir=folder,
+            resume=True,
+            **options,
+        )
+    with pytest.raises(ValueError, match="optimizer"):
+        lz.fit(
+            model,
+            spring_data,
+            optimizer=optax.sgd(1e-3),
+            checkpoint_dir=folder,
+            resume=True,
+            **options,
+        )
+    changed = lz.Dataset(spring_data.ts, spring_data.y * 1.01, spring_data.dy)
+    with pytest.raises(ValueError, match="data"):
+        lz.fit(
+            model,
+            changed,
+            optimizer=optax.adam(1e-3),
+            checkpoint_dir=folder,
+            resume=True,
+            **options,
+        )
+    with pytest.raises(ValueError, match="loss"):
+        lz.fit(
+            model,
+            spring_data,
+            optimizer=optax.adam(1e-3),
+            checkpoint_dir=folder,
+            resume=True,
+            loss="l1",
+            **options,
+        )
+
+
+def test_resume_warns_when_it_cannot_read_the_optimizer(spring_data, tmp_path):
+    class Opaque:
+        """An optimizer kept in an object's attribute, not in closures."""
+
+        def __init__(self):
+            self.inner = optax.adam(1e-3)
+
+        def init(self, params):
+            return self.inner.init(params)
+
+        def update(self, grads, state, params=None):
+            return self.inner.update(grads, state, params)
+
+    opaque = Opaque()
+
+    model = lz.models.Baseline(1, width=8, depth=1, key=jax.random.key(0))
+    with pytest.warns(UserWarning, match="cannot tell whether the optimizer"):
+        lz.fit(
+            model,
+            spring_data,
+            steps=5,
+            key=jax.random.key(1),
+            batch_size=16,
+            progress=False,
+            optimizer=optax.GradientTransformation(opaque.init, opaque.update),
+            checkpoint_dir=tmp_path / "run",
+            resume=True,
+        )
