@@ -178,6 +178,90 @@ def _checkpoints(folder: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def _check_inputs(model, data, eval_data, key, batch_size) -> None:
+    """Refuses arguments of `fit` of the wrong kind, naming each."""
+    if not isinstance(model, eqx.Module) or not callable(model):
+        raise TypeError(
+            f"`model` must be an Equinox module model(t, y, args) -> dy/dt, got "
+            f"{type(model).__name__}."
+        )
+    if not isinstance(data, AbstractDataSource):
+        raise TypeError(
+            "`data` must be a lz.Dataset or lz.StateStream (an AbstractDataSource), got "
+            f"{type(data).__name__}."
+        )
+    if eval_data is not None and not isinstance(eval_data, AbstractDataSource):
+        raise TypeError(
+            f"`eval_data` must be a lz.Dataset or lz.StateStream, got {type(eval_data).__name__}."
+        )
+    if not isinstance(key, jax.Array) or not (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32
+    ):
+        raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
+    if batch_size is None:
+        if not isinstance(data, AbstractFiniteSource):
+            raise ValueError(
+                "batch_size=None (full batch) needs a Dataset; a StateStream draws fresh "
+                "states, so give it a batch size."
+            )
+    else:
+        _positive_int("batch_size", batch_size)
+
+
+def _resolve_optimizer(optimizer, learning_rate, weight_decay, steps: int):
+    """The optimizer to use, and the learning rate and weight decay it was built from."""
+    if optimizer is not None:
+        if learning_rate is not None or weight_decay is not None:
+            raise ValueError(
+                "pass either `optimizer` or `learning_rate`/`weight_decay`, not both: the "
+                "optimizer already holds its learning rate."
+            )
+        return optimizer, learning_rate, weight_decay
+    learning_rate = 1e-3 if learning_rate is None else learning_rate
+    weight_decay = 0.0 if weight_decay is None else weight_decay
+    if not callable(learning_rate) and not (
+        isinstance(learning_rate, (int, float)) and learning_rate > 0
+    ):
+        raise ValueError(
+            f"`learning_rate` must be a positive number or an optax schedule, got "
+            f"{learning_rate!r}."
+        )
+    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+        raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
+    return _default_optimizer(learning_rate, weight_decay, steps), learning_rate, weight_decay
+
+
+def _check_state_sizes(model, **sources) -> None:
+    """Refuses data whose states do not have the model's `2 * dof` entries."""
+    if not isinstance(model, AbstractDynamics):
+        return
+    dof = model.dof
+    for name, source in sources.items():
+        if source is None:
+            continue
+        y_shape, _ = jax.eval_shape(lambda: source.sample(jax.random.key(0), 1))
+        if y_shape.shape[-1] != 2 * dof:
+            raise ValueError(
+                f"`{name}` holds states of {y_shape.shape[-1]} entries, but the model "
+                f"{type(model).__name__} has dof={dof} and expects 2 * dof = {2 * dof}."
+            )
+
+
+def _fingerprints(data, optimizer, loss, *, warn: bool) -> dict[str, str | None]:
+    """What else decides the computation, fingerprinted: the training data, the optimizer
+    (its kind and hyperparameters, read from optax's closures) and a callable loss."""
+    found = {"data": data_fingerprint(data), "optimizer": optimizer_fingerprint(optimizer)}
+    if callable(loss):
+        found["loss_function"] = function_fingerprint(loss)
+    if warn and found["optimizer"] is None:
+        warnings.warn(
+            "fit(resume=True) cannot tell whether the optimizer is the one of the interrupted "
+            "run: no hyperparameters were found in it. Resume only with the same optimizer.",
+            stacklevel=3,
+        )
+    return found
+
+
 def fit(
     model: eqx.Module,
     data: Any,
@@ -275,68 +359,18 @@ def fit(
     _positive_int("log_every", log_every)
     _positive_int("eval_every", eval_every, optional=True)
     _positive_int("checkpoint_every", checkpoint_every, optional=True)
-    if not isinstance(model, eqx.Module) or not callable(model):
-        raise TypeError(
-            f"`model` must be an Equinox module model(t, y, args) -> dy/dt, got "
-            f"{type(model).__name__}."
-        )
-    if not isinstance(data, AbstractDataSource):
-        raise TypeError(
-            "`data` must be a lz.Dataset or lz.StateStream (an AbstractDataSource), got "
-            f"{type(data).__name__}."
-        )
-    if eval_data is not None and not isinstance(eval_data, AbstractDataSource):
-        raise TypeError(
-            f"`eval_data` must be a lz.Dataset or lz.StateStream, got {type(eval_data).__name__}."
-        )
-    if not isinstance(key, jax.Array) or not (
-        jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32
-    ):
-        raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
+    _check_inputs(model, data, eval_data, key, batch_size)
     full_batch = batch_size is None
-    if full_batch:
-        if not isinstance(data, AbstractFiniteSource):
-            raise ValueError(
-                "batch_size=None (full batch) needs a Dataset; a StateStream draws fresh "
-                "states, so give it a batch size."
-            )
-    else:
-        _positive_int("batch_size", batch_size)
-    if optimizer is not None:
-        if learning_rate is not None or weight_decay is not None:
-            raise ValueError(
-                "pass either `optimizer` or `learning_rate`/`weight_decay`, not both: the "
-                "optimizer already holds its learning rate."
-            )
-    else:
-        learning_rate = 1e-3 if learning_rate is None else learning_rate
-        weight_decay = 0.0 if weight_decay is None else weight_decay
-        if not callable(learning_rate) and not (
-            isinstance(learning_rate, (int, float)) and learning_rate > 0
-        ):
-            raise ValueError(
-                f"`learning_rate` must be a positive number or an optax schedule, got "
-                f"{learning_rate!r}."
-            )
-        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-            raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
-        optimizer = _default_optimizer(learning_rate, weight_decay, steps)
+    optimizer, learning_rate, weight_decay = _resolve_optimizer(
+        optimizer, learning_rate, weight_decay, steps
+    )
     loss_fn, loss_name = _resolve_loss(loss)
     original_data = data
     if loss_name == "rollout":
         data = RolloutWindows(data, rollout_window)
         if eval_data is not None:
             eval_data = RolloutWindows(eval_data, rollout_window)
-    for name, source in (("data", data), ("eval_data", eval_data)):
-        if source is None or not isinstance(model, AbstractDynamics):
-            continue
-        dof = model.dof
-        y_shape, _ = jax.eval_shape(lambda: source.sample(jax.random.key(0), 1))
-        if y_shape.shape[-1] != 2 * dof:
-            raise ValueError(
-                f"`{name}` holds states of {y_shape.shape[-1]} entries, but the model "
-                f"{type(model).__name__} has dof={dof} and expects 2 * dof = {2 * dof}."
-            )
+    _check_state_sizes(model, data=data, eval_data=eval_data)
     eval_every = log_every if eval_every is None else eval_every
     checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
     if resume and checkpoint_dir is None:
@@ -351,21 +385,9 @@ def fit(
         "learning_rate": learning_rate if isinstance(learning_rate, (int, float)) else None,
         "weight_decay": weight_decay,
         "adapt": bool(adapt),
+        **({"rollout_window": rollout_window} if loss_name == "rollout" else {}),
+        **_fingerprints(original_data, optimizer, loss, warn=resume),
     }
-    if loss_name == "rollout":
-        settings["rollout_window"] = rollout_window
-    # What else decides the computation, fingerprinted: the training data, the optimizer
-    # (its kind and hyperparameters, read from optax's closures) and a callable loss.
-    settings["data"] = data_fingerprint(original_data)
-    settings["optimizer"] = optimizer_fingerprint(optimizer)
-    if callable(loss):
-        settings["loss_function"] = function_fingerprint(loss)
-    if resume and settings["optimizer"] is None:
-        warnings.warn(
-            "fit(resume=True) cannot tell whether the optimizer is the one of the interrupted "
-            "run: no hyperparameters were found in it. Resume only with the same optimizer.",
-            stacklevel=2,
-        )
     mesh, device = training_placement(devices, mesh)
     if mesh is not None and not full_batch:
         check_batch_size(batch_size, mesh)
@@ -495,6 +517,24 @@ class _Checkpoints:
     def existing(self) -> list[tuple[int, str]]:
         return [] if self.folder is None else _checkpoints(self.folder)
 
+    def restore(self, like: tuple[PyTree, PyTree], *, resume: bool):
+        """`(model, opt_state, step, history)` from the latest checkpoint, or `None` to start
+        afresh; creates the folder. Checkpoints of another run are refused unless `resume`,
+        and a resumed run's settings must be those saved."""
+        if self.folder is None:
+            return None
+        existing = self.existing()
+        if existing and not resume:
+            raise FileExistsError(
+                f"'{self.folder}' already holds training checkpoints (latest: step "
+                f"{existing[-1][0]}). Pass resume=True to continue that run, or choose an "
+                "empty checkpoint_dir."
+            )
+        os.makedirs(self.folder, exist_ok=True)
+        if not existing:
+            return None
+        return load_training_state(existing[-1][1], like, settings=self.settings)
+
     def save(self, step: int, model, opt_state, history: "History") -> None:
         if self.folder is None:
             return
@@ -512,6 +552,15 @@ class _Checkpoints:
         for old_step, old_path in _checkpoints(self.folder)[:-_KEEP_CHECKPOINTS]:
             if old_step < step:
                 os.unlink(old_path)
+
+
+def _evaluation_rows(eval_data, key: PRNGKeyArray, mesh):
+    """The fixed rows the evaluation loss is measured on (a sample of a stream)."""
+    if isinstance(eval_data, AbstractFiniteSource):
+        rows = eval_data.states()
+    else:
+        rows = eval_data.sample(key, _STREAM_EVAL_SAMPLES)
+    return rows if mesh is None else replicate(rows, mesh)
 
 
 def _adapted(model, data, key: PRNGKeyArray):
@@ -559,24 +608,14 @@ def _train(
     history = History.from_dict({})
     if mesh is not None:
         history = dataclasses.replace(history, devices=batch_devices(mesh))
-    step = 0
     folder = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
     checkpoints = _Checkpoints(folder, settings)
-    existing = checkpoints.existing()
-    if existing and not resume:
-        raise FileExistsError(
-            f"'{folder}' already holds training checkpoints (latest: step "
-            f"{existing[-1][0]}). Pass resume=True to continue that run, or choose an "
-            "empty checkpoint_dir."
-        )
-    if existing:
-        model, opt_state, step, saved_history = load_training_state(
-            existing[-1][1], (model, opt_state), settings=settings
-        )
+    restored = checkpoints.restore((model, opt_state), resume=resume)
+    step = 0
+    if restored is not None:
+        model, opt_state, step, saved_history = restored
         history = dataclasses.replace(History.from_dict(saved_history), devices=history.devices)
         params, static = eqx.partition(model, spec)
-    if folder is not None:
-        os.makedirs(folder, exist_ok=True)
 
     if mesh is not None:
         # Parameters, optimizer state and the data to draw from live on every device; only
@@ -595,12 +634,7 @@ def _train(
     )
 
     if eval_data is not None:
-        if isinstance(eval_data, AbstractFiniteSource):
-            eval_y, eval_dy = eval_data.states()
-        else:
-            eval_y, eval_dy = eval_data.sample(eval_key, _STREAM_EVAL_SAMPLES)
-        if mesh is not None:
-            eval_y, eval_dy = replicate((eval_y, eval_dy), mesh)
+        eval_y, eval_dy = _evaluation_rows(eval_data, eval_key, mesh)
 
     elapsed_before = float(history.seconds[-1]) if history.seconds.size else 0.0
     started = time.perf_counter()
