@@ -27,8 +27,15 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _PACKAGES = ("lagrangian_zoo", "jax", "jaxlib", "equinox", "diffrax", "optax", "numpy")
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """`--quick` (the default, a smoke run) or `--full` (the papers' scale), and `--out DIR`."""
+def parse_args(
+    description: str,
+    argv: Sequence[str] | None = None,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """`--quick` (the default, a smoke run) or `--full` (the papers' scale), and `--out DIR`.
+
+    `extra(parser)`, when given, adds a script's own options.
+    """
     parser = argparse.ArgumentParser(description=description)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="a smoke run (default)")
@@ -40,6 +47,8 @@ def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.
         help="folder for the results (default: benchmarks/results for --full, a temporary "
         "folder for --quick)",
     )
+    if extra is not None:
+        extra(parser)
     args = parser.parse_args(argv)
     args.mode = "full" if args.full else "quick"
     return args
@@ -149,8 +158,13 @@ def write_results(
     columns: Sequence[str] | None = None,
     title: str | None = None,
     notes: Iterable[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> tuple[Path, Path]:
-    """Writes `<name>.json` and `<name>.md` into `directory`; returns both paths."""
+    """Writes `<name>.json` and `<name>.md` into `directory`; returns both paths.
+
+    `extra` adds top-level entries to the JSON document (for example `"partial": true` and the
+    per-seed results a resumed run continues from); the Markdown file shows only the rows.
+    """
     created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = {
         "benchmark": name,
@@ -160,6 +174,7 @@ def write_results(
         "versions": versions(),
         "config": dict(config),
         "rows": [dict(row) for row in rows],
+        **dict(extra or {}),
     }
     json_path = Path(directory) / f"{name}.json"
     markdown_path = Path(directory) / f"{name}.md"
