@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help test demo lint docs clean bench-quick
+.PHONY: help test demo lint docs clean bench-quick bench-speed
 
 help:
 	@echo "make demo   train baseline, HNN and LNN on the double pendulum (CPU, minutes) -> runs/demo/"
 	@echo "make test   lint, the test suite (float64, CPU), then every benchmark's --quick run"
 	@echo "make lint   ruff"
 	@echo "make docs   build the documentation site into site/"
+	@echo "make bench-speed   speed vs SciPy, PyTorch and the papers' code -> benchmarks/results/speed.*"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,10 @@ bench-quick: $(STAMP)
 		$(BIN)/python $$script --quick --out $$out; \
 		rm -rf $$out; \
 	done
+
+# The full speed benchmark: benchmarks/results/speed.{json,md} and the docs' figures.
+bench-speed: $(STAMP)
+	$(BIN)/python benchmarks/speed.py --full
 
 demo: $(STAMP)
 	$(BIN)/lagrangian-zoo demo --out runs/demo
