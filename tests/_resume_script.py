@@ -11,7 +11,6 @@ midway; the parameters are the same either way.
 import sys
 import time
 
-import equinox as eqx
 import jax
 
 
