@@ -1,0 +1,533 @@
+"""The Lagrangian Neural Networks paper's double pendulum, on the paper's training distribution.
+
+Every model learns from the LNN paper's stream (`lz.StateStream(system)`): fresh random states
+for every batch, angles U[0, 2pi), angular velocities U[-10, 10), exact accelerations as targets,
+an L1 loss. Models:
+
+- `lnn`: `lz.models.LNN`, angles embedded as (cos q, sin q);
+- `baseline`: the paper's baseline, an MLP of the state that predicts the accelerations
+  (`lz.models.Baseline(predict="acceleration")`);
+- `hnn`: an HNN in canonical coordinates (q, p), trained on the same states converted by the
+  true Legendre map (its q_tt for the test loss comes from the true mass matrix);
+- `delan`: `lz.models.DeLaN` (kinetic energy quadratic in q_t with a learned M(q)).
+
+Recipes:
+
+- `paper`: the LNN paper's network, 500 x 4 softplus with its initialisation, batch 32, Adam
+  1e-3 with a cosine decay, no input scaling and no gradient clipping;
+- `ours`: 128 x 3 softplus, batch 256, Equinox's default initialisation, velocities divided
+  by 2.5 at the network input (momenta of the HNN by their standard deviation), Adam 1e-3 with
+  a cosine decay and the gradient clipped to global norm 1 (see `RECIPES`). Clipping is what
+  matters most: without it the LNN learns nothing in the first thousands of steps (its learned
+  mass matrix is indefinite at most states at initialisation, so the accelerations and their
+  gradients are huge where it is nearly singular).
+
+Each training run gets the same number of optimizer steps within a recipe (`config.steps`), in
+float32 (about 1.5x faster than float64 on a CPU); the `seconds` column says what that cost.
+
+Metrics:
+
+- `test_loss`: the mean absolute error of the accelerations q_tt on 4096 held-out states of the
+  training distribution (the paper's L1 loss);
+- `energy_discrepancy_percent`: the authors' metric, |E_true - E_pred| / (3 m g l) at t = 100
+  averaged over 40 initial states nearly at rest (angles U[0, 2pi), velocities U[0, 0.1)),
+  sampled at 10 per unit time; the truth is integrated in float64 by Dopri8 at tolerance
+  1e-10, the models by Tsit5 at rtol 1e-7, atol 1e-9 (float32);
+- `energy_discrepancy_mean_percent`: the same averaged over time;
+- `valid_prediction_time`: `lz.metrics.valid_prediction_time` (threshold 0.4), mean over the
+  initial states;
+- `failed_rollouts`: rollouts that did not reach t = 100 (non-finite, or stopped at
+  `max_steps`), summed over seeds; the energy metrics average the finite rollouts only, so a
+  row with failures says so.
+
+Full runs write `lnn_double_pendulum.json` after every (model, recipe, seed), marked
+`"partial": true` until the last one; `--resume` continues from it, and `--max-minutes` stops
+a run between results so that each invocation stays short.
+"""
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lagrangian_zoo as lz  # noqa: E402
+from lagrangian_zoo._experiment import CanonicalStream, model_rollout  # noqa: E402
+from lagrangian_zoo.models._normaliser import Normaliser  # noqa: E402
+
+import _common  # noqa: E402
+
+
+NAME = "lnn_double_pendulum"
+PUBLISHED = {
+    # Cranmer et al. 2020, the double pendulum: final L1 losses and energy discrepancies.
+    "lnn": {"test_loss": 7.3e-2, "energy_discrepancy_percent": 0.4},
+    "baseline": {"test_loss": 7.4e-2, "energy_discrepancy_percent": 8.0},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    width: int
+    depth: int
+    batch_size: int
+    init: str
+    velocity_scale: float | None  # inputs q_t / scale; None: raw velocities
+    gradient_clip: float | None
+    learning_rate: float = 1e-3
+
+
+RECIPES = {
+    "paper": Recipe(
+        width=500, depth=4, batch_size=32, init="lnn", velocity_scale=None, gradient_clip=None
+    ),
+    "ours": Recipe(
+        width=128, depth=3, batch_size=256, init="default", velocity_scale=2.5, gradient_clip=1.0
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    models: tuple[str, ...]
+    recipes: dict[str, tuple[str, ...]]  # model -> recipes it is trained with
+    steps: dict[str, int]  # recipe -> optimizer steps per training run
+    seeds: int
+    initial_states: int
+    t_end: float
+    samples_per_unit_time: int
+    test_states: int
+    max_rollout_steps: int
+
+
+FULL = Config(
+    models=("lnn", "baseline", "hnn", "delan"),
+    recipes={
+        "lnn": ("ours", "paper"),
+        "baseline": ("ours",),
+        "hnn": ("ours",),
+        "delan": ("ours",),
+    },
+    steps={"ours": 10_000, "paper": 3_000},
+    seeds=3,
+    initial_states=40,
+    t_end=100.0,
+    samples_per_unit_time=10,
+    test_states=4096,
+    max_rollout_steps=25_000,
+)
+QUICK = Config(
+    models=("lnn", "baseline", "hnn", "delan"),
+    recipes={
+        "lnn": ("ours", "paper"),
+        "baseline": ("ours",),
+        "hnn": ("ours",),
+        "delan": ("ours",),
+    },
+    steps={"ours": 30, "paper": 10},
+    seeds=1,
+    initial_states=2,
+    t_end=1.0,
+    samples_per_unit_time=10,
+    test_states=256,
+    max_rollout_steps=2_000,
+)
+QUICK_RECIPES = {
+    name: dataclasses.replace(recipe, width=16, depth=2) for name, recipe in RECIPES.items()
+}
+
+
+def build_model(name: str, recipe: Recipe, system, key):
+    sizes: dict[str, Any] = dict(
+        width=recipe.width, depth=recipe.depth, init=recipe.init, periodic=system.periodic
+    )
+    if name == "lnn":
+        # Rollouts stop (as failures) rather than raise where a learned mass matrix is singular.
+        return lz.models.LNN(system.dof, key=key, checks=False, **sizes)
+    if name == "baseline":
+        return lz.models.Baseline(
+            system.dof, key=key, predict="acceleration", activation="softplus", **sizes
+        )
+    if name == "hnn":
+        return lz.models.HNN(system.dof, key=key, activation="softplus", **sizes)
+    if name == "delan":
+        return lz.models.DeLaN(system.dof, key=key, **sizes)
+    raise ValueError(f"unknown model {name!r}")
+
+
+def optimizer(recipe: Recipe, steps: int) -> optax.GradientTransformation:
+    adam = optax.adam(optax.cosine_decay_schedule(recipe.learning_rate, steps))
+    if recipe.gradient_clip is None:
+        return adam
+    return optax.chain(optax.clip_by_global_norm(recipe.gradient_clip), adam)
+
+
+def accelerations(model, system, y: jax.Array) -> jax.Array:
+    """The model's q_tt at velocity states `y`; a canonical HNN's p_t is converted with the
+    true mass matrix, q_tt = M^-1 (p_t - dM/dt q_t)."""
+    n = system.dof
+    if not isinstance(model, lz.models.HNN) or model.coordinates != "canonical":
+        return jax.vmap(lambda state: model(0.0, state, None))(y)[:, n:]
+    masses = lz.mass_matrix(system.lagrangian)
+    momentum = lz.momenta(system.lagrangian)
+
+    def one(state):
+        q, q_t = state[:n], state[n:]
+        p_t = model(0.0, jnp.concatenate([q, momentum(q, q_t)]), None)[n:]
+        mass, mass_rate = jax.jvp(lambda x: masses(x, q_t), (q,), (q_t,))
+        return jnp.linalg.solve(mass, p_t - mass_rate @ q_t)
+
+    return jax.vmap(one)(y)
+
+
+def true_rollouts(system_name: str, y0, ts) -> np.ndarray:
+    """The truth, in float64 at tolerance 1e-10 (the authors' setting)."""
+    with jax.enable_x64(True):
+        system64 = lz.systems.get(system_name)
+        ys = lz.rollout(
+            system64,
+            jnp.asarray(np.asarray(y0), jnp.float64),
+            jnp.asarray(np.asarray(ts), jnp.float64),
+            solver="dopri8",
+            rtol=1e-10,
+            atol=1e-10,
+            max_steps=1_000_000,
+        )
+        return np.asarray(ys)
+
+
+def evaluate(model, system, stream, y0, ts, truth, config: Config, seed: int) -> dict[str, Any]:
+    y, dy = stream.sample(jax.random.key(10_000 + seed), config.test_states)
+    test_loss = float(jnp.mean(jnp.abs(accelerations(model, system, y) - dy[:, system.dof :])))
+    start = time.perf_counter()
+    predicted = model_rollout(
+        model,
+        system,
+        y0,
+        ts,
+        rtol=1e-7,
+        atol=1e-9,
+        checks=False,
+        max_steps=config.max_rollout_steps,
+    )
+    rollout_seconds = time.perf_counter() - start
+    predicted = np.asarray(predicted)
+    finite = np.all(np.isfinite(predicted), axis=(-2, -1))
+    scale = float(system.max_potential_energy)
+    truth32 = jnp.asarray(truth, predicted.dtype)
+    true_energy = np.asarray(lz.energy_along(system.energy, truth32))
+    predicted_energy = np.asarray(lz.energy_along(system.energy, jnp.asarray(predicted)))
+    gap = np.abs(predicted_energy - true_energy) / scale  # (initial states, times), nan if failed
+    row: dict[str, Any] = {
+        "test_loss": test_loss,
+        "failed_rollouts": int((~finite).sum()),
+        "rollout_seconds": rollout_seconds,
+    }
+    if finite.any():
+        row["energy_discrepancy_percent"] = 100 * float(gap[finite, -1].mean())
+        row["energy_discrepancy_median_percent"] = 100 * float(np.median(gap[finite, -1]))
+        row["energy_discrepancy_mean_percent"] = 100 * float(gap[finite].mean())
+        row["valid_prediction_time"] = float(
+            jnp.mean(
+                lz.metrics.valid_prediction_time(
+                    ts, truth32[finite], jnp.asarray(predicted[finite]), periodic=system.periodic
+                )
+            )
+        )
+    # For the figure: one initial state's energy and the per-time mean discrepancy.
+    row["curves"] = {
+        "energy_first_state": predicted_energy[0].tolist(),
+        "discrepancy_percent_mean": (
+            (100 * gap[finite].mean(axis=0)).tolist() if finite.any() else None
+        ),
+    }
+    return row
+
+
+def run_one(model_name, recipe_name, recipe, seed, config, system, stream, y0, ts, truth):
+    key = jax.random.key(seed)
+    model_key, train_key = jax.random.split(key)
+    model = build_model(model_name, recipe, system, model_key)
+    data = CanonicalStream(stream) if model_name == "hnn" else stream
+    # A fixed velocity scale (momenta, for the HNN, by their standard deviation: `adapt`).
+    adapt = model_name == "hnn" and recipe.velocity_scale is not None
+    if model_name != "hnn" and recipe.velocity_scale is not None:
+        n = system.dof
+        scale = jnp.concatenate([jnp.ones(n), jnp.full(n, recipe.velocity_scale)])
+        normaliser = Normaliser(mean=jnp.zeros(2 * n), scale=scale, periodic=system.periodic)
+        model = eqx.tree_at(lambda m: m.normaliser, model, normaliser)
+    steps = config.steps[recipe_name]
+    start = time.perf_counter()
+    model, history = lz.fit(
+        model,
+        data,
+        steps=steps,
+        batch_size=recipe.batch_size,
+        optimizer=optimizer(recipe, steps),
+        loss="l1",
+        key=train_key,
+        adapt=adapt,
+        progress=False,
+        log_every=max(steps // 20, 1),
+    )
+    seconds = time.perf_counter() - start
+    row = evaluate(model, system, stream, y0, ts, truth, config, seed)
+    return {
+        "model": model_name,
+        "recipe": recipe_name,
+        "seed": seed,
+        "steps": steps,
+        "seconds": seconds,
+        "final_train_loss": float(history.train_loss[-1]),
+        **row,
+    }
+
+
+def summarise(runs: list[dict], config: Config) -> list[dict]:
+    rows = []
+    for model_name in config.models:
+        for recipe_name in config.recipes[model_name]:
+            done = [r for r in runs if (r["model"], r["recipe"]) == (model_name, recipe_name)]
+            if not done:
+                continue
+            row: dict[str, Any] = {
+                "model": model_name,
+                "recipe": recipe_name,
+                "width": (QUICK_RECIPES if config is QUICK else RECIPES)[recipe_name].width,
+                "depth": (QUICK_RECIPES if config is QUICK else RECIPES)[recipe_name].depth,
+                "steps": done[0]["steps"],
+                "seeds": len(done),
+            }
+            for metric in (
+                "test_loss",
+                "energy_discrepancy_percent",
+                "energy_discrepancy_median_percent",
+                "energy_discrepancy_mean_percent",
+                "valid_prediction_time",
+                "seconds",
+            ):
+                values = [r[metric] for r in done if r.get(metric) is not None]
+                values = [v for v in values if math.isfinite(v)]
+                row[metric] = float(np.mean(values)) if values else None
+                if metric in ("test_loss", "energy_discrepancy_percent") and len(values) > 1:
+                    row[f"{metric}_std"] = float(np.std(values))
+            row["failed_rollouts"] = sum(r["failed_rollouts"] for r in done)
+            row["rollouts"] = config.initial_states * len(done)
+            published = PUBLISHED.get(model_name, {})
+            row["published_test_loss"] = published.get("test_loss")
+            row["published_energy_discrepancy_percent"] = published.get(
+                "energy_discrepancy_percent"
+            )
+            rows.append(row)
+    return rows
+
+
+def figure(runs: list[dict], ts: np.ndarray, true_energy: np.ndarray, path: Path) -> None:
+    """Energy along one rollout (true / baseline / LNN) and the mean discrepancy over time;
+    curves leaving the axes are clipped and a diverged rollout is marked where it leaves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    chosen = {}
+    for model_name in ("baseline", "lnn"):
+        for r in runs:
+            if (r["model"], r["recipe"], r["seed"]) == (model_name, "ours", 0):
+                chosen[model_name] = r
+    fig = Figure(figsize=(7.0, 6.0), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    top.plot(ts, true_energy, color="black", label="true", linewidth=1.5)
+    low, high = true_energy.min(), true_energy.max()
+    span = max(high - low, 0.05 * abs(high) + 1e-3)
+    limits = (low - 2 * span, high + 2 * span)
+    colours = {"baseline": "tab:red", "lnn": "tab:blue"}
+    for model_name, r in chosen.items():
+        energy = np.asarray(r["curves"]["energy_first_state"], dtype=float)
+        outside = ~np.isfinite(energy) | (energy < limits[0]) | (energy > limits[1])
+        label = model_name
+        if outside.any():
+            first = int(np.argmax(outside))
+            label += f" (leaves the axis at t = {ts[first]:.1f})"
+            top.plot(
+                ts[first],
+                np.clip(np.nan_to_num(energy[first], nan=limits[1]), *limits),
+                "x",
+                color=colours[model_name],
+                markersize=10,
+            )
+            energy = np.where(np.arange(len(energy)) < first, energy, np.nan)
+        top.plot(ts, energy, color=colours[model_name], label=label, linewidth=1.0)
+    top.set_ylim(*limits)
+    top.set_ylabel("true energy of the state")
+    top.set_title("Double pendulum, one initial state nearly at rest (seed 0)")
+    top.legend(fontsize="small")
+    top.grid(alpha=0.3)
+    for model_name, r in chosen.items():
+        mean = r["curves"]["discrepancy_percent_mean"]
+        failed = r["failed_rollouts"]
+        if mean is None:
+            continue
+        label = f"{model_name}, mean of finite rollouts ({failed} failed)"
+        values = np.clip(np.asarray(mean, dtype=float), 1e-6, 1e3)
+        bottom.plot(ts, values, color=colours[model_name], label=label, linewidth=1.0)
+    bottom.axhline(8.0, color="tab:red", linestyle=":", label="paper: baseline 8 %")
+    bottom.axhline(0.4, color="tab:blue", linestyle=":", label="paper: LNN 0.4 %")
+    bottom.set_yscale("log")
+    bottom.set_ylim(1e-4, 1e3)
+    bottom.set_ylabel("|E_pred - E_true| / 3mgl, %")
+    bottom.set_xlabel("t")
+    bottom.legend(fontsize="small")
+    bottom.grid(alpha=0.3, which="both")
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    resume = "--resume" in argv
+    max_minutes = None
+    if "--max-minutes" in argv:
+        index = argv.index("--max-minutes")
+        max_minutes = float(argv[index + 1])
+        del argv[index : index + 2]
+    argv = [a for a in argv if a != "--resume"]
+    args = _common.parse_args(__doc__.splitlines()[0], argv)
+    quick = args.mode == "quick"
+    config = QUICK if quick else FULL
+    recipes = QUICK_RECIPES if quick else RECIPES
+    lz.enable_compilation_cache()
+    directory = _common.output_dir(args, NAME)
+    results_path = directory / f"{NAME}.json"
+    started = time.perf_counter()
+
+    system = lz.systems.get("double_pendulum")
+    stream = lz.StateStream(system)
+    y0 = jax.vmap(system.sample_initial_state)(
+        jax.random.split(jax.random.key(2020), config.initial_states)
+    )
+    ts = jnp.linspace(0.0, config.t_end, int(config.t_end * config.samples_per_unit_time) + 1)
+    truth = true_rollouts("double_pendulum", y0, ts)
+
+    runs: list[dict] = []
+    if resume and results_path.exists():
+        runs = json.loads(results_path.read_text()).get("runs", [])
+        print(f"resuming: {len(runs)} results already in {results_path}")
+    plan = [
+        (model_name, recipe_name, seed)
+        for seed in range(config.seeds)
+        for model_name in config.models
+        for recipe_name in config.recipes[model_name]
+    ]
+    done = {(r["model"], r["recipe"], r["seed"]) for r in runs}
+    stopped = False
+    for model_name, recipe_name, seed in plan:
+        if (model_name, recipe_name, seed) in done:
+            continue
+        if max_minutes is not None and (time.perf_counter() - started) / 60 > max_minutes:
+            stopped = True
+            break
+        print(f"{model_name} / {recipe_name} / seed {seed} ...", flush=True)
+        run = run_one(
+            model_name,
+            recipe_name,
+            recipes[recipe_name],
+            seed,
+            config,
+            system,
+            stream,
+            y0,
+            ts,
+            truth,
+        )
+        runs.append(run)
+        print(
+            f"  test_loss {run['test_loss']:.4g}  energy "
+            f"{run.get('energy_discrepancy_percent', float('nan')):.4g} %  failed "
+            f"{run['failed_rollouts']}  {run['seconds']:.0f} s",
+            flush=True,
+        )
+        if not quick:
+            write(directory, args.mode, config, recipes, runs, partial=True)
+    finished = not stopped and len(runs) >= len(plan)
+    write(directory, args.mode, config, recipes, runs, partial=not finished)
+    true_energy = np.asarray(lz.energy_along(system.energy, jnp.asarray(truth[0], jnp.float32)))
+    figure(runs, np.asarray(ts), true_energy, directory / f"{NAME}_energy.png")
+    print(f"wrote {results_path} ({'complete' if finished else 'partial'}, {len(runs)} results)")
+    if not finished:
+        print(f"continue with: python benchmarks/{NAME}.py --full --resume")
+
+
+def write(directory, mode, config: Config, recipes, runs, *, partial: bool) -> None:
+    rows = summarise(runs, config)
+    settings = {
+        "system": "double_pendulum (unit masses and lengths, g = 9.8)",
+        "training_distribution": "the paper's: angles U[0, 2pi), velocities U[-10, 10), fresh "
+        "states every batch (lz.StateStream(system)), exact accelerations",
+        "loss": "l1",
+        "dtype": "float32 (truth float64)",
+        "recipes": {name: dataclasses.asdict(recipe) for name, recipe in recipes.items()},
+        **{k: v for k, v in dataclasses.asdict(config).items()},
+        "schedule": "cosine decay to 0 over the steps",
+        "published": PUBLISHED,
+        "published_source": "Cranmer et al. 2020, Lagrangian Neural Networks (double pendulum)",
+    }
+    columns = [
+        "model",
+        "recipe",
+        "width",
+        "depth",
+        "steps",
+        "seeds",
+        "test_loss",
+        "published_test_loss",
+        "energy_discrepancy_percent",
+        "published_energy_discrepancy_percent",
+        "energy_discrepancy_median_percent",
+        "energy_discrepancy_mean_percent",
+        "valid_prediction_time",
+        "failed_rollouts",
+        "rollouts",
+        "seconds",
+    ]
+    notes = [
+        "Trained on the LNN paper's distribution (angles U[0, 2pi), angular velocities "
+        "U[-10, 10)); `test_loss` is the L1 error of q_tt on held-out states of it; "
+        "`energy_discrepancy_percent` is the paper's metric at t = 100 over 40 initial "
+        "states nearly at rest (mean over finite rollouts; `failed_rollouts` counts the "
+        "others); `seconds` is training time per run on a shared 2-core CPU.",
+    ]
+    if partial:
+        notes.insert(
+            0,
+            "**Partial**: continue with `python benchmarks/lnn_double_pendulum.py "
+            "--full --resume`.",
+        )
+    _common.write_results(
+        directory,
+        NAME,
+        mode,
+        settings,
+        rows,
+        columns=columns,
+        title="LNN paper: double pendulum",
+        notes=notes,
+    )
+    path = directory / f"{NAME}.json"
+    document = json.loads(path.read_text())
+    document["partial"] = partial
+    document["runs"] = runs
+    _common.atomic_write_text(path, json.dumps(document, indent=2, allow_nan=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
