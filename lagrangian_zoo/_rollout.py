@@ -1,8 +1,10 @@
 """Rollouts: integrate any vector field `f(t, y, args)` from one or many initial states."""
 
+import difflib
+import inspect
 import operator
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import diffrax
 import equinox as eqx
@@ -272,6 +274,19 @@ def _defined_at(dynamics, t: Array, states: Float[Array, "batch two_n"], args: A
     return bool(jnp.all(jnp.isfinite(out)))
 
 
+def _unknown_keyword_error(unknown: dict[str, Any]) -> TypeError:
+    """The error for keyword arguments `rollout` does not take, with the closest it does."""
+    parameters = inspect.signature(rollout).parameters.items()
+    known = [name for name, p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    name = next(iter(unknown))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return TypeError(
+        f"rollout: unknown keyword argument {name!r}.{hint} Its keyword arguments are: "
+        f"{', '.join(known)}."
+    )
+
+
 def rollout(
     dynamics: Callable[[ArrayLike, Array, Args], Array],
     y0: Shaped[ArrayLike, "*batch two_n"],
@@ -284,6 +299,7 @@ def rollout(
     dt0: float | Real[ArrayLike, ""] | None = None,
     max_steps: int | None = None,
     checks: bool = True,
+    **unknown: Any,
 ) -> Float[Array, "*batch times two_n"]:
     """Integrates `dy/dt = dynamics(t, y, args)` and returns the states at the times `ts`.
 
@@ -319,6 +335,9 @@ def rollout(
         the initial one, the error says so and points to `"midpoint"`; under an outer `jit`
         the dynamics' own error is raised instead.
 
+    Any other keyword argument (a misspelt `rtoll`) raises a `TypeError` that names it and the
+    closest of these.
+
     **Returns:**
 
     The states at `ts`, of shape `(T, 2n)` or `(batch, T, 2n)`.
@@ -331,6 +350,8 @@ def rollout(
         ys = lz.rollout(system, jnp.array([1.0, 0.0]), ts)  # (101, 2)
         ```
     """
+    if unknown:
+        raise _unknown_keyword_error(unknown)
     if not callable(dynamics):
         raise TypeError(
             f"`dynamics` must be callable as f(t, y, args) -> dy/dt, got "

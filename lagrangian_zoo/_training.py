@@ -726,9 +726,54 @@ def _predict_sharded(
 
 
 class _ProgressBar:
-    """A rich progress bar: steps, loss, evaluation loss and steps per second."""
+    """Training progress: steps, loss, evaluation loss, steps per second and time left.
 
-    def __init__(self, total: int, completed: int):
+    On a terminal (or in a notebook), a rich progress bar. Otherwise (output redirected to a
+    file, a batch job), plain lines that a log can keep: one when training starts, a heartbeat
+    every `heartbeat_seconds` until the first steps are done (compiling the training step can
+    take a minute), then one every `every` steps (a twentieth of the run by default) or at least
+    every `line_seconds`, and one at the end.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        completed: int,
+        *,
+        interactive: bool | None = None,
+        every: int | None = None,
+        heartbeat_seconds: float = 15.0,
+        line_seconds: float = 60.0,
+    ):
+        import sys
+        import threading
+
+        from rich.console import Console
+
+        console = Console()
+        if interactive is None:
+            interactive = console.is_terminal or console.is_jupyter
+        self._total = total
+        self._step = completed
+        self._started = time.perf_counter()
+        self._progress = None
+        if interactive:
+            self._start_bar(console, total, completed)
+            return
+        self._file = sys.stdout
+        self._lock = threading.Lock()
+        self._every = max(1, total // 20) if every is None else every
+        self._next = completed + self._every
+        self._line_seconds = line_seconds
+        self._last_line = self._started
+        self._first_steps = threading.Event()
+        self._print(f"training: {completed}/{total} steps done; compiling, first step ...")
+        self._heartbeat = threading.Thread(
+            target=self._beat, args=(heartbeat_seconds,), name="training-heartbeat", daemon=True
+        )
+        self._heartbeat.start()
+
+    def _start_bar(self, console, total: int, completed: int) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -738,30 +783,73 @@ class _ProgressBar:
         )
 
         self._progress = Progress(
-            TextColumn("training"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),
             TextColumn("{task.fields[eval]}"),
             TextColumn("{task.fields[rate]} steps/s"),
             TimeRemainingColumn(),
+            console=console,
         )
         self._task = self._progress.add_task(
-            "training", total=total, completed=completed, loss="-", eval="", rate="-"
+            "compiling, first step ...",
+            total=total,
+            completed=completed,
+            loss="-",
+            eval="",
+            rate="-",
         )
         self._progress.start()
 
+    def _print(self, line: str) -> None:
+        with self._lock:
+            # flush: a log file shows each line as it comes, not at the end.
+            print(line, file=self._file, flush=True)
+
+    def _beat(self, seconds: float) -> None:
+        while not self._first_steps.wait(seconds):
+            waited = time.perf_counter() - self._started
+            self._print(f"training: still compiling or running the first steps ({waited:.0f} s)")
+
     def update(self, step: int, loss: float, eval_loss: float, rate: float) -> None:
-        self._progress.update(
-            self._task,
-            completed=step,
-            loss=f"{loss:.3e}",
-            eval="" if math.isnan(eval_loss) else f"eval {eval_loss:.3e}",
-            rate=f"{rate:.0f}",
-        )
+        evaluation = "" if math.isnan(eval_loss) else f"eval {eval_loss:.3e}"
+        if self._progress is not None:
+            self._progress.update(
+                self._task,
+                description="training",
+                completed=step,
+                loss=f"{loss:.3e}",
+                eval=evaluation,
+                rate=f"{rate:.0f}",
+            )
+            return
+        self._first_steps.set()
+        self._step = step
+        now = time.perf_counter()
+        if step < self._next and step < self._total and now - self._last_line < self._line_seconds:
+            return
+        self._next = (step // self._every + 1) * self._every
+        self._last_line = now
+        left = (self._total - step) / rate if rate > 0 else math.nan
+        parts = [
+            f"step {step}/{self._total} ({100 * step / self._total:.0f}%)",
+            f"loss {loss:.3e}",
+            evaluation,
+            f"{rate:.0f} steps/s",
+            f"{left:.0f} s left" if step < self._total and math.isfinite(left) else "",
+        ]
+        self._print("training: " + ", ".join(part for part in parts if part))
 
     def close(self) -> None:
-        self._progress.stop()
+        if self._progress is not None:
+            self._progress.stop()
+            return
+        self._first_steps.set()
+        self._heartbeat.join()
+        seconds = time.perf_counter() - self._started
+        ended = "done" if self._step >= self._total else "stopped"
+        self._print(f"training: {ended} at step {self._step}/{self._total} after {seconds:.0f} s")
 
 
 __all__ = ["fit", "History"]

@@ -6,6 +6,7 @@ of range) ends the command with exit code 2 and one line on standard error that 
 solver that gives up) ends with exit code 1, the same way.
 """
 
+import difflib
 import functools
 import json
 import math
@@ -13,7 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, no_type_check
 
 import tomllib
 import typer
@@ -227,7 +228,11 @@ def generate(
     samples: Annotated[int, typer.Option(min=2, help="Samples per trajectory.")] = 30,
     noise_std: Annotated[float, typer.Option(min=0.0)] = 0.0,
     coordinates: Annotated[
-        str, typer.Option(help="'velocity' ([q, q_t]) or 'canonical' ([q, p], for an HNN).")
+        str,
+        typer.Option(
+            # escape: rich would read "[q, q_t]" as a markup tag and drop it.
+            help=escape("'velocity' ([q, q_t]) or 'canonical' ([q, p], for an HNN).")
+        ),
     ] = "velocity",
     seed: int = 0,
     param: Annotated[list[str] | None, typer.Option(help="System parameter NAME=VALUE.")] = None,
@@ -261,14 +266,159 @@ def generate(
     console.print(f"wrote {out}: y {tuple(data.y.shape)}, dy {tuple(data.dy.shape)}")
 
 
+_MODEL, _TRAINING, _DATA = "Model", "Training", "Data"
+# The options of `train` that are TrainConfig settings. Their defaults restate TrainConfig's, so
+# that `--help` shows them without importing JAX (tests/test_cli.py checks that they agree);
+# a setting counts only when given on the command line, so a --config file can set it too.
+_TRAIN_SETTINGS = (
+    "system", "model", "width", "depth", "activation", "steps", "batch_size", "learning_rate",
+    "loss", "data", "trajectories", "t_end", "samples", "noise_std", "checkpoint_every", "seed",
+    "float64",
+)  # fmt: skip
+
+
 @app.command()
 @_friendly
+# Typer hands `ctx` over as its vendored click Context, not the `typer.Context` subclass the
+# annotation names (which Typer needs to see): runtime type checkers would refuse the call.
+@no_type_check
 def train(
-    system: Annotated[str | None, typer.Option(help="System to learn.")] = None,
-    model: Annotated[str | None, typer.Option(help="baseline, hnn, lnn or delan.")] = None,
-    steps: Annotated[int | None, typer.Option(min=1)] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
+    ctx: typer.Context,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="baseline, hnn, lnn or delan.",
+            rich_help_panel=_MODEL,
+        ),
+    ] = "lnn",
+    width: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Hidden units per layer (the LNN paper: 500).",
+            rich_help_panel=_MODEL,
+        ),
+    ] = 128,
+    depth: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Hidden layers (the LNN paper: 4).",
+            rich_help_panel=_MODEL,
+        ),
+    ] = 3,
+    activation: Annotated[
+        str | None,
+        typer.Option(
+            help="softplus, tanh, ... (an LNN needs a curved one); by default the model's own.",
+            rich_help_panel=_MODEL,
+        ),
+    ] = None,
+    system: Annotated[
+        str,
+        typer.Option(
+            help="System to learn (see `lagrangian-zoo systems`).",
+            rich_help_panel=_DATA,
+        ),
+    ] = "double_pendulum",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A system parameter NAME=VALUE, repeatable (--param length=2.0); by default "
+            "the system's own.",
+            rich_help_panel=_DATA,
+        ),
+    ] = None,
+    data: Annotated[
+        str,
+        typer.Option(
+            help="'stream' (fresh random states with exact derivatives for every batch), "
+            "'trajectories' (a fixed set of trajectories) or a dataset .npz file from `generate`.",
+            rich_help_panel=_DATA,
+        ),
+    ] = "stream",
+    trajectories: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Trajectories, for --data trajectories.",
+            rich_help_panel=_DATA,
+        ),
+    ] = 100,
+    t_end: Annotated[
+        float,
+        typer.Option(
+            help="Final time of each trajectory, for --data trajectories.",
+            rich_help_panel=_DATA,
+        ),
+    ] = 3.0,
+    samples: Annotated[
+        int,
+        typer.Option(
+            min=2,
+            help="Samples per trajectory, for --data trajectories.",
+            rich_help_panel=_DATA,
+        ),
+    ] = 30,
+    noise_std: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Standard deviation of the noise added to the trajectories.",
+            rich_help_panel=_DATA,
+        ),
+    ] = 0.0,
+    steps: Annotated[
+        int,
+        typer.Option(min=1, rich_help_panel=_TRAINING),
+    ] = 2000,
+    batch_size: Annotated[
+        int,
+        typer.Option(min=1, rich_help_panel=_TRAINING),
+    ] = 256,
+    learning_rate: Annotated[
+        float,
+        typer.Option(min=0.0, rich_help_panel=_TRAINING),
+    ] = 1e-3,
+    loss: Annotated[
+        str,
+        typer.Option(
+            help="'l2' (mean squared error) or 'l1' (mean absolute error, the LNN paper's).",
+            rich_help_panel=_TRAINING,
+        ),
+    ] = "l2",
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Steps between checkpoints, from which --resume continues.",
+            rich_help_panel=_TRAINING,
+        ),
+    ] = 500,
+    float64: Annotated[
+        bool,
+        typer.Option(
+            "--float64/--float32",
+            help="Precision of the computation.",
+            rich_help_panel=_TRAINING,
+        ),
+    ] = True,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of the model, the data and the batches.",
+            rich_help_panel=_TRAINING,
+        ),
+    ] = 0,
     out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/train"),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file with any of these settings (steps = 500, width = 64, "
+            "system_params = {length = 2.0}, model_kwargs = {coordinates = 'velocity'}); "
+            "the options given here override it."
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -276,17 +426,20 @@ def train(
             "(a finished run is left as it is)."
         ),
     ] = False,
-    config: Annotated[
-        Path | None, typer.Option(help="TOML file with any of these settings.")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
-    learning_rate: Annotated[float | None, typer.Option(min=0.0)] = None,
-    data: Annotated[
-        str | None, typer.Option(help="'stream', 'trajectories' or a dataset .npz file.")
-    ] = None,
-    progress: bool = True,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            help="Show progress: a bar on a terminal; a line every twentieth of the run when "
+            "the output goes to a file."
+        ),
+    ] = True,
 ) -> None:
-    """Train a model on a system; writes the model, history and config to OUT.
+    """Train a model on a system; writes the model (model.lzm), history and config to OUT.
+
+    The defaults (an LNN of width 128 and depth 3 learning the double pendulum from 2000
+    batches of 256 fresh states) finish in about a minute on a 2-core laptop CPU. To scale up,
+    raise --steps (the demo trains the LNN for 8000), --batch-size, or the network to the LNN
+    paper's --width 500 --depth 4 (hours on a CPU; a GPU makes it minutes).
 
     With `--data FILE`, the dataset's system, parameters, trajectories, noise and times are the
     run's: a setting that contradicts the file is refused.
@@ -294,16 +447,15 @@ def train(
     from ._experiment import resume_config, settings_from_dataset, train_run, TrainConfig
 
     settings = _load_config(config)
-    overrides = dict(
-        system=system,
-        model=model,
-        steps=steps,
-        seed=seed,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        data=data,
+    settings.update(
+        {
+            name: ctx.params[name]
+            for name in _TRAIN_SETTINGS
+            if ctx.get_parameter_source(name).name != "DEFAULT"
+        }
     )
-    settings.update({k: v for k, v in overrides.items() if v is not None})
+    if param:
+        settings["system_params"] = {**settings.get("system_params", {}), **_parse_params(param)}
     if resume:
         run_config = resume_config(out, settings)
     else:
@@ -353,31 +505,67 @@ def animate(
     console.print(f"wrote {path}")
 
 
+def benchmarks_folder() -> Path:
+    """The repository's `benchmarks/` folder, beside the package in a clone (an editable
+    install); a wheel installs the package alone, without it."""
+    return Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+# Where `benchmark NAME --full` writes unless told: the working directory, never the source tree.
+_FULL_RESULTS = Path("benchmark-results")
+
+
 @app.command()
 @_friendly
 def benchmark(
     name: Annotated[
-        str | None, typer.Argument(help="Benchmark script name; empty lists them.")
+        str | None, typer.Argument(help="Benchmark script name; without one, lists them.")
     ] = None,
-    full: Annotated[bool, typer.Option(help="The papers' scale instead of a quick run.")] = False,
-    directory: Annotated[Path, typer.Option(help="Folder of benchmark scripts.")] = Path(
-        "benchmarks"
-    ),
+    full: Annotated[
+        bool, typer.Option(help="The papers' scale (hours) instead of a quick smoke run.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the results (NAME.json and NAME.md). By default a quick run writes "
+            f"to a new temporary folder and a --full run to ./{_FULL_RESULTS}; pass "
+            "--out benchmarks/results to update the committed results.",
+            show_default=False,
+        ),
+    ] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of benchmark scripts; by default the benchmarks/ folder of the "
+            "repository this package is installed from.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run a benchmark script from the repository's benchmarks/ folder."""
-    if not directory.is_dir():
+    """Run a benchmark script of the repository's benchmarks/ folder, from any directory."""
+    folder = benchmarks_folder() if directory is None else directory
+    if not folder.is_dir():
+        if directory is not None:
+            raise FileNotFoundError(f"--directory {str(folder)!r} is not a folder.")
         raise FileNotFoundError(
-            f"no benchmarks folder at {str(directory)!r}: run from a clone of the repository or "
-            "pass --directory."
+            f"no benchmarks folder at {str(folder)!r}: the benchmark scripts come with a clone "
+            "of the repository, not with an installed wheel. Install from a clone "
+            "(pip install -e .) or pass --directory FOLDER."
         )
-    scripts = sorted(p.stem for p in directory.glob("*.py") if not p.name.startswith("_"))
+    scripts = sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
     if name is None:
-        console.print("benchmarks: " + ", ".join(scripts))
+        console.print("benchmarks: " + ", ".join(scripts), soft_wrap=True)
         return
     if name not in scripts:
-        raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(scripts)}.")
-    mode = "--full" if full else "--quick"
-    code = subprocess.call([sys.executable, str(directory / f"{name}.py"), mode])
+        close = difflib.get_close_matches(name, scripts, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown benchmark {name!r}.{hint} Available: {', '.join(scripts)}.")
+    if out is None and full:
+        out = _FULL_RESULTS
+    command = [sys.executable, str(folder / f"{name}.py"), "--full" if full else "--quick"]
+    if out is not None:
+        command += ["--out", str(out.resolve())]
+    code = subprocess.call(command)
     if code != 0:
         raise _error(f"benchmark {name!r} failed with exit code {code}.", 1)
 

@@ -4,16 +4,21 @@ One tiny run (a baseline on the spring, 20 steps, a width-8 network) is generate
 evaluated and animated once per module; the other tests read it or copy it.
 """
 
+import dataclasses
 import json
 import math
 import re
 import shutil
+import sys
+import threading
+import time
 
 import jax
 import jax.numpy as jnp
 import lagrangian_zoo as lz
 import numpy as np
 import pytest
+import typer
 from lagrangian_zoo.cli import app
 from PIL import Image
 from typer.testing import CliRunner
@@ -32,7 +37,8 @@ samples = 10
 t_end = 1.0
 batch_size = 16
 checkpoint_every = 10
-model_kwargs = {width = 8, depth = 1}
+width = 8
+depth = 1
 """
 TRAIN = ["--system", "spring", "--model", "baseline", "--steps", "20", "--data", "trajectories"]
 # Evaluation (at 10 samples per unit time, at least 3) and animation (15 frames per unit time)
@@ -68,7 +74,8 @@ def workspace(tmp_path_factory):
 def run(workspace):
     folder, config = workspace
     out = folder / "run"
-    result = invoke("train", *TRAIN, "--config", config, "--out", out, "--no-progress")
+    # With progress on: the test runner's output is no terminal, as a redirected one is not.
+    result = invoke("train", *TRAIN, "--config", config, "--out", out)
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -122,16 +129,19 @@ def test_generate_reads_integer_parameters_as_floats(workspace):
 
 def test_train_writes_model_history_and_config(run):
     out, result = run
-    for name in ("model.eqx", "history.json", "config.json", "summary.json"):
+    for name in ("model.lzm", "history.json", "config.json", "summary.json"):
         assert (out / name).is_file(), name
+    # One copy of the trained model: model.lzm at the top, none beside the checkpoints.
+    assert sorted(p.name for p in out.rglob("*.lzm")) == ["model.lzm"]
+    assert not list(out.rglob("*.eqx"))
     config = json.loads((out / "config.json").read_text())
     assert config["system"] == "spring" and config["model"] == "baseline"
     assert config["steps"] == 20 and config["trajectories"] == 4
-    assert config["model_kwargs"] == {"width": 8, "depth": 1}
+    assert (config["width"], config["depth"], config["model_kwargs"]) == (8, 1, {})
     history = json.loads((out / "history.json").read_text())
     assert history["step"][-1] == 20
     assert math.isfinite(history["train_loss"][-1]) and history["train_loss"][-1] > 0
-    model = lz.load_model(out / "model.eqx")
+    model = lz.load_model(out / "model.lzm")
     assert isinstance(model, lz.models.Baseline)
     assert (model.dof, model.width, model.depth) == (1, 8, 1)
     summary = json.loads(result.stdout[result.stdout.index("{") :])
@@ -171,7 +181,7 @@ def test_animate_writes_a_gif(run):
 
 def test_resume_of_a_finished_run_changes_nothing(run):
     out, _ = run
-    before = {name: (out / name).read_bytes() for name in ("model.eqx", "history.json")}
+    before = {name: (out / name).read_bytes() for name in ("model.lzm", "history.json")}
     result = invoke("train", "--out", out, "--resume", "--no-progress")
     assert result.exit_code == 0, result.output
     assert "already complete (20 steps)" in result.stdout
@@ -195,13 +205,13 @@ def test_resume_after_an_interruption_matches_the_uninterrupted_run(run, tmp_pat
     copy = tmp_path / "interrupted"
     shutil.copytree(out, copy)
     # As if stopped after the checkpoint at step 10: no final model, no step-20 checkpoint.
-    for name in ("model.eqx", "summary.json", "checkpoints/step_000000020.ckpt"):
+    for name in ("model.lzm", "summary.json", "checkpoints/step_000000020.ckpt"):
         (copy / name).unlink()
     assert (copy / "checkpoints" / "step_000000010.ckpt").is_file()
     result = invoke("train", "--out", copy, "--resume", "--no-progress")
     assert result.exit_code == 0, result.output
     assert '"status": "resumed"' in result.stdout
-    resumed, uninterrupted = lz.load_model(copy / "model.eqx"), lz.load_model(out / "model.eqx")
+    resumed, uninterrupted = lz.load_model(copy / "model.lzm"), lz.load_model(out / "model.lzm")
     assert tree_allclose(resumed, uninterrupted, rtol=0, atol=0)
 
 
@@ -209,7 +219,14 @@ def test_resume_after_an_interruption_matches_the_uninterrupted_run(run, tmp_pat
     "args, words",
     [
         (["train", "--system", "nope"], r"unknown system 'nope'.*Known systems: .*spring"),
-        (["train", "--model", "transformer"], r"unknown model 'transformer'; known models"),
+        (["train", "--model", "transformer"], r"unknown model 'transformer'\. Known models"),
+        (["train", "--model", "lnm"], r"unknown model 'lnm'\. Did you mean 'lnn'\? Known models"),
+        (["train", "--system", "spirng"], r"unknown system 'spirng'\. Did you mean 'spring'\?"),
+        (
+            ["train", "--config", "{width_in_model_kwargs}"],
+            r"`model_kwargs` sets 'width', which is a setting of its own: write `width = \.\.\.`",
+        ),
+        (["train", "--loss", "l3"], r"`loss` must be one of l2, l1, got 'l3'"),
         (["train", "--config", "{bad_key}"], r"unknown setting\(s\) 'widht'; known settings"),
         (["train", "--config", "{bad_toml}"], r"--config file is not valid TOML"),
         (["train", "--config", "{missing}/run.toml"], r"--config file .* does not exist"),
@@ -232,7 +249,14 @@ def test_bad_arguments_give_one_error_line(workspace, tmp_path, args, words):
     bad_key.write_text("widht = 8\n")
     bad_toml = tmp_path / "bad.toml"
     bad_toml.write_text("steps = = 3\n")
-    paths = {"bad_key": bad_key, "bad_toml": bad_toml, "missing": tmp_path / "missing"}
+    width_in_model_kwargs = tmp_path / "model_kwargs.toml"
+    width_in_model_kwargs.write_text("model_kwargs = {width = 8}\n")
+    paths = {
+        "bad_key": bad_key,
+        "bad_toml": bad_toml,
+        "missing": tmp_path / "missing",
+        "width_in_model_kwargs": width_in_model_kwargs,
+    }
     args = [a.format(**paths) for a in args]
     if args[0] == "train":
         args += ["--out", str(tmp_path / "out")]
@@ -246,7 +270,7 @@ def test_evaluate_of_an_unfinished_run_says_to_resume(tmp_path):
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"system": "spring", "model": "baseline"}))
     result = invoke("evaluate", "--run", run)
-    assert_one_line_error(result, 2, r"has no trained model \(model\.eqx\).*train --resume")
+    assert_one_line_error(result, 2, r"has no trained model \(model\.lzm\).*train --resume")
 
 
 def test_a_diverging_training_ends_with_one_line_and_code_1(workspace, tmp_path, monkeypatch):
@@ -272,7 +296,8 @@ def test_a_diverging_training_ends_with_one_line_and_code_1(workspace, tmp_path,
 FILE_CONFIG = """\
 batch_size = 16
 checkpoint_every = 10
-model_kwargs = {width = 8, depth = 1}
+width = 8
+depth = 1
 """
 
 
@@ -361,7 +386,9 @@ def test_hnn_data_are_in_the_model_coordinates(data, coordinates):
         trajectories=2,
         samples=5,
         t_end=1.0,
-        model_kwargs={"width": 8, "depth": 1, "coordinates": coordinates},
+        width=8,
+        depth=1,
+        model_kwargs={"coordinates": coordinates},
     )
     system = build_system(config)
     model = build_model(config, system, jax.random.key(0))
@@ -371,3 +398,202 @@ def test_hnn_data_are_in_the_model_coordinates(data, coordinates):
     factor = 0.5 if coordinates == "canonical" else 1.0
     np.testing.assert_allclose(y[:, 1], factor * dy[:, 0], rtol=1e-12)
     assert float(jnp.max(jnp.abs(dy[:, 0]))) > 1e-3  # the states move
+
+
+# Help texts -------------------------------------------------------------------------------
+
+
+def _help(*command: str) -> str:
+    """The help of a command, one option per line (a wide terminal), spaces collapsed."""
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "1000"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _collapsed(text: str) -> str:
+    return " ".join(text.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("command", [(), *((c,) for c in COMMANDS)])
+def test_every_help_text_is_shown_as_written(command):
+    # Rich reads "[q, q_t]" as a markup tag and drops it, leaving "()": every help text (the
+    # command's, every option's) must come out whole.
+    shown = _help(*command)
+    assert "()" not in shown and "( " not in shown, shown
+    group = typer.main.get_command(app)
+    cli_command = group.commands[command[0]] if command else group
+    texts = [p.help for p in cli_command.params if getattr(p, "help", None)]
+    if cli_command.help:
+        texts += [paragraph for paragraph in cli_command.help.split("\n\n")]
+    assert texts
+    for text in texts:
+        written = _collapsed(text.replace("\\[", "["))
+        assert written in _collapsed(shown), f"{written!r} is not shown whole"
+
+
+def test_generate_help_shows_the_state_layouts():
+    assert "'velocity' ([q, q_t]) or 'canonical' ([q, p], for an HNN)" in _help("generate")
+
+
+def _option_line(shown: str, option: str) -> str:
+    return next(line for line in shown.splitlines() if re.search(rf"│ +{option}\b", line))
+
+
+def test_train_help_shows_every_default_and_how_long_they_take():
+    shown = _help("train")
+    expected = {
+        "--system": "double_pendulum",
+        "--model": "lnn",
+        "--width": "128",
+        "--depth": "3",
+        "--steps": "2000",
+        "--batch-size": "256",
+        "--learning-rate": "0.001",
+        "--loss": "l2",
+        "--data": "stream",
+        "--trajectories": "100",
+        "--t-end": "3.0",
+        "--samples": "30",
+        "--noise-std": "0.0",
+        "--checkpoint-every": "500",
+        "--seed": "0",
+        "--float64": "float64",
+        "--out": "runs/train",
+    }
+    for option, default in expected.items():
+        assert f"[default: {default}]" in _option_line(shown, option), option
+    assert "by default the model's own" in _option_line(shown, "--activation")
+    assert "by default the system's own" in _option_line(shown, "--param")
+    text = _collapsed(shown)
+    assert "finish in about a minute on a 2-core laptop CPU" in text
+    assert "--width 500 --depth 4" in text
+
+
+def test_train_option_defaults_are_the_train_config_defaults():
+    from lagrangian_zoo._experiment import TrainConfig
+
+    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+    options = typer.main.get_command(app).commands["train"].params
+    settings = [option for option in options if option.name in fields]
+    # Every setting but the two tables (set with --param, or in a --config file) is an option.
+    assert {o.name for o in settings} == set(fields) - {"system_params", "model_kwargs"}
+    for option in settings:
+        assert option.default == fields[option.name].default, option.name
+
+
+def test_train_flags_set_the_model_data_and_system(tmp_path):
+    # A --config file sets some settings; the flags override it and set the rest.
+    config = tmp_path / "base.toml"
+    config.write_text('steps = 2\nwidth = 4\nloss = "l2"\nbatch_size = 8\n')
+    out = tmp_path / "flags"
+    result = invoke(
+        "train", "--config", config, "--out", out, "--no-progress",
+        "--system", "pendulum", "--param", "length=2.0", "--param", "mass=0.25",
+        "--model", "baseline", "--width", "8", "--depth", "1", "--activation", "softplus",
+        "--loss", "l1", "--data", "trajectories", "--trajectories", "2", "--samples", "5",
+        "--t-end", "0.5", "--noise-std", "0.01", "--seed", "4", "--checkpoint-every", "1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["steps"] == 2 and stored["batch_size"] == 8  # from the file
+    assert (stored["width"], stored["depth"], stored["activation"]) == (8, 1, "softplus")
+    assert (stored["loss"], stored["seed"], stored["checkpoint_every"]) == ("l1", 4, 1)
+    assert (stored["trajectories"], stored["samples"], stored["t_end"]) == (2, 5, 0.5)
+    assert stored["noise_std"] == 0.01 and stored["data"] == "trajectories"
+    assert stored["system"] == "pendulum"
+    assert stored["system_params"] == {"length": 2.0, "mass": 0.25}
+    model = lz.load_model(out / "model.lzm")
+    assert isinstance(model, lz.models.Baseline)
+    assert (model.width, model.depth, model.activation) == (8, 1, "softplus")
+
+
+# Progress without a terminal --------------------------------------------------------------
+
+
+def test_train_prints_plain_progress_lines_without_a_terminal(run):
+    _, result = run
+    lines = [line for line in result.stdout.splitlines() if line.startswith("training:")]
+    assert lines[0] == "training: 0/20 steps done; compiling, first step ..."
+    assert re.fullmatch(r"training: step 20/20 \(100%\), loss \S+, \d+ steps/s", lines[-2])
+    assert re.fullmatch(r"training: done at step 20/20 after \d+ s", lines[-1])
+    assert "━" not in result.stdout  # no bar drawn into a file
+
+
+def test_progress_lines_come_every_n_steps_after_a_heartbeat(capsys):
+    from lagrangian_zoo._training import _ProgressBar
+
+    bar = _ProgressBar(100, 0, interactive=False, every=25, heartbeat_seconds=0.02)
+    time.sleep(0.2)  # compiling
+    beats = capsys.readouterr().out.splitlines()
+    assert beats[0] == "training: 0/100 steps done; compiling, first step ..."
+    assert len(beats) >= 3
+    assert all(re.fullmatch(r"training: still compiling .*\(\d+ s\)", b) for b in beats[1:])
+    for step in range(10, 101, 10):
+        bar.update(step, 1.0 / step, float("nan"), 50.0)
+    time.sleep(0.1)  # the heartbeat has stopped
+    bar.close()
+    lines = capsys.readouterr().out.splitlines()
+    steps = [int(m.group(1)) for m in map(re.compile(r"training: step (\d+)/").match, lines) if m]
+    assert steps == [30, 50, 80, 100]
+    assert lines[0] == "training: step 30/100 (30%), loss 3.333e-02, 50 steps/s, 1 s left"
+    assert re.fullmatch(r"training: done at step 100/100 after \d+ s", lines[-1])
+    assert not any("still compiling" in line for line in lines)
+    assert not any(t.name == "training-heartbeat" for t in threading.enumerate())
+
+
+# Benchmarks from anywhere -----------------------------------------------------------------
+
+
+def test_benchmark_lists_the_scripts_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("benchmark")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"benchmarks: .*\bchecks_cost\b.*\bmechanics_speed\b", result.stdout)
+
+
+def test_benchmark_without_its_folder_says_where_it_looked(tmp_path, monkeypatch):
+    import lagrangian_zoo.cli as cli
+
+    monkeypatch.setattr(
+        cli, "benchmarks_folder", lambda: tmp_path / "site-packages" / "benchmarks"
+    )
+    result = invoke("benchmark")
+    words = (
+        r"no benchmarks folder at '.*site-packages/benchmarks': .*not with an installed wheel\. "
+        r"Install from a clone \(pip install -e \.\) or pass --directory"
+    )
+    assert_one_line_error(result, 2, words)
+    result = invoke("benchmark", "--directory", tmp_path / "nowhere")
+    assert_one_line_error(result, 2, r"--directory '.*nowhere' is not a folder")
+
+
+@pytest.mark.parametrize(
+    "args, out",
+    [
+        (["--full"], "{cwd}/benchmark-results"),  # never into the source tree unless asked
+        (["--full", "--out", "results"], "{cwd}/results"),
+        (["--out", "quick"], "{cwd}/quick"),
+        ([], None),  # a quick run picks a temporary folder itself
+    ],
+)
+def test_benchmark_runs_the_script_with_its_output_folder(tmp_path, monkeypatch, args, out):
+    import lagrangian_zoo.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("benchmark", "checks_cost", *args)
+    assert result.exit_code == 0, result.output
+    [command] = calls
+    script = cli.benchmarks_folder() / "checks_cost.py"
+    mode = "--full" if "--full" in args else "--quick"
+    tail = [] if out is None else ["--out", out.format(cwd=tmp_path.resolve())]
+    assert command == [sys.executable, str(script), mode, *tail]
+    assert script.is_file()
+
+
+def test_benchmark_suggests_a_close_name():
+    result = invoke("benchmark", "check_cost")
+    assert_one_line_error(
+        result, 2, r"unknown benchmark 'check_cost'\. Did you mean 'checks_cost'"
+    )

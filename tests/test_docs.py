@@ -1,7 +1,9 @@
 """The documentation runs: every ```python block of README.md and docs/**/*.md executes.
 
-Each page's blocks run in order in one fresh namespace, in a temporary working directory (the
-examples write their figures and files there), with float64 on and JAX's default (standard)
+Each page's blocks run in order in one fresh namespace, but README.md's run each alone, in a
+namespace of its own, and must print something (a reader copies one block, runs it and judges
+what it prints); all run in a temporary working directory (the examples write their figures
+and files there), with float64 on and JAX's default (standard)
 dtype and rank promotion, as a user would run them. A block preceded by the line
 `<!-- skip -->` is shown but not run. Tracebacks point at the page and line of the failing
 code. The API reference pages are checked too: every `::: name` resolves, and every public
@@ -26,7 +28,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+README = ROOT / "README.md"
+PAGES = [README, *sorted(DOCS.rglob("*.md"))]
 SKIP_MARKER = "<!-- skip -->"
 # The public namespaces whose names the API reference must cover.
 NAMESPACES = (
@@ -123,7 +126,7 @@ def test_pages_have_examples():
 
 
 @pytest.mark.parametrize("page", RUNNABLE, ids=_name)
-def test_examples_run(page, tmp_path, monkeypatch):
+def test_examples_run(page, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__main__", "__file__": str(page)}
     started = time.perf_counter()
@@ -132,9 +135,14 @@ def test_examples_run(page, tmp_path, monkeypatch):
         for block in python_blocks(page):
             if block.skipped:
                 continue
+            if page == README:
+                namespace = {"__name__": "__main__", "__file__": str(page)}
             # Padding makes tracebacks show the page's own line numbers.
             source = "\n" * (block.line - 1) + block.code
             exec(compile(source, str(page), "exec"), namespace)
+            if page == README:
+                printed = capsys.readouterr().out
+                assert printed.strip(), f"README.md:{block.line}: the example prints nothing"
     assert jax.config.jax_enable_x64, f"{_name(page)} switched float64 off for later tests"
     print(f"{_name(page)}: {time.perf_counter() - started:.1f} s")
 

@@ -255,6 +255,22 @@ def test_rollout_refuses_an_unknown_solver(spring):
         lz.rollout(spring, jnp.ones(2), TS, solver="euler")
 
 
+@pytest.mark.parametrize(
+    "keyword, words",
+    [
+        ("rtoll", r"'rtoll'\. Did you mean 'rtol'\?"),
+        ("max_step", r"'max_step'\. Did you mean 'max_steps'\?"),
+        ("colour", r"'colour'\. Its"),
+    ],
+)
+def test_rollout_names_a_misspelt_keyword(spring, keyword, words):
+    with pytest.raises(
+        TypeError,
+        match=rf"^rollout: unknown keyword argument {words}.* arguments are: args, solver, rtol, ",
+    ):
+        lz.rollout(spring, jnp.ones(2), TS, **{keyword: 1e-6})
+
+
 @pytest.mark.parametrize("name, value", [("rtol", -1e-6), ("atol", 0.0), ("rtol", math.nan)])
 def test_rollout_refuses_non_positive_tolerances(spring, name, value):
     with pytest.raises(ValueError, match=rf"`{name}` must be a positive number"):
@@ -435,9 +451,47 @@ def test_unknown_model_name():
 
 def test_unknown_model_keyword():
     with pytest.raises(
-        ValueError, match=r"unknown keyword argument\(s\) 'widht' for model 'lnn'; .*width"
+        ValueError,
+        match=r"unknown keyword argument\(s\) 'widht' for model 'lnn'\. Did you mean 'width'\?",
     ):
         lz.models.get("lnn", 2, key=KEY, widht=8)
+
+
+MODEL_CLASSES = [lz.models.Baseline, lz.models.HNN, lz.models.LNN, lz.models.DeLaN]
+
+
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_every_model_constructor_names_a_misspelt_keyword(cls):
+    name = cls.__name__
+    with pytest.raises(
+        TypeError,
+        match=rf"^{name}: unknown keyword argument 'widht'\. Did you mean 'width'\? {name} takes: "
+        r"dof, key, width, depth, ",
+    ):
+        cls(2, key=KEY, widht=3)
+    with pytest.raises(TypeError, match=rf"^{name}: unknown keyword argument 'colour'\. {name} "):
+        cls(2, key=KEY, colour="red")
+
+
+@pytest.mark.parametrize(
+    "key, advice", [(0, r"jax\.random\.key\(0\)"), (7, r"jax\.random\.key\(7\)")]
+)
+@pytest.mark.parametrize("cls", MODEL_CLASSES)
+def test_every_model_constructor_says_how_to_make_a_key(cls, key, advice):
+    with pytest.raises(
+        TypeError,
+        match=rf"^{cls.__name__}: `key` must be a JAX PRNG key, got {key} \(int\); pass {advice}",
+    ):
+        cls(1, key=key)
+
+
+def test_model_constructors_take_new_and_raw_keys_and_rebuild_from_pytrees():
+    new = lz.models.LNN(1, key=jax.random.key(3), width=4, depth=1)
+    raw = lz.models.LNN(1, key=jax.random.PRNGKey(3), width=4, depth=1)
+    assert jax.tree.structure(new) == jax.tree.structure(raw)
+    # Rebuilding from leaves (jit, tree_map) does not go through the constructor's checks.
+    rebuilt = jax.tree.map(lambda leaf: leaf, new)
+    assert isinstance(rebuilt, lz.models.LNN) and rebuilt.width == 4
 
 
 @pytest.mark.parametrize("name", ["baseline", "hnn", "lnn", "delan"])

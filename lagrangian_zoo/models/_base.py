@@ -1,6 +1,8 @@
 """The interfaces every learned model implements, and the filter of its trainable leaves."""
 
 import abc
+import difflib
+import inspect
 from typing import Any, TypeVar
 
 import equinox as eqx
@@ -26,10 +28,20 @@ class AbstractDynamics(eqx.Module):
     - `normaliser`: the [`lagrangian_zoo.models.Normaliser`][] of the network inputs;
     - `__call__(t, y, args)`: the time derivative of a single state (vmap for batches);
     - `config()`: the keyword arguments that rebuild the same architecture.
+
+    Every constructor refuses, before it runs, a keyword it does not take (naming the closest
+    one it does) and a `key` that is not a JAX PRNG key (such as a plain `0`).
     """
 
     dof: eqx.AbstractVar[int]
     normaliser: eqx.AbstractVar[Normaliser]
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        # Checked here rather than in each `__init__`: a misspelt keyword never reaches the
+        # body of `__init__` (Python refuses the call with a bare TypeError), and `__new__`
+        # runs first for every model.
+        check_constructor_keywords(cls, kwargs)
+        return super().__new__(cls, *args, **kwargs)
 
     @property
     def periodic(self) -> tuple[bool, ...]:
@@ -136,6 +148,48 @@ def trainable_filter(model: PyTree) -> PyTree[bool]:
         return eqx.is_inexact_array(node)
 
     return jax.tree.map(mark, model, is_leaf=lambda node: isinstance(node, Normaliser))
+
+
+def check_constructor_keywords(cls: type, kwargs: dict[str, Any]) -> None:
+    """Refuses keywords that `cls.__init__` does not take, and a `key` that is not a PRNG key.
+
+    **Arguments:**
+
+    - `cls`: the model class being built.
+    - `kwargs`: the keyword arguments of the call.
+
+    **Raises:** `TypeError` naming the unknown keyword and the closest known one, or saying how
+    to make a key (`jax.random.key(0)`, not `0`).
+    """
+    parameters = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        known = [name for name in parameters if name != "self"]
+        for name in kwargs:
+            if name not in parameters:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise TypeError(
+                    f"{cls.__name__}: unknown keyword argument {name!r}.{hint} "
+                    f"{cls.__name__} takes: {', '.join(known)}."
+                )
+    if "key" in kwargs:
+        check_key(cls.__name__, kwargs["key"])
+
+
+def check_key(model: str, key: Any) -> None:
+    """Refuses a `key` that is not a JAX PRNG key (new-style, or a raw `uint32` one)."""
+    if isinstance(key, jax.Array) and (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+        or (key.dtype == jnp.uint32 and key.ndim == 1)
+    ):
+        return
+    if isinstance(key, int) and not isinstance(key, bool):
+        advice = f"pass jax.random.key({key})"
+    else:
+        advice = "pass a key such as jax.random.key(0)"
+    raise TypeError(
+        f"{model}: `key` must be a JAX PRNG key, got {key!r} ({type(key).__name__}); {advice}."
+    )
 
 
 def check_dof(model: str, dof: int) -> None:

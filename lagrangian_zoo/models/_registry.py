@@ -35,6 +35,17 @@ def _keywords(cls: type[AbstractDynamics]) -> list[str]:
     ]
 
 
+def model_class(name: str) -> type[AbstractDynamics]:
+    """The class registered under `name`, with a "did you mean" error for unknown names."""
+    if not isinstance(name, str):
+        raise TypeError(f"a model name must be a string, got {type(name).__name__}.")
+    if name not in MODELS:
+        close = difflib.get_close_matches(name, MODELS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(names())}.")
+    return MODELS[name]
+
+
 def get(name: str, dof: int, *, key: PRNGKeyArray, **kwargs) -> AbstractDynamics:
     """Builds the model `name` for `dof` degrees of freedom.
 
@@ -48,20 +59,17 @@ def get(name: str, dof: int, *, key: PRNGKeyArray, **kwargs) -> AbstractDynamics
 
     **Returns:** the model, an [`lagrangian_zoo.models.AbstractDynamics`][].
 
-    Unknown names and keyword arguments raise a `ValueError` that lists the known ones.
+    Unknown names and keyword arguments raise a `ValueError` that lists the known ones and
+    suggests the closest.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"a model name must be a string, got {type(name).__name__}.")
-    if name not in MODELS:
-        close = difflib.get_close_matches(name, MODELS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(names())}.")
-    cls: Any = MODELS[name]
+    cls: Any = model_class(name)
     known = _keywords(cls)
     unknown = sorted(set(kwargs) - set(known))
     if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
-            f"unknown keyword argument(s) {', '.join(map(repr, unknown))} for model {name!r}; "
-            f"its keyword arguments are: {', '.join(known)}."
+            f"unknown keyword argument(s) {', '.join(map(repr, unknown))} for model {name!r}."
+            f"{hint} Its keyword arguments are: {', '.join(known)}."
         )
     return cls(dof, key=key, **kwargs)
