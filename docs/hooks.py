@@ -2,7 +2,8 @@
 
 The benchmark scripts write a Markdown table beside each JSON result. The Benchmarks page has
 a marker where every committed table is inserted at build time (headings moved two levels
-down), so the page always shows the numbers in the repository, and never a stale copy.
+down), so the page always shows the numbers in the repository, and never a stale copy; a page
+that shows one script's table (Performance) names it: `<!-- benchmark result: speed -->`.
 """
 
 import pathlib
@@ -15,6 +16,8 @@ NO_RESULTS = (
     "No full run has been committed yet. Run a script with `--full`; its table then appears here."
 )
 _HEADING = re.compile(r"^(#{1,4})[ ]", re.MULTILINE)
+# `<!-- benchmark result: speed -->` inserts one script's table, as the Performance page does.
+_ONE_TABLE = re.compile(r"<!-- benchmark result: (\w+) -->")
 
 
 def benchmark_tables(results: pathlib.Path = RESULTS) -> str:
@@ -28,7 +31,21 @@ def benchmark_tables(results: pathlib.Path = RESULTS) -> str:
     return "\n\n".join(sections) if sections else NO_RESULTS
 
 
+def benchmark_table(name: str, results: pathlib.Path = RESULTS) -> str:
+    """The Markdown table of `results/<name>.md` without its title, or a note that none exists."""
+    path = results / f"{name}.md"
+    if not path.exists():
+        return (
+            f"No full run of `{name}` has been committed yet: run `benchmarks/{name}.py --full`."
+        )
+    text = path.read_text(encoding="utf-8").strip()
+    if text.startswith("# "):
+        text = text.split("\n", 1)[1].strip() if "\n" in text else ""
+    return _HEADING.sub(lambda m: "#" * (len(m.group(1)) + 2) + " ", text)
+
+
 def on_page_markdown(markdown, page, config, files):
+    markdown = _ONE_TABLE.sub(lambda m: benchmark_table(m.group(1)), markdown)
     if MARKER not in markdown:
         return markdown
     return markdown.replace(MARKER, benchmark_tables())
