@@ -186,8 +186,21 @@ def _startup_seconds(history, train_seconds: float, steps: int) -> float:
     return max(train_seconds - rate * steps, 0.0)
 
 
+def _peak_memory_mb() -> float | None:
+    """This process's peak resident memory (VmHWM), in MiB; Linux only."""
+    try:
+        with open("/proc/self/status") as file:
+            for line in file:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def _result(**values) -> None:
     values["process_seconds"] = time.perf_counter() - _START
+    values["own_peak_memory_mb"] = _peak_memory_mb()
     print("RESULT " + json.dumps(values), flush=True)
 
 
