@@ -17,8 +17,9 @@ Recipes:
   weights and no output bias (baseline, HNN), Adam with a constant learning rate 1e-3 and
   torch-style weight decay 1e-4 (added to the gradient), the paper's steps and batch, no input
   normalisation, float32.
-- `ours`: the settings the spring investigation (`--investigate`, written to
-  `hnn_spring_investigation.json`) found to beat the published energy MSE; see `OURS` below.
+- `ours`: the two changes the spring investigation (`--investigate`, written to
+  `hnn_spring_investigation.json`) found to lower the energy MSE most, a cosine decay of the
+  learning rate and training states denoised with the exact derivatives; see `OURS` below.
 
 Metrics, all on the fixed test set of each task (the seeds change only the initialisation and
 the minibatches):
@@ -46,6 +47,7 @@ import json
 import math
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -174,18 +176,19 @@ PAPER = {
     "adapt": False,
     "dtype": "float32",
 }
-# What beat the published spring energy MSE in the investigation (see the module docstring and
-# `hnn_spring_investigation.md`); applied to every task.
-OURS = {
-    "width": 200,
-    "depth": 2,
-    "learning_rate": 1e-3,
-    "schedule": "constant",
-    "weight_decay": 1e-4,
-    "init": "orthogonal weights, no output bias (baseline, HNN); the model's own otherwise",
-    "adapt": False,
-    "dtype": "float64",
-}
+# `ours`: the two changes the investigation found to move the energy MSE (see
+# `hnn_spring_investigation.md` and the pendulum notes in `hnn_tasks.md`):
+# - `schedule="cosine"`: Adam's learning rate decayed to zero over the run. At a constant 1e-3
+#   Adam keeps moving the parameters at the end of training, and the HNN keeps fitting the
+#   noise of the 750 training states: the learned level sets of H wobble off the true circles.
+#   Annealing halves the spring energy MSE, the test loss staying at the noise floor.
+# - `denoise=True`: the paper's data add noise to the states only, with exact derivatives, so
+#   each training trajectory is rebuilt as the integral of its derivatives plus one constant
+#   fitted to the noisy samples (`denoised_states`); the states' noise drops by the square
+#   root of the samples per trajectory. Applied to the spring and the pendulum (the tasks with
+#   noise); the test set is not touched.
+# Everything else is the paper's recipe.
+OURS = {**PAPER, "schedule": "cosine", "denoise": True}
 
 QUICK = {"tasks": ("spring", "pendulum"), "models": ("baseline", "hnn"), "seeds": 1}
 QUICK_STEPS = 400
@@ -423,7 +426,9 @@ def _finite_mean(values) -> tuple[float, int]:
 def run_one(task: Task, model_name: str, recipe: dict[str, Any], seed: int) -> dict[str, Any]:
     """Trains one model with one seed and measures it; a failed training is a result too."""
     dtype = jnp.dtype(recipe["dtype"])
-    key = jax.random.fold_in(jax.random.key(seed), hash((task.name, model_name)) % 2**31)
+    # A stable digest (Python's `hash` of a string changes from one process to the next).
+    digest = zlib.crc32(f"{task.name}/{model_name}".encode()) % 2**31
+    key = jax.random.fold_in(jax.random.key(seed), digest)
     build_key, fit_key = jax.random.split(key)
     model, coordinates = build_model(model_name, task, recipe, build_key)
     mass = jnp.asarray(task.mass, dtype)
@@ -738,6 +743,9 @@ def _extra_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--orbits", action="store_true", help="run the two-body one-orbit experiment instead"
     )
+    parser.add_argument(
+        "--figures-only", action="store_true", help="draw the figures of an existing run"
+    )
 
 
 def main(argv=None) -> int:
@@ -746,6 +754,12 @@ def main(argv=None) -> int:
         return investigate(args)
     if args.orbits:
         return orbits(args)
+    if args.figures_only:
+        directory = output_dir(args, NAME)
+        runs = json.loads((directory / f"{NAME}.json").read_text())["runs"]
+        names = [name for name in TASKS if any(run["task"] == name for run in runs)]
+        print(figures(directory, {name: make_task(name) for name in names}, runs))
+        return 0
     quick = args.mode == "quick"
     directory = output_dir(args, NAME)
     task_names = args.tasks or (QUICK["tasks"] if quick else tuple(TASKS))
@@ -842,19 +856,6 @@ VARIANTS: tuple[tuple[str, str, dict[str, Any], int], ...] = (
     ("default_init", "Equinox's uniform init, output bias", {"init": "default"}, 2000),
     ("steps_500", "500 steps (early stop)", {}, 500),
     ("steps_1000", "1000 steps", {}, 1000),
-    (
-        "cosine_float64",
-        "cosine decay and float64",
-        {"schedule": "cosine", "dtype": "float64"},
-        2000,
-    ),
-    ("cosine_1000", "cosine decay over 1000 steps", {"schedule": "cosine"}, 1000),
-    (
-        "cosine_weight_decay_1e-3",
-        "cosine decay, weight decay 1e-3",
-        {"schedule": "cosine", "weight_decay": 1e-3},
-        2000,
-    ),
     ("denoise", "training states rebuilt from the exact derivatives", {"denoise": True}, 2000),
     (
         "cosine_denoise",
@@ -862,6 +863,7 @@ VARIANTS: tuple[tuple[str, str, dict[str, Any], int], ...] = (
         {"schedule": "cosine", "denoise": True},
         2000,
     ),
+    ("cosine_1000", "cosine decay over 1000 steps", {"schedule": "cosine"}, 1000),
     (
         "library_defaults",
         "lz.fit's defaults: cosine, adapt, default init, no decay, float64",
@@ -889,7 +891,7 @@ def investigate(args) -> int:
     for name, description, changes, steps in VARIANTS:
         recipe = {**PAPER, **changes}
         variant_task = dataclasses.replace(task, steps=steps)
-        results = [r for r in previous if r["variant"] == name and r["seed"] < seeds]
+        results = [dict(r) for r in previous if r.get("variant") == name and r["seed"] < seeds]
         if len(results) < seeds:
             results = [run_one(variant_task, "hnn", recipe, seed) for seed in range(seeds)]
         for result in results:
@@ -910,10 +912,15 @@ def investigate(args) -> int:
             flush=True,
         )
         rows.append(row)
+        _write_investigation(directory, args.mode, seeds, rows, runs)
+    return 0
+
+
+def _write_investigation(directory, mode, seeds, rows, runs) -> None:
     write_results(
         directory,
         INVESTIGATION,
-        args.mode,
+        mode,
         {"task": "spring", "model": "hnn", "paper_recipe": PAPER, "seeds": seeds},
         rows,
         title="Spring HNN energy MSE: what moves it",
@@ -921,17 +928,34 @@ def investigate(args) -> int:
             "One change at a time from the paper's recipe (HNN, spring, the same data and test "
             "set as `hnn_tasks`). Published: energy MSE 2.5662e-05 (README), long horizon "
             "3.8416e-04 (notebook).",
+            "Findings. (1) The integration is not the cause: the metric's RK4 (a tenth of the "
+            "sample gap) gives below 1e-16 on the exact spring (tests/test_metrics.py), and "
+            "float64 changes little. (2) Input normalisation (`adapt`, on in `lz.fit` by "
+            "default) hurts here: the spring's inputs are already of order one, and one seed "
+            "in four trained badly. (3) The constant learning rate is the main cause: at a "
+            "constant 1e-3 Adam keeps fitting the noise of the 750 noisy training states, and "
+            "the learned level sets of H wobble off the circles; a cosine decay, or stopping "
+            "at 1000 steps, halves the energy MSE and cuts the long-horizon one by five. "
+            "(4) The noise itself: the states carry noise, the derivatives are exact, so the "
+            "training trajectories can be rebuilt from their derivatives up to one constant "
+            "each (`denoise`); with the cosine decay this gives 4.30e-05 with a spread of "
+            "4e-07 over seeds: what remains is set by the data (the noise of those constants, "
+            "0.1 / sqrt(30)), not by training. The published 2.57e-05 (one run on another "
+            "draw of the data) is not reached on this draw; the notebook's long-horizon "
+            "3.84e-04 is beaten by five times. The `lz.fit` defaults (cosine, adapt, default "
+            "init, no decay, float64) give 1.5e-04, the 1.0e-04 of the issue's harness being "
+            "the paper recipe.",
         ],
         extra={"runs": runs},
     )
-    return 0
 
 
 # The two-body "one orbit" finding ------------------------------------------------------------
 
 ORBITS = "hnn_two_body_orbits"
 ORBIT_SETTINGS = {
-    "model": "lnn (200 x 2 softplus, the LNN initialisation), float64, constant Adam 1e-3",
+    "model": "lnn (200 x 2 softplus, Equinox's default initialisation, inputs normalised by "
+    "the training states), float64, Adam 1e-3 with cosine decay, weight decay 1e-4",
     "steps": 3000,
     "batch_size": 200,
     "train_one_orbit": "the first training orbit of the two_body task (50 samples, full batch)",
@@ -956,6 +980,18 @@ def _perturbed_orbits(system, key, count: int) -> np.ndarray:
     return np.asarray(jnp.concatenate([first, -first, velocity, -velocity], axis=1))
 
 
+def _reinitialised(model, key):
+    """The LNN with Equinox's default initialisation of its network (the same architecture)."""
+    network = lz.models.MLP(
+        model.network.in_size,
+        "scalar",
+        (model.width,) * model.depth,
+        activation=model.activation,
+        key=key,
+    )
+    return eqx.tree_at(lambda m: m.network, model, cast(network, jnp.float64))
+
+
 def orbits(args) -> int:
     """An LNN trained on one orbit against one trained on a distribution of orbits."""
     directory = output_dir(args, ORBITS)
@@ -966,7 +1002,9 @@ def orbits(args) -> int:
     ts = jnp.asarray(np.linspace(0.0, 20.0, 50))
     starts = _perturbed_orbits(system, jax.random.key(7), 20)
     truth = lz.rollout(system, jnp.asarray(starts), ts, solver="dopri8", rtol=1e-12, atol=1e-12)
-    recipe = {**PAPER, "dtype": "float64"}
+    # The paper-recipe LNN (its own initialisation, raw inputs, constant rate) diverged from
+    # the first step on every held-out orbit, whatever it was trained on; these settings train.
+    recipe = {**PAPER, "dtype": "float64", "schedule": "cosine", "adapt": True}
     rows, curves = [], {}
     seeds = args.seeds or (1 if quick else 3)
     for training, count in (("one_orbit", 1), ("distribution", task.train_y.shape[0])):
@@ -974,6 +1012,7 @@ def orbits(args) -> int:
         for seed in range(seeds):
             key = jax.random.fold_in(jax.random.key(seed), count)
             model, _ = build_model("lnn", task, recipe, key)
+            model = _reinitialised(model, key)
             data = _dataset(task.train_ts, task.train_y[:count], task.train_dy[:count], "float64")
             start = time.perf_counter()
             model, _ = lz.fit(
@@ -983,7 +1022,7 @@ def orbits(args) -> int:
                 key=key,
                 batch_size=None if count == 1 else ORBIT_SETTINGS["batch_size"],
                 optimizer=optimizer(recipe, steps),
-                adapt=False,
+                adapt=recipe["adapt"],
                 progress=False,
                 log_every=min(500, steps),
             )
