@@ -535,6 +535,11 @@ def _load_run(run: Path):
     if not config_path.is_file():
         raise FileNotFoundError(f"{str(run)!r} is not a run directory (no config.json).")
     config = TrainConfig.from_dict(_read_json(config_path, "the run's settings"))
+    if not (run / MODEL_FILE).is_file() and (run / "model.eqx").is_file():
+        raise FileNotFoundError(
+            f"the run in {str(run)!r} was written by an older lagrangian_zoo, which named the "
+            f"trained model model.eqx: rename it {MODEL_FILE} (the format is the same)."
+        )
     if not (run / MODEL_FILE).is_file():
         raise FileNotFoundError(
             f"the run in {str(run)!r} has no trained model ({MODEL_FILE}): it has not finished; "

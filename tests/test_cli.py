@@ -273,6 +273,15 @@ def test_evaluate_of_an_unfinished_run_says_to_resume(tmp_path):
     assert_one_line_error(result, 2, r"has no trained model \(model\.lzm\).*train --resume")
 
 
+def test_evaluate_of_a_run_with_the_old_model_name_says_to_rename_it(run, tmp_path):
+    out, _ = run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    (old / "model.lzm").rename(old / "model.eqx")
+    result = invoke("evaluate", "--run", old)
+    assert_one_line_error(result, 2, r"named the trained model model\.eqx: rename it model\.lzm")
+
+
 def test_a_diverging_training_ends_with_one_line_and_code_1(workspace, tmp_path, monkeypatch):
     # A schedule that turns the learning rate into NaN at step 2: the run must stop there.
     import lagrangian_zoo._experiment as experiment
