@@ -63,3 +63,23 @@ def test_animation_compares_motions_from_one_initial_state(demo):
     for name, ys in animated.items():
         assert ys.shape == animated["true"].shape, name
         np.testing.assert_allclose(ys[0], y0[1], rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_energy_figure_clips_and_marks_a_diverged_rollout(tmp_path):
+    ts = np.linspace(0.0, 10.0, 101)
+    truth = np.full(101, -20.0)
+    diverged = np.where(ts < 4.0, -20.0, 1e213)  # finite, but far outside any useful axis
+    close = truth + 1e-3 * np.sin(ts)
+    figure = _demo.energy_figure(
+        ts, truth, {"baseline": diverged, "lnn": close}, path=tmp_path / "energy.png"
+    )
+    top = figure.axes[0]
+    low, high = top.get_ylim()
+    assert -25.0 < low < -20.0 < high < -15.0
+    labels = [line.get_label() for line in top.get_lines()]
+    assert "baseline (leaves the axis at t = 4)" in labels
+    assert "lnn" in labels
+    markers = [line for line in top.get_lines() if line.get_marker() == "x"]
+    assert len(markers) == 1
+    np.testing.assert_allclose(markers[0].get_xdata(), [4.0])
+    assert (tmp_path / "energy.png").stat().st_size > 0
