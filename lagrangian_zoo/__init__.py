@@ -26,6 +26,7 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
     )
     from ._implicit_midpoint import ImplicitMidpoint as ImplicitMidpoint
     from ._mechanics import (
+        check_mass_structure as check_mass_structure,
         energy_along as energy_along,
         euler_lagrange as euler_lagrange,
         EulerLagrange as EulerLagrange,
@@ -51,6 +52,7 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         AbstractDerivativeSource as AbstractDerivativeSource,
         AbstractFiniteSource as AbstractFiniteSource,
     )
+    from ._sparse import MassGraph as MassGraph
     from ._training import fit as fit, History as History
     from ._verlet import StormerVerlet as StormerVerlet
 
@@ -71,6 +73,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
     "distributed_initialize": ("._distributed", "initialize"),
     "ImplicitMidpoint": ("._implicit_midpoint", "ImplicitMidpoint"),
+    "check_mass_structure": ("._mechanics", "check_mass_structure"),
     "energy_along": ("._mechanics", "energy_along"),
     "euler_lagrange": ("._mechanics", "euler_lagrange"),
     "EulerLagrange": ("._mechanics", "EulerLagrange"),
@@ -90,6 +93,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "split_state": ("._mechanics", "split_state"),
     "velocities": ("._mechanics", "velocities"),
     "rollout": ("._rollout", "rollout"),
+    "MassGraph": ("._sparse", "MassGraph"),
     "AbstractDataSource": ("._source", "AbstractDataSource"),
     "AbstractDerivativeSource": ("._source", "AbstractDerivativeSource"),
     "AbstractFiniteSource": ("._source", "AbstractFiniteSource"),

@@ -11,6 +11,7 @@ from typing import Any, Literal, SupportsIndex
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Scalar
 
 from ._custom_types import (
@@ -23,7 +24,17 @@ from ._custom_types import (
     State,
     Velocities,
 )
-from ._sparse import colour_tangents, decompress_band, lu_solve, solve_banded_with_pivots
+from ._sparse import (
+    colour_tangents,
+    decompress_band,
+    decompress_periodic_band,
+    lu_solve,
+    MassGraph,
+    periodic_colour_tangents,
+    solve_banded_with_pivots,
+    solve_graph,
+    solve_periodic_banded_with_pivots,
+)
 
 
 Method = Literal["jvp", "paper"]
@@ -167,6 +178,45 @@ def _acceleration_banded(lagrangian, q, q_t, rhs_force, bandwidth, checks):
     return acc
 
 
+def _acceleration_periodic(lagrangian, q, q_t, rhs_force, bandwidth, checks):
+    n = q.shape[0]
+    dL_dq, mixed, compressed = _jvp_terms(
+        lagrangian, q, q_t, periodic_colour_tangents(n, bandwidth, q.dtype)
+    )
+    band = decompress_periodic_band(compressed, bandwidth)
+    acc, pivots = solve_periodic_banded_with_pivots(band, dL_dq - mixed + rhs_force)
+    if checks:
+        extra = (
+            f" and that mass_bandwidth={bandwidth} (periodic) covers every coupling between "
+            "velocities"
+        )
+        acc = eqx.error_if(
+            acc,
+            _singular(pivots, band) | ~jnp.all(jnp.isfinite(acc)),
+            _SINGULAR_MESSAGE.format(extra=extra),
+        )
+    return acc
+
+
+def _acceleration_graph(lagrangian, q, q_t, rhs_force, graph, checks):
+    dL_dq, mixed, compressed = _jvp_terms(lagrangian, q, q_t, graph.tangents(q.dtype))
+    values = graph.entries(compressed)
+    acc, residual = solve_graph(graph, values, dL_dq - mixed + rhs_force)
+    if checks:
+        rtol = float(jnp.finfo(q.dtype).eps) ** 0.75
+        acc = eqx.error_if(
+            acc,
+            ~(residual <= 100 * rtol),
+            "the conjugate-gradient solve of the graph-sparse mass matrix d2L/dq_t2 did not "
+            "converge at this state: the matrix is singular, indefinite or non-finite (CG needs "
+            "it symmetric positive definite). Check that the Lagrangian has a kinetic term for "
+            "every velocity and that `mass_graph` holds every pair of coupled velocities "
+            "(lagrangian_zoo.check_mass_structure tests it), or drop mass_graph for the dense "
+            "LU solve.",
+        )
+    return acc
+
+
 def _acceleration_paper(lagrangian, q, q_t, rhs_force):
     # The formulation of Cranmer et al. (2020): full Hessians and a pseudo-inverse. Kept for
     # comparison and for Lagrangians whose mass matrix is singular on purpose.
@@ -181,6 +231,8 @@ def euler_lagrange(
     *,
     force: GeneralizedForce | None = None,
     mass_bandwidth: SupportsIndex | None = None,
+    mass_periodic: bool = False,
+    mass_graph: "MassGraph | ArrayLike | None" = None,
     method: Method = "jvp",
     checks: bool = True,
 ) -> Callable[[Coordinates, Velocities], Accelerations]:
@@ -202,10 +254,26 @@ def euler_lagrange(
     - `mass_bandwidth`: if the mass matrix `d2L/dq_t2` is banded with this half-bandwidth `k`
         (local couplings on a chain or grid), it is built from `2k + 1` coloured products and
         solved banded, so the cost is linear in `n`.
+    - `mass_periodic`: with `mass_bandwidth=k`, the band wraps around (a ring: coordinate `i`
+        couples to `(i ± 1, ..., i ± k) mod n`). The columns are coloured so that no row sees
+        two of one colour across the wrap (at most `4k + 1` products, whatever `n`), and the
+        band plus its two corner blocks is solved by the Woodbury identity: `2k + 1` banded
+        solves and one `2k x 2k` solve, `O(n k^3)`.
+    - `mass_graph`: the coupled pairs of velocities as an int array of shape `(E, 2)`, or a
+        [`lagrangian_zoo.MassGraph`][] built from one (build it once when `n` is large: the
+        colouring runs on the host). A greedy distance-2 colouring gives one product per
+        colour (a number set by the graph's degrees, not by `n`), and Jacobi-preconditioned
+        conjugate gradients on a segment-sum product solve it, `O(n + E)` per step; the mass
+        matrix must be symmetric positive definite (as for every physical kinetic energy),
+        and `checks` verifies the residual. Exclusive with `mass_bandwidth`.
     - `method`: `"jvp"` (default) as above; `"paper"` is the formulation of Cranmer et al.:
         full Hessians, a Jacobian of a Jacobian, and a pseudo-inverse.
     - `checks`: if `True`, a singular or non-finite mass matrix raises an error (also under
         `jit`, through `equinox.error_if`). Turn off for speed once a model is known to be safe.
+
+    A declared structure is trusted: a Lagrangian whose velocities couple beyond it gives
+    wrong accelerations, not an error. [`lagrangian_zoo.check_mass_structure`][] compares the
+    structure against exact columns of the mass matrix at a state.
 
     **Returns:**
 
@@ -264,11 +332,29 @@ def euler_lagrange(
             raise ValueError(f"`mass_bandwidth` must be >= 0, got {mass_bandwidth}.")
         if method == "paper":
             raise ValueError("`mass_bandwidth` cannot be combined with method='paper'.")
+    if not isinstance(mass_periodic, (bool, np.bool_)):
+        raise TypeError(f"`mass_periodic` must be a bool, got {mass_periodic!r}.")
+    if mass_periodic and mass_bandwidth is None:
+        raise ValueError(
+            "`mass_periodic=True` needs `mass_bandwidth=k`: the half-bandwidth of the band that "
+            "wraps around."
+        )
+    if mass_graph is not None:
+        if mass_bandwidth is not None:
+            raise ValueError(
+                "give either `mass_bandwidth` (a band) or `mass_graph` (coupled pairs), not both."
+            )
+        if method == "paper":
+            raise ValueError("`mass_graph` cannot be combined with method='paper'.")
+        if not isinstance(mass_graph, MassGraph):
+            mass_graph = MassGraph(mass_graph)
 
     return EulerLagrange(
         lagrangian,
         force,
+        mass_graph,
         mass_bandwidth=mass_bandwidth,
+        mass_periodic=bool(mass_periodic),
         method=method,
         checks=bool(checks),
     )
@@ -287,7 +373,9 @@ class EulerLagrange(eqx.Module):
 
     lagrangian: ScalarFunction
     force: GeneralizedForce | None
+    mass_graph: MassGraph | None
     mass_bandwidth: int | None = eqx.field(static=True)
+    mass_periodic: bool = eqx.field(static=True)
     method: str = eqx.field(static=True)
     checks: bool = eqx.field(static=True)
 
@@ -301,10 +389,24 @@ class EulerLagrange(eqx.Module):
         else:
             _check_force(self.force, q, q_t)
             rhs_force = jnp.asarray(self.force(q, q_t)).astype(q.dtype)
-        bandwidth = self.mass_bandwidth
+        bandwidth, n = self.mass_bandwidth, q.shape[0]
+        graph = self.mass_graph
+        if graph is not None and graph.size != n:
+            raise ValueError(
+                f"`mass_graph` has {graph.size} coordinates but `q` has shape ({n},); build the "
+                "MassGraph with size=n."
+            )
         if self.method == "paper":
             acc = _acceleration_paper(self.lagrangian, q, q_t, rhs_force)
-        elif bandwidth is not None and bandwidth < q.shape[0] - 1:
+        elif graph is not None:
+            acc = _acceleration_graph(self.lagrangian, q, q_t, rhs_force, graph, self.checks)
+        elif self.mass_periodic and bandwidth is not None and bandwidth == 0:
+            acc = _acceleration_banded(self.lagrangian, q, q_t, rhs_force, 0, self.checks)
+        elif self.mass_periodic and bandwidth is not None and n >= 2 * bandwidth + 2:
+            acc = _acceleration_periodic(
+                self.lagrangian, q, q_t, rhs_force, bandwidth, self.checks
+            )
+        elif not self.mass_periodic and bandwidth is not None and bandwidth < n - 1:
             acc = _acceleration_banded(self.lagrangian, q, q_t, rhs_force, bandwidth, self.checks)
         else:
             acc = _acceleration_jvp(self.lagrangian, q, q_t, rhs_force, self.checks)
@@ -332,11 +434,110 @@ class MassMatrix(eqx.Module):
         return jax.jacfwd(jax.grad(self.lagrangian, argnums=1), argnums=1)(q, q_t)
 
 
+def _declared_pattern(
+    n: int, bandwidth: int | None, periodic: bool, graph: MassGraph | None
+) -> np.ndarray:
+    """`allowed[i, j]`: whether the declared structure lets `M[i, j]` be non-zero."""
+    rows, columns = np.indices((n, n))
+    if graph is not None:
+        allowed = np.zeros((n, n), dtype=bool)
+        allowed[np.asarray(graph.rows), np.asarray(graph.columns)] = True
+        return allowed
+    distance = np.abs(rows - columns)
+    if periodic:
+        distance = np.minimum(distance, n - distance)
+    return distance <= bandwidth
+
+
+def check_mass_structure(
+    lagrangian: ScalarFunction,
+    q: ArrayLike,
+    q_t: ArrayLike,
+    *,
+    mass_bandwidth: SupportsIndex | None = None,
+    mass_periodic: bool = False,
+    mass_graph: "MassGraph | ArrayLike | None" = None,
+    columns: int | ArrayLike = 16,
+    rtol: float = 1e-8,
+) -> None:
+    """Checks at one state that the mass matrix has the structure declared to the engine.
+
+    The structured paths of [`lagrangian_zoo.euler_lagrange`][] trust `mass_bandwidth`,
+    `mass_periodic` and `mass_graph`: a Lagrangian that couples velocities further apart mixes
+    the coloured products and gives wrong accelerations, silently. This computes exact columns
+    of `d2L/dq_t2` (one forward-over-reverse product each) and raises a `ValueError` naming the
+    first entry outside the declared structure. Run it eagerly, once, on a typical state (for a
+    learned Lagrangian, one with random weights) before a long run.
+
+    **Arguments:**
+
+    - `lagrangian`, `mass_bandwidth`, `mass_periodic`, `mass_graph`: as for
+        [`lagrangian_zoo.euler_lagrange`][].
+    - `q`, `q_t`: the state, shape `(n,)` each.
+    - `columns`: how many columns to check, spread evenly over `0 .. n - 1` (both ends
+        included, where the boundary couplings live), or an int array of column indices.
+    - `rtol`: an entry counts as a coupling when it exceeds `rtol` times the largest entry of
+        the checked columns.
+
+    **Returns:** `None`; raises `ValueError` when the structure does not hold.
+    """
+    _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
+    q, q_t = _as_pair(q, q_t)
+    n = q.shape[0]
+    if mass_graph is not None and not isinstance(mass_graph, MassGraph):
+        mass_graph = MassGraph(mass_graph, size=n)
+    if (mass_bandwidth is None) == (mass_graph is None):
+        raise ValueError("give one declared structure: `mass_bandwidth=k` or `mass_graph=edges`.")
+    if mass_graph is not None and mass_graph.size != n:
+        raise ValueError(f"`mass_graph` has {mass_graph.size} coordinates, `q` has {n}.")
+    bandwidth = None if mass_bandwidth is None else operator.index(mass_bandwidth)
+    if isinstance(columns, int):
+        picked = np.unique(np.linspace(0, n - 1, min(columns, n)).round().astype(int))
+    else:
+        picked = np.unique(np.asarray(columns, dtype=int))
+        if picked.size == 0 or picked.min() < 0 or picked.max() >= n:
+            raise ValueError(f"`columns` must index 0 .. {n - 1}, got {columns!r}.")
+    tangents = jnp.zeros((picked.size, n), q.dtype).at[np.arange(picked.size), picked].set(1)
+    gradient = jax.grad(lagrangian, argnums=1)
+
+    def column(tangent):
+        return jax.jvp(lambda v: gradient(q, v), (q_t,), (tangent,))[1]
+
+    exact = np.asarray(jax.vmap(column)(tangents)).T  # exact[:, c] = M[:, picked[c]]
+    allowed = _declared_pattern(n, bandwidth, bool(mass_periodic), mass_graph)[:, picked]
+    scale = np.max(np.abs(exact))
+    outside = np.where(allowed, 0.0, np.abs(exact))
+    if not np.all(np.isfinite(exact)):
+        raise ValueError("the mass matrix d2L/dq_t2 is non-finite at this state.")
+    if scale > 0 and outside.max() > rtol * scale:
+        i, c = np.unravel_index(np.argmax(outside), outside.shape)
+        j = int(picked[c])
+        if mass_graph is not None:
+            declared = f"mass_graph (which has no edge ({i}, {j}))"
+            hint = f"Add the edge ({i}, {j}) to the graph"
+        else:
+            distance = abs(int(i) - j)
+            if mass_periodic:
+                distance = min(distance, n - distance)
+            declared = f"mass_bandwidth={bandwidth}" + (" (periodic)" if mass_periodic else "")
+            hint = f"Declare mass_bandwidth={distance} or more"
+            if not mass_periodic and min(distance, n - distance) <= bandwidth:
+                hint = "The coupling wraps around the ends: declare mass_periodic=True"
+        raise ValueError(
+            f"the mass matrix d2L/dq_t2 couples velocities {int(i)} and {j} "
+            f"(entry {exact[i, c]:.3g}, largest {scale:.3g}), outside the declared {declared}; "
+            f"the structured solve would give wrong accelerations. {hint}, or leave the "
+            "structure out for the dense solve."
+        )
+
+
 def lagrangian_vector_field(
     lagrangian: ScalarFunction,
     *,
     force: GeneralizedForce | None = None,
     mass_bandwidth: SupportsIndex | None = None,
+    mass_periodic: bool = False,
+    mass_graph: "MassGraph | ArrayLike | None" = None,
     method: Method = "jvp",
     checks: bool = True,
 ) -> Callable[[ArrayLike, State, Args], State]:
@@ -351,7 +552,13 @@ def lagrangian_vector_field(
     [`lagrangian_zoo.hamiltonian_vector_field`][].
     """
     acceleration = euler_lagrange(
-        lagrangian, force=force, mass_bandwidth=mass_bandwidth, method=method, checks=checks
+        lagrangian,
+        force=force,
+        mass_bandwidth=mass_bandwidth,
+        mass_periodic=mass_periodic,
+        mass_graph=mass_graph,
+        method=method,
+        checks=checks,
     )
     return LagrangianVectorField(acceleration)
 
@@ -627,6 +834,7 @@ __all__ = [
     "MassMatrix",
     "Momentum",
     "euler_lagrange",
+    "check_mass_structure",
     "mass_matrix",
     "lagrangian_vector_field",
     "hamiltonian_vector_field",

@@ -8,8 +8,16 @@ from lagrangian_zoo._sparse import (
     band_to_dense,
     colour_tangents,
     decompress_band,
+    decompress_periodic_band,
+    distance2_colouring,
+    MassGraph,
+    periodic_band_to_dense,
+    periodic_colour_tangents,
+    periodic_colours,
     solve_banded,
     solve_banded_with_pivots,
+    solve_graph,
+    solve_periodic_banded_with_pivots,
 )
 
 
@@ -129,3 +137,93 @@ def test_errors():
     # Caught by the shape annotation under the runtime type checker, by our check without it.
     with pytest.raises((TypeError, ValueError), match=r"rhs"):
         solve_banded(jnp.ones((3, 4)), jnp.zeros(5))
+
+
+# Periodic bands and graphs -------------------------------------------------------------------
+
+
+def random_periodic_banded(rng, n, k):
+    """A random symmetric matrix coupling i to (i ± 1..k) mod n, diagonally dominant."""
+    matrix = rng.normal(size=(n, n))
+    rows, columns = np.indices((n, n))
+    distance = np.minimum(np.abs(rows - columns), n - np.abs(rows - columns))
+    matrix[distance > k] = 0
+    matrix = matrix + matrix.T
+    np.fill_diagonal(matrix, np.abs(matrix).sum(axis=1) + 1.0)
+    return matrix
+
+
+@pytest.mark.parametrize("n, k", [(3, 1), (5, 2), (7, 1), (10, 2), (11, 3), (30, 4), (9, 0)])
+def test_periodic_colours_never_meet_in_a_row(n, k):
+    colours = periodic_colours(n, k)
+    assert colours.max() + 1 <= 4 * k + 1  # a constant count, whatever n
+    for c in range(colours.max() + 1):
+        members = np.flatnonzero(colours == c)
+        gaps = np.abs(members[:, None] - members[None, :])
+        cyclic = np.minimum(gaps, n - gaps)
+        assert np.all(cyclic[~np.eye(len(members), dtype=bool)] > 2 * k)
+
+
+@pytest.mark.parametrize("n, k", [(3, 1), (5, 2), (8, 1), (10, 2), (13, 3), (17, 5), (9, 0)])
+def test_periodic_assembly_and_woodbury_solve_against_dense(n, k):
+    rng = np.random.default_rng(100 * n + k)
+    matrix = random_periodic_banded(rng, n, k)
+    rhs = rng.normal(size=n)
+    tangents = np.asarray(periodic_colour_tangents(n, k))
+    band = decompress_periodic_band(jnp.asarray((matrix @ tangents.T).T), k)
+    assert np.array_equal(np.asarray(periodic_band_to_dense(band)), matrix)
+    x, pivots = jax.jit(solve_periodic_banded_with_pivots)(band, jnp.asarray(rhs))
+    np.testing.assert_allclose(x, np.linalg.solve(matrix, rhs), rtol=1e-11, atol=1e-12)
+    assert np.all(np.abs(pivots) > 1e-3)
+
+
+def test_periodic_band_needs_2k_plus_1_points():
+    with pytest.raises(ValueError, match=r"needs n >= 5 .* got n = 4"):
+        decompress_periodic_band(jnp.zeros((5, 4)), 2)
+
+
+def _random_graph(rng, n, extra):
+    chain = np.stack([np.arange(n - 1), np.arange(1, n)], axis=1)
+    random = rng.integers(0, n, size=(extra, 2))
+    return np.concatenate([chain, random])
+
+
+@pytest.mark.parametrize("n, extra", [(1, 0), (6, 3), (25, 20), (60, 80)])
+def test_distance2_colouring_separates_columns_of_every_row(n, extra):
+    rng = np.random.default_rng(n)
+    edges = _random_graph(rng, n, extra) if n > 1 else np.zeros((0, 2), int)
+    colours = distance2_colouring(edges, n)
+    pattern = np.eye(n, dtype=bool)
+    pattern[edges[:, 0], edges[:, 1]] = pattern[edges[:, 1], edges[:, 0]] = True
+    for row in pattern:
+        seen = colours[np.flatnonzero(row)]
+        assert len(np.unique(seen)) == len(seen)
+
+
+@pytest.mark.parametrize("n, extra", [(6, 3), (40, 30)])
+def test_graph_assembly_and_cg_solve_against_dense(n, extra):
+    rng = np.random.default_rng(7 + n)
+    edges = _random_graph(rng, n, extra)
+    graph = MassGraph(edges, size=n)
+    matrix = np.zeros((n, n))
+    weights = rng.normal(size=len(edges))
+    for (i, j), w in zip(edges, weights):
+        if i != j:
+            matrix[i, j] = matrix[j, i] = w
+    np.fill_diagonal(matrix, np.abs(matrix).sum(axis=1) + 1.0)
+    compressed = (matrix @ np.asarray(graph.tangents()).T).T
+    values = graph.entries(jnp.asarray(compressed))
+    assert np.array_equal(np.asarray(graph.to_dense(values)), matrix)
+    rhs = rng.normal(size=n)
+    x, residual = jax.jit(solve_graph)(graph, values, jnp.asarray(rhs))
+    np.testing.assert_allclose(x, np.linalg.solve(matrix, rhs), rtol=1e-10, atol=1e-11)
+    assert float(residual) < 1e-11
+
+
+def test_graph_refuses_bad_edges():
+    with pytest.raises(ValueError, match=r"shape \(E, 2\)"):
+        MassGraph(np.zeros((3, 3), int))
+    with pytest.raises(TypeError, match="integer indices"):
+        MassGraph(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"index coordinates 0 .. 3"):
+        MassGraph(np.array([[0, 5]]), size=4)

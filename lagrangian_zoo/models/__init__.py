@@ -10,6 +10,7 @@ from ._baseline import Baseline as Baseline
 from ._delan import DeLaN as DeLaN
 from ._dissipation import RayleighDissipation as RayleighDissipation
 from ._hnn import HNN as HNN
+from ._lgn import LGN as LGN
 from ._lnn import LNN as LNN
 from ._mlp import ACTIVATIONS as ACTIVATIONS, MLP as MLP
 from ._normaliser import Normaliser as Normaliser

@@ -10,6 +10,7 @@ from ._base import AbstractDynamics
 from ._baseline import Baseline
 from ._delan import DeLaN
 from ._hnn import HNN
+from ._lgn import LGN
 from ._lnn import LNN
 
 
@@ -18,6 +19,7 @@ MODELS: dict[str, type[AbstractDynamics]] = {
     "hnn": HNN,
     "lnn": LNN,
     "delan": DeLaN,
+    "lgn": LGN,
 }
 
 
@@ -52,7 +54,7 @@ def get(name: str, dof: int, *, key: PRNGKeyArray, **kwargs) -> AbstractDynamics
     **Arguments:**
 
     - `name`: one of [`lagrangian_zoo.models.names`][]`()`: `"baseline"`, `"hnn"`, `"lnn"`,
-        `"delan"`.
+        `"delan"`, `"lgn"`.
     - `dof`: the number of degrees of freedom `n`.
     - `key`: a `jax.random` key for the initial parameters.
     - `**kwargs`: the model's keyword arguments (`width`, `depth`, `periodic`, ...).

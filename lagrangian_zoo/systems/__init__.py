@@ -10,3 +10,4 @@ from ._pendulum import Pendulum as Pendulum
 from ._registry import get as get, names as names, parameters as parameters
 from ._relativistic import RelativisticParticle as RelativisticParticle
 from ._spring import Spring as Spring
+from ._wave import Wave as Wave

@@ -1,0 +1,299 @@
+"""Lagrangian graph networks: a learned density on each edge of a grid or graph, summed into L."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree, Scalar
+
+from .._mechanics import euler_lagrange, lagrangian_energy
+from .._sparse import MassGraph
+from ._base import AbstractLagrangianModel, check_choice, check_dof, split_model_state
+from ._dissipation import RayleighDissipation
+from ._mlp import check_curved_activation, check_init, check_size, MLP
+from ._normaliser import as_periodic, Normaliser
+
+
+BOUNDARIES = ("fixed", "free", "periodic")
+
+
+def grid_edges(n: int, neighbourhood: int, boundary: str) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of a 1D grid of `n` points and their lengths `1 .. neighbourhood`.
+
+    Indices refer to the grid padded with `neighbourhood` ghost points at each end for
+    `"fixed"` (points `r .. r + n - 1` move, the ghosts stay at rest); to the points themselves
+    otherwise. Ghost-to-ghost edges are left out (they do not depend on the state).
+
+    **Returns:** `(edges, lengths)`, NumPy int arrays of shapes `(E, 2)` and `(E,)`.
+    """
+    r = neighbourhood
+    pairs, lengths = [], []
+    for d in range(1, r + 1):
+        if boundary == "periodic":
+            start = np.arange(n)
+            pair = np.stack([start, (start + d) % n], axis=1)
+        elif boundary == "free":
+            start = np.arange(max(n - d, 0))
+            pair = np.stack([start, start + d], axis=1)
+        else:
+            start = np.arange(n + 2 * r - d)
+            pair = np.stack([start, start + d], axis=1)
+            moving = (pair >= r) & (pair < r + n)
+            pair = pair[moving.any(axis=1)]
+        pairs.append(pair)
+        lengths.append(np.full(len(pair), d))
+    return np.concatenate(pairs).reshape(-1, 2), np.concatenate(lengths)
+
+
+class LGN(AbstractLagrangianModel):
+    r"""A Lagrangian graph network: one learned density per edge and per point, summed into L.
+
+    With site features $x_i = (q_i, \dot q_i)$ (scaled by the normaliser; an angle as
+    $(\cos q_i, \sin q_i)$),
+    $$L_\theta(q, \dot q) = \sum_{(i, j) \in E} \phi_\theta(x_i, x_j, d_{ij}/r)
+    + \sum_i \psi_\theta(x_i),$$
+    where $\phi_\theta$ and $\psi_\theta$ are MLPs shared by every edge and every point, and
+    $d_{ij}$ is the grid distance of an edge. On a grid, $E$ joins the points up to
+    `neighbourhood` $= r$ apart (plus, for fixed ends, edges to ghost points at rest beyond
+    each end); on a graph, $E$ is the user's `edges` (all of length 1). The mass matrix
+    $\partial^2 L_\theta / \partial \dot q^2$ is then banded with half-bandwidth $r$ (wrapping
+    around for a periodic grid), or has the graph's sparsity, and the accelerations come from
+    [`lagrangian_zoo.euler_lagrange`][] with `mass_bandwidth=r` (and `mass_periodic`) or
+    `mass_graph`, chosen here: a constant number of products and a banded solve, so the cost is
+    linear in the number of points.
+
+    The densities do not depend on the grid size: a model trained on $n$ points runs on any
+    other size through `model.resized(m)` (grids only; a graph fixes its points). The
+    normaliser holds one mean and scale for positions and one for velocities, pooled over the
+    points (`adapt` pools them), so that every point is scaled alike.
+
+    **Arguments:**
+
+    - `dof`: the number of points $n$.
+    - `key`: a `jax.random` key.
+    - `neighbourhood`: $r \ge 1$, how far apart two grid points an edge joins.
+    - `width`, `depth`: the hidden layers of both MLPs.
+    - `activation`: with a non-zero second derivative (`"softplus"` by default).
+    - `init`: `"lnn"` (default) or `"default"`, as for [`lagrangian_zoo.models.MLP`][].
+    - `boundary`: `"fixed"` (default), `"free"` or `"periodic"`, for a grid.
+    - `edges`: an int array `(E, 2)` of coupled points for a graph instead of a grid; then
+        `neighbourhood` and `boundary` are unused. The mass matrix must be positive definite
+        for the graph's conjugate-gradient solve (that of a physical kinetic energy is).
+    - `periodic`: `n` bools marking angles; all equal (the density is shared). Default none.
+    - `checks`: raise an error (also under `jit`) where the learned mass matrix is singular.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @article{cranmer2020lagrangian,
+          title={Lagrangian Neural Networks},
+          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
+                  and Spergel, David and Ho, Shirley},
+          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
+                   Equations},
+          year={2020}
+        }
+        ```
+    """
+
+    edge_density: MLP
+    node_density: MLP
+    normaliser: Normaliser
+    dissipation_function: RayleighDissipation | None
+    graph: MassGraph | None
+    edges: Int[Array, "edges 2"] | None
+    dof: int = eqx.field(static=True)
+    neighbourhood: int = eqx.field(static=True)
+    boundary: str = eqx.field(static=True)
+    width: int = eqx.field(static=True)
+    depth: int = eqx.field(static=True)
+    activation: str = eqx.field(static=True)
+    init: str = eqx.field(static=True)
+    checks: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        dof: int,
+        *,
+        key: PRNGKeyArray,
+        neighbourhood: int = 1,
+        width: int = 64,
+        depth: int = 2,
+        activation: str = "softplus",
+        init: str = "lnn",
+        boundary: str = "fixed",
+        edges: ArrayLike | Sequence[Sequence[int]] | None = None,
+        periodic: Sequence[bool] | None = None,
+        checks: bool = True,
+    ):
+        check_dof("LGN", dof)
+        check_size("LGN", "neighbourhood", neighbourhood)
+        check_size("LGN", "width", width)
+        check_size("LGN", "depth", depth)
+        check_curved_activation("LGN", activation)
+        check_init(init)
+        check_choice("LGN", "boundary", boundary, BOUNDARIES)
+        periodic = as_periodic(dof, periodic)
+        if len(set(periodic)) > 1:
+            raise ValueError(
+                "LGN: `periodic` must mark every point alike (the density is shared by all "
+                f"points), got {list(periodic)!r}."
+            )
+        if boundary == "periodic" and edges is None and dof < 2 * neighbourhood + 1:
+            raise ValueError(
+                f"LGN: a periodic grid with neighbourhood={neighbourhood} needs dof >= "
+                f"{2 * neighbourhood + 1} (edges of distinct points), got dof={dof}."
+            )
+        if edges is not None:
+            self.graph = MassGraph(edges, size=dof)
+            self.edges = jnp.asarray(np.asarray(edges, dtype=np.int64).reshape(-1, 2))
+        else:
+            self.graph = None
+            self.edges = None
+        self.dof = dof
+        self.neighbourhood = neighbourhood
+        self.boundary = boundary
+        self.width = width
+        self.depth = depth
+        self.activation = activation
+        self.init = init
+        self.checks = bool(checks)
+        self.dissipation_function = None
+        self.normaliser = Normaliser.identity(periodic)
+        site = 3 if periodic[0] else 2
+        edge_key, node_key = jax.random.split(key)
+        hidden = (width,) * depth
+        self.edge_density = MLP(
+            2 * site + 1, "scalar", hidden, activation=activation, init=init, key=edge_key
+        )
+        self.node_density = MLP(
+            site, "scalar", hidden, activation=activation, init=init, key=node_key
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "dof": self.dof,
+            "neighbourhood": self.neighbourhood,
+            "width": self.width,
+            "depth": self.depth,
+            "activation": self.activation,
+            "init": self.init,
+            "boundary": self.boundary,
+            "edges": None if self.edges is None else np.asarray(self.edges).tolist(),
+            "periodic": list(self.periodic),
+            "checks": self.checks,
+        }
+
+    # The density is shared by every point, so the statistics are too: pooled over the points
+    # rather than per coordinate as `AbstractDynamics.adapt` would make them.
+    def adapt(self, states: Float[ArrayLike, "*batch state"]) -> "LGN":
+        """A copy whose normaliser holds the position and velocity statistics of `states`,
+        pooled over every point (see [`lagrangian_zoo.models.AbstractDynamics.adapt`][]).
+
+        **Arguments:**
+
+        - `states`: training states of shape `(N, 2n)` (or more leading batch axes).
+
+        **Returns:** the adapted model; the parameters are shared with this one.
+        """
+        per_point = self.normaliser.adapt(states)  # validates shape and values
+        states = jnp.asarray(states).reshape(-1, 2 * self.dof).astype(per_point.mean.dtype)
+        n = self.dof
+        sites = jnp.stack([states[:, :n].reshape(-1), states[:, n:].reshape(-1)], axis=1)
+        site = Normaliser.identity(self.periodic[:1]).adapt(sites)
+        mean = jnp.repeat(site.mean.astype(per_point.mean.dtype), n)
+        scale = jnp.repeat(site.scale.astype(per_point.scale.dtype), n)
+        normaliser = Normaliser(mean=mean, scale=scale, periodic=self.periodic)
+        return eqx.tree_at(lambda model: model.normaliser, self, normaliser)
+
+    def resized(self, dof: int) -> "LGN":
+        """The same densities and statistics on a grid of `dof` points.
+
+        **Returns:** a new LGN sharing this one's parameters.
+        """
+        if self.edges is not None:
+            raise ValueError(
+                "LGN: a model on a graph (`edges`) cannot be resized; its points are fixed by "
+                "the graph."
+            )
+        config = self.config()
+        config.update(dof=dof, periodic=[self.periodic[0]] * dof if dof > 0 else None)
+        fresh = LGN(**config, key=jax.random.key(0))
+        n = self.dof
+        site_mean, site_scale = self.normaliser.mean[::n], self.normaliser.scale[::n]
+        normaliser = Normaliser(
+            mean=jnp.repeat(site_mean, dof),
+            scale=jnp.repeat(site_scale, dof),
+            periodic=fresh.periodic,
+        )
+        return eqx.tree_at(
+            lambda model: (model.edge_density, model.node_density, model.normaliser),
+            fresh,
+            (self.edge_density, self.node_density, normaliser),
+        )
+
+    def _sites(self, q: Array, q_t: Array) -> Float[Array, "n site"]:
+        n = self.dof
+        mean, scale = self.normaliser.mean, self.normaliser.scale
+        velocity = (q_t - mean[n]) / scale[n]
+        if self.periodic[0]:
+            return jnp.stack([jnp.cos(q), jnp.sin(q), velocity], axis=1)
+        return jnp.stack([(q - mean[0]) / scale[0], velocity], axis=1)
+
+    def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        """The learned Lagrangian: the sum of the edge and point densities."""
+        q, q_t = jnp.asarray(q), jnp.asarray(q_t)
+        n = self.dof
+        if q.shape != (n,) or q_t.shape != (n,):
+            raise ValueError(
+                f"LGN with dof={n} expects `q` and `q_t` of shape ({n},), got {q.shape} and "
+                f"{q_t.shape}; use model.resized(m) for a grid of another size."
+            )
+        sites = self._sites(q, q_t)
+        if self.edges is not None:
+            edges = self.edges
+            lengths = jnp.ones(edges.shape[0], sites.dtype)
+            padded = sites
+        else:
+            edge_array, length_array = grid_edges(n, self.neighbourhood, self.boundary)
+            edges = jnp.asarray(edge_array)
+            lengths = jnp.asarray(length_array / self.neighbourhood, sites.dtype)
+            padded = sites
+            if self.boundary == "fixed":
+                r = self.neighbourhood
+                ghost = self._sites(jnp.zeros(r, q.dtype), jnp.zeros(r, q.dtype))
+                padded = jnp.concatenate([ghost, sites, ghost])
+        inputs = jnp.concatenate([padded[edges[:, 0]], padded[edges[:, 1]], lengths[:, None]], 1)
+        edge_terms = jax.vmap(self.edge_density)(inputs)
+        node_terms = jax.vmap(self.node_density)(sites)
+        return jnp.sum(edge_terms) + jnp.sum(node_terms)
+
+    def energy(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
+        r"""The energy $E = \dot q \cdot \partial L / \partial \dot q - L$ of the learned $L$."""
+        return lagrangian_energy(self.lagrangian)(jnp.asarray(q), jnp.asarray(q_t))
+
+    def acceleration(
+        self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
+    ) -> Float[Array, " n"]:
+        """The accelerations of the learned `L`, by the structured Euler-Lagrange solve."""
+        if self.graph is not None:
+            solve = euler_lagrange(self.lagrangian, mass_graph=self.graph, checks=self.checks)
+        else:
+            solve = euler_lagrange(
+                self.lagrangian,
+                mass_bandwidth=self.neighbourhood,
+                mass_periodic=self.boundary == "periodic",
+                checks=self.checks,
+            )
+        return solve(jnp.asarray(q), jnp.asarray(q_t))
+
+    @eqx.filter_jit
+    def __call__(
+        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
+    ) -> Float[Array, " state"]:
+        del t, args
+        q, q_t = split_model_state(self, y)
+        return jnp.concatenate([q_t, self.acceleration(q, q_t)])
