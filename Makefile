@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make demo   train baseline, HNN and LNN on the double pendulum (CPU, minutes) -> runs/demo/"
-	@echo "make test   lint, the test suite (float64, CPU), then every benchmark's --quick run"
+	@echo "make test   lint, the test suite (float64, CPU) with every benchmark's --quick run"
 	@echo "make lint   ruff"
 	@echo "make docs   build the documentation site into site/"
 	@echo "make bench-speed   speed vs SciPy, PyTorch and the papers' code -> benchmarks/results/speed.*"
@@ -23,12 +23,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check lagrangian_zoo tests benchmarks
 
-# The unit tests (the 10 slowest listed), then every benchmark's --quick smoke run.
+# The unit tests and every benchmark's --quick smoke run (tests/test_benchmark_*.py), the 10
+# slowest listed.
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
-	$(MAKE) bench-quick
 
-# Each benchmarks/<name>.py (not the _helpers) in its --quick mode, writing to a temp folder.
+# Each benchmarks/<name>.py (not the _helpers) in its --quick mode, writing to a temp folder
+# (make test runs the same through pytest).
 bench-quick: $(STAMP)
 	@set -e; for script in benchmarks/[a-z]*.py; do \
 		echo "== $$script --quick"; \

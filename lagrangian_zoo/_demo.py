@@ -25,6 +25,7 @@ import optax
 from . import metrics, plots, systems
 from ._data import StateStream
 from ._experiment import CanonicalStream, model_coordinates, model_rollout, write_json
+from ._io import atomic_path
 from ._mechanics import energy_along, mass_matrix
 from ._rollout import rollout
 from ._training import fit
@@ -129,7 +130,8 @@ def energy_figure(ts, true_energy, energies: dict, *, path: Path):
         line = next(line for line in top.get_lines() if line.get_label() == label)
         clipped = float(np.clip(np.nan_to_num(value, nan=limits[1]), *limits))
         top.plot([t], [clipped], "x", color=line.get_color(), markersize=10)
-    figure.savefig(path, dpi=120)
+    with atomic_path(path, make_folder=True) as temporary:
+        figure.savefig(temporary, dpi=120, format=Path(path).suffix[1:] or "png")
     return figure
 
 

@@ -277,12 +277,14 @@ def test_persistent_cache_serves_a_new_process(tmp_path):
         return tuple(int(c) for c in counts.split())
 
     cold_hits, cold_misses = run()
-    assert cold_hits == 0 and cold_misses >= 1
+    # A cold run may already hit its own entries (two jit wrappers of one program).
+    assert cold_misses >= 1
     assert any(folder.iterdir())
     warm_hits, warm_misses = run()
-    # The programs worth caching (compiled in over 0.05 s: the rollout above all) now come
-    # from the folder; only quick ones compile again.
-    assert warm_hits >= 1
+    # Programs compiled in a new process now come from the folder. (Programs holding host
+    # callbacks, such as equinox.error_if checks, are not cached by JAX: see the notes of
+    # benchmarks/speed.py.)
+    assert warm_hits > cold_hits
     assert warm_misses < cold_misses
 
 
