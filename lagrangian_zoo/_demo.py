@@ -155,21 +155,9 @@ def animation_rollouts(system, trained: dict, y0, settings: DemoSettings) -> dic
     return {name: np.asarray(ys) for name, ys in series.items()}
 
 
-def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> dict:
-    """Runs the demo and writes `results.json`, plots and a GIF into `out`."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    settings = DemoSettings.quick() if quick else DemoSettings()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    system = systems.get("double_pendulum")
-    keys = jax.random.split(jax.random.key(seed), 8)
-    scale = float(system.max_potential_energy)
-    stream = StateStream(system, sampler=energy_bounded_sampler(system, scale))
+def _train_models(system, stream, settings: "DemoSettings", keys, *, quick: bool, console):
+    """The baseline, HNN and LNN trained on `stream`: models, histories and seconds each."""
     common = dict(width=settings.width, depth=settings.depth, periodic=system.periodic)
-
     candidates = {
         "baseline": (
             Baseline(
@@ -205,25 +193,27 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
         seconds[name] = time.perf_counter() - start
         trained[name] = model
         histories[name] = {k: np.asarray(v) for k, v in history.as_dict().items()}
+    return trained, histories, seconds
 
-    # Held-out random states, the training distribution.
-    held_y, held_dy = stream.sample(keys[4], 2048)
+
+def _held_out_losses(trained: dict, stream, key) -> dict[str, float]:
+    """Each model's L1 acceleration loss on held-out states of the training distribution."""
+    held_y, held_dy = stream.sample(key, 2048)
     losses = {}
     for name, model in trained.items():
         if model_coordinates(model) == "canonical":
-            cy, cdy = CanonicalStream(stream).sample(keys[4], 2048)
-            losses[name] = _held_out_loss(model, cy, cdy)
+            canonical_y, canonical_dy = CanonicalStream(stream).sample(key, 2048)
+            losses[name] = _held_out_loss(model, canonical_y, canonical_dy)
         else:
             losses[name] = _held_out_loss(model, held_y, held_dy)
+    return losses
 
-    console.print("[bold]rolling out[/] from initial states nearly at rest")
-    y0 = jax.vmap(system.sample_initial_state)(jax.random.split(keys[5], settings.initial_states))
-    ts = jnp.linspace(
-        0.0, settings.t_end, int(settings.t_end * settings.samples_per_unit_time) + 1
-    )
-    true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
-    true_energy = energy_along(system.energy, true_ys)
-    rows, energies, all_finite = {}, {}, np.ones(settings.initial_states, bool)
+
+def _score_rollouts(system, trained: dict, y0, ts, true_ys, settings: "DemoSettings", scale):
+    """Each model's rollouts against the truth: a row of metrics per model, the true energy
+    along each prediction, and which initial states every model rolled out to the end."""
+    rows, energies = {}, {}
+    all_finite = np.ones(settings.initial_states, bool)
     for name, model in trained.items():
         start = time.perf_counter()
         # A learned field can be stiff somewhere; such a trajectory stops at max_steps (its states
@@ -242,31 +232,35 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
         finite = np.asarray(jnp.all(jnp.isfinite(predicted), axis=(-2, -1)))
         energies[name] = np.asarray(energy_along(system.energy, predicted))
         all_finite &= finite
+        rows[name] = {"failed_rollouts": int((~finite).sum())}
         if not finite.any():
-            rows[name] = {
-                "failed_rollouts": int((~finite).sum()),
-                "held_out_l1_acceleration_loss": losses[name],
-                "training_seconds": seconds[name],
-            }
             continue
         predicted, truth = predicted[finite], true_ys[finite]
-        rows[name] = {
-            "failed_rollouts": int((~finite).sum()),
-            "held_out_l1_acceleration_loss": losses[name],
-            "energy_discrepancy_final_percent": 100
-            * float(metrics.energy_discrepancy(system.energy, truth, predicted, scale=scale)),
-            "energy_discrepancy_mean_percent": 100
-            * float(
-                metrics.energy_discrepancy(system.energy, truth, predicted, scale=scale, at="mean")
-            ),
-            "valid_prediction_time": float(
-                jnp.mean(
-                    metrics.valid_prediction_time(ts, truth, predicted, periodic=system.periodic)
-                )
-            ),
-            "training_seconds": seconds[name],
-            "rollout_seconds": rollout_seconds,
-        }
+        rows[name].update(
+            {
+                "energy_discrepancy_final_percent": 100
+                * float(metrics.energy_discrepancy(system.energy, truth, predicted, scale=scale)),
+                "energy_discrepancy_mean_percent": 100
+                * float(
+                    metrics.energy_discrepancy(
+                        system.energy, truth, predicted, scale=scale, at="mean"
+                    )
+                ),
+                "valid_prediction_time": float(
+                    jnp.mean(
+                        metrics.valid_prediction_time(
+                            ts, truth, predicted, periodic=system.periodic
+                        )
+                    )
+                ),
+                "rollout_seconds": rollout_seconds,
+            }
+        )
+    return rows, energies, all_finite
+
+
+def _print_table(console, rows: dict) -> None:
+    from rich.table import Table
 
     table = Table(
         title="double pendulum: baseline vs HNN vs LNN, the same training time for each, on "
@@ -288,6 +282,38 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
         table.add_row(name, *cells)
     console.print(table)
     console.print("The LNN paper reports 8% (baseline) and 0.4% (LNN) energy discrepancy.")
+
+
+def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> dict:
+    """Runs the demo and writes `results.json`, plots and a GIF into `out`."""
+    from rich.console import Console
+
+    console = console or Console()
+    settings = DemoSettings.quick() if quick else DemoSettings()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    system = systems.get("double_pendulum")
+    keys = jax.random.split(jax.random.key(seed), 8)
+    scale = float(system.max_potential_energy)
+    stream = StateStream(system, sampler=energy_bounded_sampler(system, scale))
+
+    trained, histories, seconds = _train_models(
+        system, stream, settings, keys, quick=quick, console=console
+    )
+    losses = _held_out_losses(trained, stream, keys[4])
+
+    console.print("[bold]rolling out[/] from initial states nearly at rest")
+    y0 = jax.vmap(system.sample_initial_state)(jax.random.split(keys[5], settings.initial_states))
+    ts = jnp.linspace(
+        0.0, settings.t_end, int(settings.t_end * settings.samples_per_unit_time) + 1
+    )
+    true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
+    true_energy = energy_along(system.energy, true_ys)
+    rows, energies, all_finite = _score_rollouts(system, trained, y0, ts, true_ys, settings, scale)
+    for name, row in rows.items():
+        row["held_out_l1_acceleration_loss"] = losses[name]
+        row["training_seconds"] = seconds[name]
+    _print_table(console, rows)
 
     # One initial state that every model could roll out to the end, so the panels compare alike.
     shown = int(np.argmax(all_finite)) if all_finite.any() else 0
