@@ -188,13 +188,18 @@ def _step_grid(ts: np.ndarray, dt0: float, dtype: np.dtype | type = np.float64) 
 
 
 @eqx.filter_jit
-def _solve(dynamics, y0, ts, args, solver, controller, dt0, max_steps, checks):
+def _solve(dynamics, y0, ts, args, solver, controller, dt0, max_steps, checks, report):
+    """The batched solve. With `report`, the checks come back as a status code per state (0
+    fine, then `_STATUS_MESSAGES`' order) for the caller to raise in Python, so that the
+    program holds no host callback and JAX's persistent cache can keep it; otherwise (under
+    a caller's trace) they are `equinox.error_if` checks inside the program."""
+
     def vector_field(t, y, args):
         # A float64 model may be rolled out from float32 states; the solver needs one dtype.
         return jnp.asarray(dynamics(t, y, args)).astype(y.dtype)
 
     term = diffrax.ODETerm(vector_field)
-    if checks:
+    if checks and not report:
         y0 = eqx.error_if(y0, ~jnp.isfinite(y0), "`y0` contains non-finite values (nan or inf).")
         ts = eqx.error_if(
             ts,
@@ -223,23 +228,40 @@ def _solve(dynamics, y0, ts, args, solver, controller, dt0, max_steps, checks):
         ys, results = jax.tree.map(lambda x: x[None], solve_one(y0[0]))
     else:
         ys, results = jax.vmap(solve_one)(y0)
+    reached = results == diffrax.RESULTS.max_steps_reached
+    failed = (results != diffrax.RESULTS.successful) & ~reached
+    blown_up = ~jnp.all(jnp.isfinite(ys), axis=(1, 2)) & ~reached & ~failed
+    if report:
+        status = jnp.where(reached, 1, jnp.where(failed, 2, jnp.where(blown_up, 3, 0)))
+        return ys, status
     if checks:
-        reached = results == diffrax.RESULTS.max_steps_reached
-        failed = (results != diffrax.RESULTS.successful) & ~reached
-        ys = eqx.error_if(
-            ys,
-            reached,
-            f"the rollout reached max_steps={max_steps} before ts[-1]: increase max_steps or "
-            "loosen rtol/atol (a stiff or chaotic state needs many small steps).",
-        )
+        ys = eqx.error_if(ys, reached, _max_steps_message(max_steps))
         ys = eqx.error_if(
             ys,
             failed,
             _failure_message(solver),
         )
-        blown_up = ~jnp.all(jnp.isfinite(ys), axis=(1, 2)) & ~reached & ~failed
         ys = eqx.error_if(ys, blown_up, _blow_up_message(solver))
     return ys
+
+
+def _max_steps_message(max_steps: int) -> str:
+    return (
+        f"the rollout reached max_steps={max_steps} before ts[-1]: increase max_steps or "
+        "loosen rtol/atol (a stiff or chaotic state needs many small steps)."
+    )
+
+
+def _raise_for_status(status, solver, max_steps: int) -> None:
+    """Raises, in Python, the first failed check of an eager solve (as `error_if` would)."""
+    status = np.asarray(status)
+    for code, message in (
+        (1, _max_steps_message(max_steps)),
+        (2, _failure_message(solver)),
+        (3, _blow_up_message(solver)),
+    ):
+        if np.any(status == code):
+            raise eqx.EquinoxRuntimeError(message)
 
 
 def _failure_message(solver: diffrax.AbstractSolver) -> str:
@@ -418,10 +440,28 @@ def rollout(
         )
 
     batch = y0.reshape(-1, y0.shape[-1])
+    # Called eagerly (nothing traced), the checks run in Python on the solve's status codes:
+    # the compiled solve then holds no host callback, so the persistent compilation cache
+    # can keep it for the next process.
+    eager = checks and not any(
+        _is_traced(leaf) for leaf in jax.tree.leaves((dynamics, batch, ts, args, first_step))
+    )
     try:
         ys = _solve(
-            dynamics, batch, ts, args, solver_instance, controller, first_step, max_steps, checks
+            dynamics,
+            batch,
+            ts,
+            args,
+            solver_instance,
+            controller,
+            first_step,
+            max_steps,
+            checks,
+            eager,
         )
+        if eager:
+            ys, status = ys
+            _raise_for_status(status, solver_instance, max_steps)
     except eqx.EquinoxRuntimeError as error:
         # An error raised inside the dynamics names the dynamics (a singular mass matrix says
         # "check the Lagrangian"); for Verlet the usual cause is its explicit half-step
