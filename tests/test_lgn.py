@@ -8,6 +8,23 @@ import numpy as np
 import pytest
 
 
+def dense_reference(lagrangian, q, q_t):
+    """The accelerations from the full Hessians (jax.hessian) and NumPy's solve.
+
+    The derivatives are compiled as one program: evaluated eagerly, op by op, they would
+    dominate the suite's time.
+    """
+
+    @jax.jit
+    def terms(q, q_t):
+        mass = jax.hessian(lagrangian, argnums=1)(q, q_t)
+        mixed = jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=0)(q, q_t)
+        return mass, jax.grad(lagrangian, argnums=0)(q, q_t) - mixed @ q_t
+
+    mass, rhs = terms(q, q_t)
+    return np.linalg.solve(np.asarray(mass), np.asarray(rhs))
+
+
 def local_lagrangian(n, k, rng, *, periodic):
     """A random nonlinear Lagrangian whose velocities couple exactly up to `k` points apart."""
     weights = rng.normal(size=(k + 1, 2)) * 0.3
@@ -37,11 +54,7 @@ def test_banded_and_periodic_solves_equal_the_dense_one(getkey, n, k, periodic):
     rng = np.random.default_rng(10 * n + k)
     lagrangian = local_lagrangian(n, k, rng, periodic=periodic)
     q, q_t = jax.random.normal(getkey(), (n,)), 0.5 * jax.random.normal(getkey(), (n,))
-    # The reference: the full Hessian by jax.hessian and NumPy's solve.
-    mass = jax.hessian(lagrangian, argnums=1)(q, q_t)
-    mixed = jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=0)(q, q_t)
-    rhs = jax.grad(lagrangian, argnums=0)(q, q_t) - mixed @ q_t
-    expected = np.linalg.solve(np.asarray(mass), np.asarray(rhs))
+    expected = dense_reference(lagrangian, q, q_t)
     acc = lz.euler_lagrange(lagrangian, mass_bandwidth=k, mass_periodic=periodic)(q, q_t)
     np.testing.assert_allclose(acc, expected, rtol=0, atol=1e-10 * np.max(np.abs(expected)))
     lz.check_mass_structure(lagrangian, q, q_t, mass_bandwidth=k, mass_periodic=periodic)
@@ -67,10 +80,7 @@ def test_graph_solve_equals_the_dense_one(getkey, n, extra):
     edges = edges[edges[:, 0] != edges[:, 1]]
     lagrangian = graph_lagrangian(edges, rng)
     q, q_t = jax.random.normal(getkey(), (n,)), 0.5 * jax.random.normal(getkey(), (n,))
-    mass = jax.hessian(lagrangian, argnums=1)(q, q_t)
-    mixed = jax.jacfwd(jax.grad(lagrangian, argnums=1), argnums=0)(q, q_t)
-    rhs = jax.grad(lagrangian, argnums=0)(q, q_t) - mixed @ q_t
-    expected = np.linalg.solve(np.asarray(mass), np.asarray(rhs))
+    expected = dense_reference(lagrangian, q, q_t)
     graph = lz.MassGraph(edges, size=n)
     acc = lz.euler_lagrange(lagrangian, mass_graph=graph)(q, q_t)
     np.testing.assert_allclose(acc, expected, rtol=0, atol=1e-10 * np.max(np.abs(expected)))
@@ -147,10 +157,7 @@ def test_lgn_accelerations_equal_the_dense_solve(getkey, boundary, neighbourhood
     assert dy.shape == (2 * n,)
     np.testing.assert_array_equal(dy[:n], y[n:])
     q, q_t = y[:n], y[n:]
-    mass = jax.hessian(model.lagrangian, argnums=1)(q, q_t)
-    mixed = jax.jacfwd(jax.grad(model.lagrangian, argnums=1), argnums=0)(q, q_t)
-    rhs = jax.grad(model.lagrangian, argnums=0)(q, q_t) - mixed @ q_t
-    expected = np.linalg.solve(np.asarray(mass), np.asarray(rhs))
+    expected = dense_reference(model.lagrangian, q, q_t)
     np.testing.assert_allclose(dy[n:], expected, rtol=0, atol=1e-10 * np.max(np.abs(expected)))
     lz.check_mass_structure(
         model.lagrangian,
