@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
 
-from ._io import atomic_write, key_data, library_version
+from ._io import atomic_write, is_prng_key, key_data, library_version
 from ._mechanics import momenta, split_state
 from ._rollout import rollout
 from ._source import AbstractDerivativeSource, AbstractFiniteSource
@@ -343,10 +343,7 @@ def _system_name(system: Any) -> str:
 
 
 def _check_key(key: Any) -> None:
-    if not isinstance(key, jax.Array) or not (
-        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-        or (key.dtype == jnp.uint32 and key.ndim == 1)
-    ):
+    if not is_prng_key(key):
         raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
 
 

@@ -84,6 +84,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
             write(file)
 
 
+def is_prng_key(key: Any) -> bool:
+    """Whether `key` is a JAX PRNG key: a new-style key array, or a raw `uint32` one of shape
+    `(2,)`-like (1-D)."""
+    import jax
+    import jax.numpy as jnp
+
+    return isinstance(key, jax.Array) and (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+        or (key.dtype == jnp.uint32 and key.ndim == 1)
+    )
+
+
 def key_data(key: Any) -> list[int]:
     """A PRNG key (new-style or raw `uint32`) as a list of ints, for JSON files."""
     import jax
@@ -96,4 +108,4 @@ def key_data(key: Any) -> list[int]:
     return np.asarray(key).ravel().tolist()
 
 
-__all__ = ["atomic_path", "atomic_write", "key_data", "library_version"]
+__all__ = ["atomic_path", "atomic_write", "is_prng_key", "key_data", "library_version"]

@@ -8,6 +8,14 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 
+def vector_field_on_rows(
+    model: PyTree, y: Float[Array, "batch state"]
+) -> Float[Array, "batch state"]:
+    """`model(0, y, None)` on every row of `y`, vmapped."""
+    t = jnp.zeros((), y.dtype)
+    return jax.vmap(model, in_axes=(None, 0, None))(t, y, None)
+
+
 class AbstractDataSource(eqx.Module):
     """A source of training rows `(y, target)` and the rule that turns a model into what the
     loss compares with `target`.
@@ -39,8 +47,7 @@ class AbstractDerivativeSource(AbstractDataSource):
         self, model: PyTree, y: Float[Array, "batch state"]
     ) -> Float[Array, "batch state"]:
         """The model's vector field `model(0, y, None)` on every row."""
-        t = jnp.zeros((), y.dtype)
-        return jax.vmap(model, in_axes=(None, 0, None))(t, y, None)
+        return vector_field_on_rows(model, y)
 
 
 class AbstractFiniteSource(AbstractDataSource):
@@ -52,4 +59,9 @@ class AbstractFiniteSource(AbstractDataSource):
         """All rows `(y, target)`."""
 
 
-__all__ = ["AbstractDataSource", "AbstractDerivativeSource", "AbstractFiniteSource"]
+__all__ = [
+    "AbstractDataSource",
+    "AbstractDerivativeSource",
+    "AbstractFiniteSource",
+    "vector_field_on_rows",
+]

@@ -34,8 +34,13 @@ from ._distributed import (
     training_placement,
 )
 from ._fingerprint import data_fingerprint, function_fingerprint, optimizer_fingerprint
-from ._io import atomic_write, key_data
-from ._source import AbstractDataSource, AbstractDerivativeSource, AbstractFiniteSource
+from ._io import atomic_write, is_prng_key, key_data
+from ._source import (
+    AbstractDataSource,
+    AbstractDerivativeSource,
+    AbstractFiniteSource,
+    vector_field_on_rows,
+)
 from ._windows import RolloutWindows
 from .models._base import AbstractDynamics, trainable_filter
 
@@ -157,11 +162,6 @@ def _positive_int(name: str, value, *, optional: bool = False) -> None:
         raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
 
 
-def _predict(model, y: Float[Array, "batch state"]) -> Float[Array, "batch state"]:
-    t = jnp.zeros((), y.dtype)
-    return jax.vmap(model, in_axes=(None, 0, None))(t, y, None)
-
-
 def _all_finite(tree: PyTree) -> Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
@@ -194,9 +194,7 @@ def _check_inputs(model, data, eval_data, key, batch_size) -> None:
         raise TypeError(
             f"`eval_data` must be a lz.Dataset or lz.StateStream, got {type(eval_data).__name__}."
         )
-    if not isinstance(key, jax.Array) or not (
-        jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32
-    ):
+    if not is_prng_key(key):
         raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
     if batch_size is None:
         if not isinstance(data, AbstractFiniteSource):
@@ -719,7 +717,7 @@ def _predict_sharded(
     padded = jnp.pad(y, ((0, passes * per_pass - rows), (0, 0)), mode="edge")
 
     def one_pass(chunk):
-        return constrain_batch(_predict(model, constrain_batch(chunk, mesh)), mesh)
+        return constrain_batch(vector_field_on_rows(model, constrain_batch(chunk, mesh)), mesh)
 
     prediction = jax.lax.map(one_pass, padded.reshape(passes, per_pass, y.shape[-1]))
     return prediction.reshape(passes * per_pass, y.shape[-1])[:rows]

@@ -267,54 +267,25 @@ def test_resume_refuses_a_changed_optimizer_data_or_loss(spring_data, tmp_path):
     model = lz.models.Baseline(1, width=8, depth=1, key=jax.random.key(0))
     options = dict(steps=10, key=jax.random.key(1), batch_size=16, progress=False, log_every=5)
     folder = tmp_path / "run"
-    lz.fit(model, spring_data, optimizer=optax.adam(1e-3), checkpoint_dir=folder, **options)
+
+    def run(data=spring_data, optimizer=None, **changes):
+        optimizer = optax.adam(1e-3) if optimizer is None else optimizer
+        return lz.fit(
+            model, data, optimizer=optimizer, checkpoint_dir=folder, **options, **changes
+        )
+
+    run()
     # The same settings resume (the run is finished, so nothing more happens).
-    lz.fit(
-        model,
-        spring_data,
-        optimizer=optax.adam(1e-3),
-        checkpoint_dir=folder,
-        resume=True,
-        **options,
-    )
+    run(resume=True)
     with pytest.raises(ValueError, match="optimizer"):
-        lz.fit(
-            model,
-            spring_data,
-            optimizer=optax.adam(0.5),
-            checkpoint_dir=folder,
-            resume=True,
-            **options,
-        )
+        run(optimizer=optax.adam(0.5), resume=True)
     with pytest.raises(ValueError, match="optimizer"):
-        lz.fit(
-            model,
-            spring_data,
-            optimizer=optax.sgd(1e-3),
-            checkpoint_dir=folder,
-            resume=True,
-            **options,
-        )
+        run(optimizer=optax.sgd(1e-3), resume=True)
     changed = lz.Dataset(spring_data.ts, spring_data.y * 1.01, spring_data.dy)
     with pytest.raises(ValueError, match="data"):
-        lz.fit(
-            model,
-            changed,
-            optimizer=optax.adam(1e-3),
-            checkpoint_dir=folder,
-            resume=True,
-            **options,
-        )
+        run(data=changed, resume=True)
     with pytest.raises(ValueError, match="loss"):
-        lz.fit(
-            model,
-            spring_data,
-            optimizer=optax.adam(1e-3),
-            checkpoint_dir=folder,
-            resume=True,
-            loss="l1",
-            **options,
-        )
+        run(resume=True, loss="l1")
 
 
 def test_resume_warns_when_it_cannot_read_the_optimizer(spring_data, tmp_path):

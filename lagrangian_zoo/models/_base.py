@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PyTree, Scalar
 
+from .._io import is_prng_key
 from ._dissipation import RayleighDissipation
 from ._normaliser import Normaliser
 
@@ -178,10 +179,7 @@ def check_constructor_keywords(cls: type, kwargs: dict[str, Any]) -> None:
 
 def check_key(model: str, key: Any) -> None:
     """Refuses a `key` that is not a JAX PRNG key (new-style, or a raw `uint32` one)."""
-    if isinstance(key, jax.Array) and (
-        jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-        or (key.dtype == jnp.uint32 and key.ndim == 1)
-    ):
+    if is_prng_key(key):
         return
     if isinstance(key, int) and not isinstance(key, bool):
         advice = f"pass jax.random.key({key})"
