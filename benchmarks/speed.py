@@ -234,13 +234,35 @@ def _row(operation, size, ours, reference, *, goal=None, minimum=None, **values)
     return {key: _round(value) for key, value in row.items()}
 
 
+# Where the host callbacks that keep a program out of JAX's persistent cache come from.
+_CALLBACK_SOURCES = {
+    "jit__solve": (
+        "diffrax's own check that SaveAt's ts are increasing and inside [t0, t1] (an "
+        "equinox.error_if, in every diffeqsolve that saves at given times), and a model's "
+        "own checks (an LNN's singular mass-matrix check)"
+    ),
+    "jit__run_chunk": (
+        "the model's checks inside the training step (an LNN's singular mass-matrix check is "
+        "an equinox.error_if)"
+    ),
+}
+
+
+def _unpersisted_note(uncached: dict[str, str]) -> str:
+    """Which programs JAX declined to persist, why, and where their host callbacks are."""
+    parts = []
+    for name, why in uncached.items():
+        source = _CALLBACK_SOURCES.get(name)
+        parts.append(f"{name}, which {why}" + (f": {source}" if source else ""))
+    return "JAX does not persist " + "; ".join(parts)
+
+
 def _warm_bound(result: dict, stages: dict) -> str:
     """What a warm persistent cache leaves of a first call, from a fresh process's result."""
     uncached = result.get("uncached_programs") or {}
     if uncached:
-        names = ", ".join(f"{name}, which {why}" for name, why in uncached.items())
         return (
-            f"compile: JAX does not persist {names}; a warm cache still compiles it "
+            f"compile: {_unpersisted_note(uncached)}; a warm cache still compiles it "
             f"({_stages_note(stages)})"
         )
     return (
@@ -657,8 +679,7 @@ def _process_bound(best: dict) -> tuple[str, dict]:
     largest = max(stages, key=stages.get)
     uncached = best.get("uncached_programs") or {}
     if uncached:
-        names = ", ".join(f"{name}, which {why}" for name, why in uncached.items())
-        largest += f" (JAX does not persist {names})"
+        largest += f"; a warm cache would not help all of it: {_unpersisted_note(uncached)}"
     return largest, stages
 
 

@@ -113,6 +113,17 @@ class History:
             seconds=np.append(self.seconds, seconds),
         )
 
+    def as_csv(self) -> str:
+        """`step,train_loss,eval_loss,seconds` lines (an empty field where NaN), as written
+        to `history.csv`."""
+        lines = ["step,train_loss,eval_loss,seconds"]
+        for step, train, evaluation, seconds in zip(
+            self.step, self.train_loss, self.eval_loss, self.seconds
+        ):
+            fields = [f"{v:.9g}" if math.isfinite(v) else "" for v in (train, evaluation)]
+            lines.append(f"{int(step)},{fields[0]},{fields[1]},{float(seconds):.3f}")
+        return "\n".join(lines) + "\n"
+
 
 def _trainable_spec(model: eqx.Module) -> PyTree[bool]:
     """`lagrangian_zoo.models.trainable_filter(model)` restricted to floating arrays."""
@@ -316,8 +327,10 @@ def fit(
         loss is measured every `eval_every` steps and at the end.
     - `checkpoint_dir`: a folder for training checkpoints (`step_XXXXXXXXX.ckpt`, written
         atomically every `checkpoint_every` steps, when interrupted by Ctrl-C, and at the
-        end), `history.json`, and the final model `model.lzm` (for
-        [`lagrangian_zoo.load_model`][], when the model has a `config()` method).
+        end), `history.json`, the final model `model.lzm` (for
+        [`lagrangian_zoo.load_model`][], when the model has a `config()` method), and
+        `history.csv`, rewritten (atomically) at every history entry so that a long run can
+        be watched as it goes (`tail -f`, a spreadsheet, or `pandas.read_csv`).
     - `resume`: continue from the latest checkpoint in `checkpoint_dir` (or start afresh if
         there is none). The other arguments must be those of the interrupted run: the
         checkpoint records the settings, a fingerprint of the training data's arrays, of the
@@ -533,6 +546,12 @@ class _Checkpoints:
             return None
         return load_training_state(existing[-1][1], like, settings=self.settings)
 
+    def log(self, history: "History") -> None:
+        """Rewrites `history.csv` (atomically): a live log of a run, one line per entry."""
+        if self.folder is not None and self.writer:
+            csv = history.as_csv().encode()
+            atomic_write(os.path.join(self.folder, "history.csv"), lambda file: file.write(csv))
+
     def save(self, step: int, model, opt_state, history: "History") -> None:
         if self.folder is None:
             return
@@ -678,6 +697,7 @@ def _train(
                 train_loss = float(np.mean(np.concatenate(pending)))
                 pending = []
                 history = history.append(step, train_loss, eval_loss, seconds)
+                checkpoints.log(history)
                 if bar is not None:
                     rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
                     bar.update(step, train_loss, eval_loss, rate)

@@ -199,7 +199,12 @@ def test_four_devices_give_the_one_device_parameters(four_devices):
 
 def test_a_four_device_checkpoint_resumes_on_one_device(four_devices):
     folder, report = four_devices
-    assert report["checkpoints"] == ["history.json", "step_000000020.ckpt", "step_000000040.ckpt"]
+    assert report["checkpoints"] == [
+        "history.csv",
+        "history.json",
+        "step_000000020.ckpt",
+        "step_000000040.ckpt",
+    ]
     assert report["resumed"]["devices"] == 1
     one, resumed = _leaves(folder / "one.npz"), _leaves(folder / "resumed.npz")
     _assert_close_per_leaf(one, resumed, rtol=1e-12)

@@ -1,3 +1,4 @@
+import csv
 import json
 import pathlib
 import signal
@@ -141,6 +142,14 @@ def test_interrupted_run_resumes_bit_identically(spring_data, tmp_path, monkeypa
     _assert_params_identical(lz.load_model(folder / "model.lzm"), reference)
     written = json.loads((folder / "history.json").read_text())
     assert written["step"] == list(range(10, 61, 10))
+    # The live CSV log holds every entry, those before the interruption included.
+    with open(folder / "history.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [int(row["step"]) for row in rows] == list(range(10, 61, 10))
+    np.testing.assert_allclose(
+        [float(row["train_loss"]) for row in rows], reference_history.train_loss, rtol=1e-8
+    )
+    assert [row["eval_loss"] for row in rows] == [""] * 6
 
     # A finished run resumes to the same result; other settings are refused.
     again, _ = lz.fit(_baseline(), spring_data, checkpoint_dir=folder, resume=True, **arguments)
