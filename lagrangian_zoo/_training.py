@@ -152,18 +152,26 @@ def _resolve_loss(loss) -> tuple[Callable[[Array, Array], Scalar], str]:
 # closure is a new program to `jit`.
 @functools.lru_cache(maxsize=32)
 def _default_optimizer(
-    learning_rate: float | optax.Schedule, weight_decay: float, steps: int
+    learning_rate: float | optax.Schedule,
+    weight_decay: float,
+    steps: int,
+    gradient_clip: float | None = None,
 ) -> optax.GradientTransformation:
     if callable(learning_rate):
         schedule = learning_rate
     else:
         schedule = optax.cosine_decay_schedule(init_value=learning_rate, decay_steps=steps)
-    adam = optax.adam(schedule)
+    transforms = [optax.adam(schedule)]
     if weight_decay:
         # Added to the gradient before Adam, as torch.optim.Adam(weight_decay=...) in the HNN
         # paper does.
-        return optax.chain(optax.add_decayed_weights(weight_decay), adam)
-    return adam
+        transforms.insert(0, optax.add_decayed_weights(weight_decay))
+    if gradient_clip is not None:
+        # The raw gradient is clipped first: an LNN's first steps on fast states (a double
+        # pendulum's velocities up to 10) give gradients many orders larger than later ones,
+        # and one unclipped step can throw the network where it no longer learns.
+        transforms.insert(0, optax.clip_by_global_norm(gradient_clip))
+    return transforms[0] if len(transforms) == 1 else optax.chain(*transforms)
 
 
 def _positive_int(name: str, value, *, optional: bool = False) -> None:
@@ -217,13 +225,14 @@ def _check_inputs(model, data, eval_data, key, batch_size) -> None:
         _positive_int("batch_size", batch_size)
 
 
-def _resolve_optimizer(optimizer, learning_rate, weight_decay, steps: int):
+def _resolve_optimizer(optimizer, learning_rate, weight_decay, steps: int, gradient_clip=None):
     """The optimizer to use, and the learning rate and weight decay it was built from."""
     if optimizer is not None:
-        if learning_rate is not None or weight_decay is not None:
+        if learning_rate is not None or weight_decay is not None or gradient_clip is not None:
             raise ValueError(
-                "pass either `optimizer` or `learning_rate`/`weight_decay`, not both: the "
-                "optimizer already holds its learning rate."
+                "pass either `optimizer` or `learning_rate`/`weight_decay`/`gradient_clip`, "
+                "not both: the optimizer already holds its learning rate (chain "
+                "optax.clip_by_global_norm into it to clip)."
             )
         return optimizer, learning_rate, weight_decay
     learning_rate = 1e-3 if learning_rate is None else learning_rate
@@ -237,7 +246,18 @@ def _resolve_optimizer(optimizer, learning_rate, weight_decay, steps: int):
         )
     if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
         raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
-    return _default_optimizer(learning_rate, weight_decay, steps), learning_rate, weight_decay
+    if gradient_clip is not None and not (
+        isinstance(gradient_clip, (int, float))
+        and not isinstance(gradient_clip, bool)
+        and math.isfinite(gradient_clip)
+        and gradient_clip > 0
+    ):
+        raise ValueError(
+            f"`gradient_clip` must be a positive number (the largest global gradient norm) or "
+            f"None, got {gradient_clip!r}."
+        )
+    optimizer = _default_optimizer(learning_rate, weight_decay, steps, gradient_clip)
+    return optimizer, learning_rate, weight_decay
 
 
 def _check_state_sizes(model, **sources) -> None:
@@ -280,6 +300,7 @@ def fit(
     batch_size: int | None = 256,
     learning_rate: float | optax.Schedule | None = None,
     weight_decay: float | None = None,
+    gradient_clip: float | None = None,
     optimizer: optax.GradientTransformation | None = None,
     loss: str | Callable[[Array, Array], Scalar] = "l2",
     eval_data: Any = None,
@@ -316,7 +337,11 @@ def fit(
     - `learning_rate`: Adam's initial learning rate (default `1e-3`), decayed to zero over
         `steps` by a cosine schedule; or an optax schedule.
     - `weight_decay`: L2 penalty added to the gradient before Adam (default none).
-    - `optimizer`: any optax optimizer, instead of `learning_rate` and `weight_decay`.
+    - `gradient_clip`: scale each gradient down to at most this global norm before the
+        rest of the update (default none). An LNN on a wide distribution of states (the LNN
+        paper's double pendulum) barely learns without it: `1.0` is the library's recipe.
+    - `optimizer`: any optax optimizer, instead of `learning_rate`, `weight_decay` and
+        `gradient_clip`.
     - `loss`: `"l2"` (mean squared error), `"l1"` (mean absolute error) or a callable
         `loss(prediction, target) -> scalar` on batches of shape `(batch, 2n)`; or
         `"rollout"`: the model is rolled out (RK4, through Diffrax) from the first state of
@@ -373,7 +398,7 @@ def fit(
     _check_inputs(model, data, eval_data, key, batch_size)
     full_batch = batch_size is None
     optimizer, learning_rate, weight_decay = _resolve_optimizer(
-        optimizer, learning_rate, weight_decay, steps
+        optimizer, learning_rate, weight_decay, steps, gradient_clip
     )
     loss_fn, loss_name = _resolve_loss(loss)
     original_data = data
@@ -395,6 +420,8 @@ def fit(
         "loss": loss_name,
         "learning_rate": learning_rate if isinstance(learning_rate, (int, float)) else None,
         "weight_decay": weight_decay,
+        # Only when set, so that checkpoints written before the argument existed still resume.
+        **({"gradient_clip": gradient_clip} if gradient_clip is not None else {}),
         "adapt": bool(adapt),
         **({"rollout_window": rollout_window} if loss_name == "rollout" else {}),
         **_fingerprints(original_data, optimizer, loss, warn=resume),

@@ -147,6 +147,14 @@ def test_train_writes_model_history_and_config(run):
     summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert summary["status"] == "trained"
     assert summary["final_train_loss"] == history["train_loss"][-1]
+    # Scored on held-out trajectories, beside the score of predicting zero derivatives.
+    held_out, zero = summary["held_out_loss"], summary["zero_prediction_loss"]
+    assert math.isfinite(held_out) and held_out > 0 and zero > 0
+    assert summary["held_out_loss_relative_to_zero_prediction"] == pytest.approx(held_out / zero)
+    # The live CSV log: one line per history entry.
+    lines = (out / "checkpoints" / "history.csv").read_text().splitlines()
+    assert lines[0] == "step,train_loss,eval_loss,seconds"
+    assert [int(line.split(",")[0]) for line in lines[1:]] == history["step"]
 
 
 def test_evaluate_writes_metrics(run):
@@ -458,6 +466,7 @@ def test_train_help_shows_every_default_and_how_long_they_take():
         "--steps": "2000",
         "--batch-size": "256",
         "--learning-rate": "0.001",
+        "--gradient-clip": "1.0",
         "--loss": "l2",
         "--data": "stream",
         "--trajectories": "100",
@@ -474,7 +483,7 @@ def test_train_help_shows_every_default_and_how_long_they_take():
     assert "by default the model's own" in _option_line(shown, "--activation")
     assert "by default the system's own" in _option_line(shown, "--param")
     text = _collapsed(shown)
-    assert "finish in about a minute on a 2-core laptop CPU" in text
+    assert "finish in a minute or two on a 2-core laptop CPU" in text
     assert "--width 500 --depth 4" in text
 
 

@@ -325,3 +325,44 @@ def test_resume_warns_when_it_cannot_read_the_optimizer(spring_data, tmp_path):
             checkpoint_dir=tmp_path / "run",
             resume=True,
         )
+
+
+def test_gradient_clip_is_optax_clip_before_adam(spring_data):
+    arguments = dict(steps=20, key=jax.random.key(5), batch_size=16, progress=False)
+    clipped, _ = lz.fit(_baseline(), spring_data, gradient_clip=1e-3, **arguments)
+    # The same run with the optimizer spelled out in optax: clip the raw gradient, then Adam
+    # with the default cosine schedule.
+    spelled_out = optax.chain(
+        optax.clip_by_global_norm(1e-3),
+        optax.adam(optax.cosine_decay_schedule(1e-3, arguments["steps"])),
+    )
+    reference, _ = lz.fit(_baseline(), spring_data, optimizer=spelled_out, **arguments)
+    for a, b in zip(jax.tree.leaves(clipped), jax.tree.leaves(reference)):
+        if eqx.is_inexact_array(a):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    # A clip that bites changes the run (Adam's step depends on the gradients' history).
+    unclipped, _ = lz.fit(_baseline(), spring_data, **arguments)
+    differences = [
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(jax.tree.leaves(clipped), jax.tree.leaves(unclipped))
+        if eqx.is_inexact_array(a)
+    ]
+    assert max(differences) > 1e-6
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_gradient_clip_must_be_a_positive_number(spring_data, bad):
+    with pytest.raises(ValueError, match="`gradient_clip` must be a positive number"):
+        lz.fit(_baseline(), spring_data, steps=1, key=jax.random.key(0), gradient_clip=bad)
+
+
+def test_gradient_clip_and_an_optimizer_are_exclusive(spring_data):
+    with pytest.raises(ValueError, match="chain optax.clip_by_global_norm"):
+        lz.fit(
+            _baseline(),
+            spring_data,
+            steps=1,
+            key=jax.random.key(0),
+            gradient_clip=1.0,
+            optimizer=optax.adam(1e-3),
+        )
