@@ -60,8 +60,8 @@ def data_parallel_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     !!! example
 
         ```python
-        mesh = data_parallel_mesh()
-        batch = shard_batch((y, dy), mesh)  # rows split over the devices
+        mesh = lz.data_parallel_mesh()
+        model, history = lz.fit(model, data, steps=1000, key=key, mesh=mesh)
         ```
     """
     devices = _check_devices(jax.devices() if devices is None else devices)

@@ -29,7 +29,8 @@ class HNN(AbstractEnergyModel):
     HNN paper's tasks), `"velocity"` when they are $(q, \dot q)$. The equations are the same;
     on velocity data the model is right only where $p \propto \dot q$ (unit masses, no
     velocity-dependent kinetic energy) and fails otherwise, e.g. for the relativistic particle,
-    whose momentum $\dot q(1-\dot q^2)^{-3/2}$ is not $\dot q$: the point of the LNN paper.
+    whose momentum $\gamma m \dot q$, $\gamma = (1-\dot q^2/c^2)^{-1/2}$, is not
+    proportional to $\dot q$: the point of the LNN paper.
 
     **Arguments:**
 
