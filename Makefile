@@ -3,14 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help test demo lint docs clean bench-quick bench-speed
+.PHONY: help test demo lint docs docs-check clean bench-quick bench-speed
 
 help:
 	@echo "make demo   train baseline, HNN and LNN on the double pendulum (CPU, minutes) -> runs/demo/"
 	@echo "make test   lint, the test suite (float64, CPU) with every benchmark's --quick run"
 	@echo "make lint   ruff"
 	@echo "make docs   build the documentation site into site/"
+	@echo "make docs-check   every page of the site in headless Chromium, phone and desktop -> site-check/"
 	@echo "make bench-speed   speed vs SciPy, PyTorch and the papers' code -> benchmarks/results/speed.*"
 
 $(STAMP): pyproject.toml
@@ -48,5 +50,18 @@ demo: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
+# Builds the site into a temporary folder and opens every page in headless Chromium at a
+# desktop (1280x900) and a phone (390x844) width: screenshots into site-check/, and a list of
+# the pages that look broken (HTTP errors, missing images, JavaScript or MathJax errors, TeX
+# left unrendered, a page that scrolls sideways, empty content), failing if there is one.
+# Playwright (the docs-check extra) drives the system's Chromium; it downloads no browser.
+docs-check: $(STAMP)
+	@test -x $(CHROMIUM) || { echo "make docs-check needs Chromium at $(CHROMIUM):"; \
+		echo "  apt-get install -y chromium    (Debian/Ubuntu; or CHROMIUM=/path/to/chromium)"; \
+		exit 1; }
+	@$(BIN)/python -c "import playwright" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet -e ".[docs-check]"
+	$(BIN)/python docs/check_site.py --chromium $(CHROMIUM) --out site-check
+
 clean:
-	rm -rf $(VENV) site runs .pytest_cache
+	rm -rf $(VENV) site site-check runs .pytest_cache
