@@ -46,6 +46,15 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         split_state as split_state,
         velocities as velocities,
     )
+    from ._pixel_training import (
+        fit_pixel_dynamics as fit_pixel_dynamics,
+        pixel_dynamics_loss as pixel_dynamics_loss,
+    )
+    from ._pixels import (
+        pixel_pendulum_dataset as pixel_pendulum_dataset,
+        PixelDataset as PixelDataset,
+        render_pendulum as render_pendulum,
+    )
     from ._rollout import rollout as rollout
     from ._source import (
         AbstractDataSource as AbstractDataSource,
@@ -92,6 +101,11 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Momentum": ("._mechanics", "Momentum"),
     "split_state": ("._mechanics", "split_state"),
     "velocities": ("._mechanics", "velocities"),
+    "fit_pixel_dynamics": ("._pixel_training", "fit_pixel_dynamics"),
+    "pixel_dynamics_loss": ("._pixel_training", "pixel_dynamics_loss"),
+    "pixel_pendulum_dataset": ("._pixels", "pixel_pendulum_dataset"),
+    "PixelDataset": ("._pixels", "PixelDataset"),
+    "render_pendulum": ("._pixels", "render_pendulum"),
     "rollout": ("._rollout", "rollout"),
     "MassGraph": ("._sparse", "MassGraph"),
     "AbstractDataSource": ("._source", "AbstractDataSource"),

@@ -225,9 +225,9 @@ def _model_config(model: eqx.Module, *, required: bool) -> dict | None:
 
 
 def _registry() -> Mapping[str, type]:
-    from .models import MODELS
+    from .models import COMPOSITE_MODELS, MODELS
 
-    return MODELS
+    return {**MODELS, **COMPOSITE_MODELS}
 
 
 def _model_class(path: str, name: str) -> type:
@@ -236,8 +236,8 @@ def _model_class(path: str, name: str) -> type:
         known = ", ".join(sorted(classes)) or "(none registered)"
         raise ValueError(
             f"'{path}' holds a model of class {name!r}, which is not in "
-            f"lagrangian_zoo.models.MODELS (known: {known}). For a model class of your own, "
-            "pass a model of that class and configuration as `like=`."
+            f"lagrangian_zoo.models.MODELS or COMPOSITE_MODELS (known: {known}). For a model "
+            "class of your own, pass a model of that class and configuration as `like=`."
         )
     return classes[name]
 
@@ -311,9 +311,10 @@ def save_model(path: str | os.PathLike, model: eqx.Module) -> None:
 def load_model(path: str | os.PathLike, *, like: eqx.Module | None = None) -> eqx.Module:
     """Loads a model written by [`lagrangian_zoo.save_model`][].
 
-    The model is rebuilt from its class in `lagrangian_zoo.models.MODELS` and its saved
-    configuration, then its parameters are restored. Every check (format, version, checksum,
-    shapes) happens before the model is returned: a file either loads completely or raises.
+    The model is rebuilt from its class in `lagrangian_zoo.models.MODELS` (or
+    `COMPOSITE_MODELS`) and its saved configuration, then its parameters are restored. Every
+    check (format, version, checksum, shapes) happens before the model is returned: a file
+    either loads completely or raises.
 
     **Arguments:**
 

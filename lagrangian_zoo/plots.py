@@ -639,6 +639,52 @@ def animate_orbits(
     return _animation(figure, draw, frames, path, fps, dpi)
 
 
+def animate_frames(
+    frames: Mapping[str, ArrayInput],
+    *,
+    ts: ArrayInput | None = None,
+    path: PathLike | None = None,
+    fps: int = 20,
+    stride: int = 1,
+    title: str | None = None,
+    dpi: float | int = 80,
+) -> Figure:
+    """A GIF of grey image sequences side by side: the true frames and each model's.
+
+    **Arguments:**
+
+    - `frames`: label -> images of shape `(T, height, width)`, values in $[0, 1]$ (values
+        outside are shown clipped); every entry has the same `T`.
+    - `ts`, `path`, `fps`, `stride`, `title`, `dpi`: as in
+        [`lagrangian_zoo.plots.animate_pendulum`][].
+
+    **Returns:** the `matplotlib.figure.Figure`, at the last frame.
+    """
+    entries = _entries("frames", frames, (3,), "(T, height, width)")
+    length = _same_length("frames", entries)
+    fps = _positive_int("fps", fps)
+    steps = _frames(length, _positive_int("stride", stride))
+    clock = _clock(ts, length)
+    figure, axes = _panels(len(entries), title)
+    artists = []
+    for ax, (label, images) in zip(axes, entries.items()):
+        image = ax.imshow(images[0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label, fontsize="medium")
+        text = ax.text(
+            0.03, 0.95, "", transform=ax.transAxes, fontsize="small", va="top", color="white"
+        )
+        artists.append((images, image, text))
+
+    def draw(k: int) -> None:
+        for images, image, text in artists:
+            image.set_data(images[k])
+            text.set_text(clock(k))
+
+    return _animation(figure, draw, steps, path, fps, dpi)
+
+
 __all__ = [
     "energy_over_time",
     "trajectories",
@@ -646,4 +692,5 @@ __all__ = [
     "loss_curves",
     "animate_pendulum",
     "animate_orbits",
+    "animate_frames",
 ]

@@ -22,9 +22,9 @@ LAYERS = [
     {"_rollout"},
     {"systems", "models", "metrics", "plots"},
     {"_data", "_checkpoint"},
-    {"_windows"},
+    {"_windows", "_pixels"},
     {"_training"},
-    {"_experiment"},
+    {"_experiment", "_pixel_training"},
     {"_demo"},
     {"cli"},
 ]

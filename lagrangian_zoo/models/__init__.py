@@ -1,5 +1,6 @@
 """Learned dynamics models: every model is a vector field `model(t, y, args) -> dy/dt`."""
 
+from ._autoencoder import Autoencoder as Autoencoder
 from ._base import (
     AbstractDynamics as AbstractDynamics,
     AbstractEnergyModel as AbstractEnergyModel,
@@ -14,4 +15,10 @@ from ._lgn import LGN as LGN
 from ._lnn import LNN as LNN
 from ._mlp import ACTIVATIONS as ACTIVATIONS, MLP as MLP
 from ._normaliser import Normaliser as Normaliser
-from ._registry import get as get, MODELS as MODELS, names as names
+from ._pixel import PixelDynamics as PixelDynamics
+from ._registry import (
+    COMPOSITE_MODELS as COMPOSITE_MODELS,
+    get as get,
+    MODELS as MODELS,
+    names as names,
+)

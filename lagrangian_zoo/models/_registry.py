@@ -12,6 +12,7 @@ from ._delan import DeLaN
 from ._hnn import HNN
 from ._lgn import LGN
 from ._lnn import LNN
+from ._pixel import PixelDynamics
 
 
 MODELS: dict[str, type[AbstractDynamics]] = {
@@ -20,6 +21,11 @@ MODELS: dict[str, type[AbstractDynamics]] = {
     "lnn": LNN,
     "delan": DeLaN,
     "lgn": LGN,
+}
+# Models assembled from other models (not built by `get(name, dof)`), which
+# `lagrangian_zoo.load_model` rebuilds from their `config()` as it does those of `MODELS`.
+COMPOSITE_MODELS: dict[str, type[AbstractDynamics]] = {
+    "pixel_dynamics": PixelDynamics,
 }
 
 
