@@ -1,0 +1,585 @@
+"""Robustness on the double pendulum: how noise and less data change LNN, baseline and HNN.
+
+A grid of training sets made by `lz.generate_dataset` (not the stream): trajectories from the
+double pendulum's initial states (angles U[0, 2pi), angular velocities U[0, 0.1), the LNN
+paper's energy-test states), with Gaussian noise of standard deviation `noise_std` in
+{0, 0.01, 0.1} added to the states (q, q_t) and exact derivatives at the clean states, of which
+a quarter, a half or all of the trajectories are trained on (nested: the quarter is the first
+quarter of the half). Models, each with the same network size, loss, optimizer, minibatch
+keys and number of steps (see `config` in the results file):
+
+- `lnn`: `lz.models.LNN`, angles embedded as (cos q, sin q);
+- `baseline`: the LNN paper's baseline, an MLP that predicts q_tt
+  (`lz.models.Baseline(predict="acceleration")`);
+- `hnn`: `lz.models.HNN` in canonical coordinates, trained on the same noisy states mapped by
+  the true Legendre map p = dL/dq_t (the noise enters through the measured q and q_t, as for
+  the others), with the exact canonical derivatives as targets.
+
+Metrics, on held-out clean data (other initial states of the same distribution):
+
+- `test_loss`: the MSE of (q_t, q_tt) on the states of the held-out trajectories, in velocity
+  coordinates for every model (the HNN's p_t is converted by the true mass matrix);
+- `test_loss_l1_acceleration`: the mean absolute error of q_tt there (the LNN paper's loss);
+- `energy_discrepancy_percent`: the LNN paper's metric (`lz.metrics.energy_discrepancy`),
+  |E_true - E_pred| / (3 m g l) at the last time, over the held-out initial states rolled out
+  to `t_end_rollout` (shorter than the paper's t = 100, to fit the grid in the budget); the
+  truth in float64 by Dopri8 at tolerance 1e-10, the models by Tsit5 at rtol 1e-7, atol 1e-9
+  (float32); `energy_discrepancy_median_percent` is the median over the finite rollouts of
+  every seed instead of their mean, and `energy_discrepancy_mean_percent` averages over time;
+- `failed_rollouts`: rollouts that did not reach the end (non-finite, or stopped at
+  `max_rollout_steps`), summed over seeds.
+
+Full runs write `robustness.json` after every (noise, fraction, model, seed), marked
+`"partial": true` until the last one: these results are the checkpoints. `--resume` continues
+from them, and `--max-minutes` stops a run between two results, so that a run can be sliced.
+"""
+
+import argparse
+import dataclasses
+import functools
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lagrangian_zoo as lz  # noqa: E402
+from lagrangian_zoo._experiment import model_rollout  # noqa: E402
+
+import _common  # noqa: E402
+from _coordinates import canonical_states, velocity_derivatives  # noqa: E402
+
+
+NAME = "robustness"
+SYSTEM = "double_pendulum"
+MODELS = ("lnn", "baseline", "hnn")
+COLOURS = {"lnn": "tab:blue", "baseline": "tab:red", "hnn": "tab:green"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    noise_levels: tuple[float, ...]
+    fractions: tuple[float, ...]
+    width: int
+    depth: int
+    steps: int
+    batch_size: int
+    learning_rate: float
+    gradient_clip: float
+    seeds: int
+    train_trajectories: int  # all of the training data; the fractions take the first ones
+    test_trajectories: int
+    t_end: float  # of the training and held-out trajectories
+    samples: int
+    t_end_rollout: float
+    rollout_samples_per_unit_time: int
+    max_rollout_steps: int
+    activation: str = "softplus"
+    loss: str = "l1"  # the LNN paper's
+
+
+FULL = Config(
+    noise_levels=(0.0, 0.01, 0.1),
+    fractions=(0.25, 0.5, 1.0),
+    width=128,
+    depth=3,
+    steps=5000,
+    batch_size=256,
+    # On the cell (noise 0, all data) at 5000 steps, 3e-3 gave the baseline an L1 error of q_tt
+    # of 0.63 against 2.67 at 1e-3, and the LNN 2.2 against 3.5; every model gets it.
+    learning_rate=3e-3,
+    gradient_clip=1.0,
+    seeds=1,
+    train_trajectories=64,
+    test_trajectories=16,
+    t_end=5.0,
+    samples=50,
+    t_end_rollout=10.0,
+    rollout_samples_per_unit_time=10,
+    max_rollout_steps=10_000,
+)
+QUICK = dataclasses.replace(
+    FULL,
+    noise_levels=(0.0, 0.1),
+    fractions=(0.5,),
+    width=16,
+    depth=1,
+    steps=30,
+    train_trajectories=8,
+    test_trajectories=2,
+    t_end=1.0,
+    samples=10,
+    t_end_rollout=1.0,
+    max_rollout_steps=2000,
+)
+
+
+# Data ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Data:
+    """Float32 training sets per noise level (all trajectories), clean held-out data and the
+    held-out rollouts' truth."""
+
+    train: dict[float, dict[str, tuple[np.ndarray, np.ndarray]]]  # noise -> kind -> (y, dy)
+    ts: np.ndarray
+    test_y: np.ndarray  # (B, T, 4), clean, velocity coordinates
+    test_dy: np.ndarray
+    rollout_ts: np.ndarray
+    rollout_truth: np.ndarray  # (B, T', 4)
+
+
+def make_data(config: Config) -> Data:
+    """One draw of trajectories (one compiled solve): the first ones train, the last ones,
+    clean, are held out."""
+    ts = np.linspace(0.0, config.t_end, config.samples)
+    count = round(config.t_end_rollout * config.rollout_samples_per_unit_time) + 1
+    rollout_ts = np.linspace(0.0, config.t_end_rollout, count)
+    total = config.train_trajectories + config.test_trajectories
+    train_rows = slice(None, config.train_trajectories)
+    train = {}
+    with jax.enable_x64(True):
+        system = lz.systems.get(SYSTEM)
+        times = jnp.asarray(ts, jnp.float64)
+
+        def draw(**kwargs):
+            # One key for every call: the same trajectories and the same normal draws.
+            return lz.generate_dataset(
+                system, jax.random.key(0), trajectories=total, ts=times, **kwargs
+            )
+
+        clean = draw()
+        # The exact canonical derivatives at the clean states.
+        canonical_dy = np.asarray(draw(coordinates="canonical").dy)[train_rows]
+        for noise in config.noise_levels:
+            velocity = draw(noise_std=noise) if noise else clean
+            y = velocity.y[train_rows]
+            train[noise] = {
+                "velocity": (np.asarray(y), np.asarray(velocity.dy)[train_rows]),
+                "canonical": (np.asarray(canonical_states(system, y)), canonical_dy),
+            }
+        test_y = clean.y[config.train_trajectories :]
+        truth = lz.rollout(
+            system,
+            test_y[:, 0],
+            jnp.asarray(rollout_ts, jnp.float64),
+            solver="dopri8",
+            rtol=1e-10,
+            atol=1e-10,
+            max_steps=1_000_000,
+        )
+        return Data(
+            train=train,
+            ts=ts,
+            test_y=np.asarray(test_y),
+            test_dy=np.asarray(clean.dy[config.train_trajectories :]),
+            rollout_ts=rollout_ts,
+            rollout_truth=np.asarray(truth),
+        )
+
+
+def training_set(data: Data, noise: float, fraction: float, kind: str) -> lz.Dataset:
+    y, dy = data.train[noise][kind]
+    count = max(1, round(fraction * y.shape[0]))
+    return lz.Dataset(
+        jnp.asarray(data.ts, jnp.float32),
+        jnp.asarray(y[:count], jnp.float32),
+        jnp.asarray(dy[:count], jnp.float32),
+        # The noise level stays out of the metadata (static in the pytree): one compiled
+        # training loop serves every level.
+        {"system": SYSTEM, "coordinates": kind, "benchmark": NAME},
+    )
+
+
+# Models and training ------------------------------------------------------------------------
+
+
+def build_model(model_name: str, config: Config, system, key):
+    sizes: dict[str, Any] = dict(
+        width=config.width, depth=config.depth, activation=config.activation
+    )
+    periodic = system.periodic
+    if model_name == "lnn":
+        # Without checks a singular learned mass matrix gives a failed rollout, counted.
+        return lz.models.LNN(2, key=key, init="default", checks=False, periodic=periodic, **sizes)
+    if model_name == "baseline":
+        return lz.models.Baseline(2, key=key, predict="acceleration", periodic=periodic, **sizes)
+    if model_name == "hnn":
+        return lz.models.HNN(2, key=key, coordinates="canonical", periodic=periodic, **sizes)
+    raise ValueError(f"unknown model {model_name!r}; known: {', '.join(MODELS)}")
+
+
+@functools.cache  # one optimizer object per config: `fit` reuses its compiled loop
+def optimizer(config: Config) -> optax.GradientTransformation:
+    return optax.chain(
+        optax.clip_by_global_norm(config.gradient_clip),
+        optax.adam(optax.cosine_decay_schedule(config.learning_rate, config.steps)),
+    )
+
+
+def evaluate(model, system, data: Data, config: Config) -> dict[str, Any]:
+    n = system.dof
+    y = jnp.asarray(data.test_y.reshape(-1, 2 * n), jnp.float32)
+    dy = jnp.asarray(data.test_dy.reshape(-1, 2 * n), jnp.float32)
+    predicted = velocity_derivatives(model, system, y)
+    test_loss = float(lz.metrics.derivative_mse(predicted, dy))
+    l1 = float(jnp.mean(jnp.abs(predicted[:, n:] - dy[:, n:])))
+
+    truth = jnp.asarray(data.rollout_truth, jnp.float32)
+    start = time.perf_counter()
+    rolled = model_rollout(
+        model,
+        system,
+        truth[:, 0],
+        jnp.asarray(data.rollout_ts, jnp.float32),
+        rtol=1e-7,
+        atol=1e-9,
+        checks=False,
+        max_steps=config.max_rollout_steps,
+    )
+    rollout_seconds = time.perf_counter() - start
+    finite = np.asarray(jnp.all(jnp.isfinite(rolled), axis=(-2, -1)))
+    row: dict[str, Any] = {
+        "test_loss": test_loss,
+        "test_loss_l1_acceleration": l1,
+        "failed_rollouts": int((~finite).sum()),
+        "rollouts": int(finite.size),
+        "rollout_seconds": rollout_seconds,
+        "energy_discrepancy_percent": math.nan,
+        "energy_discrepancy_mean_percent": math.nan,
+    }
+    final = np.full(finite.shape, np.nan)
+    if finite.any():
+        scale = float(system.max_potential_energy)
+        for name, at in (
+            ("energy_discrepancy_percent", "final"),
+            ("energy_discrepancy_mean_percent", "mean"),
+        ):
+            value = lz.metrics.energy_discrepancy(
+                system.energy, truth[finite], rolled[finite], scale=scale, at=at
+            )
+            row[name] = 100 * float(value)
+        final[finite] = 100 * np.asarray(
+            lz.metrics.energy_discrepancy(
+                system.energy, truth[finite], rolled[finite], scale=scale, reduction="none"
+            )
+        )
+    # Per rollout (nan where it failed): the median over seeds needs them.
+    row["energy_discrepancy_percent_per_rollout"] = final.tolist()
+    return row
+
+
+def run_one(
+    model_name: str, noise: float, fraction: float, seed: int, config: Config, system, data
+) -> dict[str, Any]:
+    model_key, fit_key = jax.random.split(jax.random.key(seed))
+    model_key = jax.random.fold_in(model_key, MODELS.index(model_name))
+    model = build_model(model_name, config, system, model_key)
+    kind = "canonical" if model_name == "hnn" else "velocity"
+    train = training_set(data, noise, fraction, kind)
+    start = time.perf_counter()
+    model, history = lz.fit(
+        model,
+        train,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        optimizer=optimizer(config),
+        loss=config.loss,
+        key=fit_key,
+        adapt=True,
+        progress=False,
+        log_every=max(config.steps // 20, 1),
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "model": model_name,
+        "noise_std": noise,
+        "fraction": fraction,
+        "trajectories": train.num_trajectories,
+        "train_states": int(np.prod(train.y.shape[:-1])),
+        "seed": seed,
+        "steps": config.steps,
+        "seconds": seconds,
+        "final_train_loss": float(history.train_loss[-1]),
+        **evaluate(model, system, data, config),
+    }
+
+
+# Results and figure -------------------------------------------------------------------------
+
+METRICS = (
+    "test_loss",
+    "test_loss_l1_acceleration",
+    "energy_discrepancy_percent",
+    "energy_discrepancy_mean_percent",
+    "seconds",
+)
+COLUMNS = (
+    "model",
+    "noise_std",
+    "fraction",
+    "trajectories",
+    "train_states",
+    "seeds",
+    "steps",
+    "test_loss",
+    "test_loss_std",
+    "test_loss_l1_acceleration",
+    "energy_discrepancy_percent",
+    "energy_discrepancy_percent_std",
+    "energy_discrepancy_median_percent",
+    "energy_discrepancy_mean_percent",
+    "failed_rollouts",
+    "rollouts",
+    "seconds",
+)
+
+
+def summarise(runs: list[dict], config: Config) -> list[dict]:
+    rows = []
+    for noise in config.noise_levels:
+        for fraction in config.fractions:
+            for model_name in MODELS:
+                done = [
+                    r
+                    for r in runs
+                    if (r["model"], r["noise_std"], r["fraction"]) == (model_name, noise, fraction)
+                ]
+                if not done:
+                    continue
+                row: dict[str, Any] = {
+                    "model": model_name,
+                    "noise_std": noise,
+                    "fraction": fraction,
+                    "trajectories": done[0]["trajectories"],
+                    "train_states": done[0]["train_states"],
+                    "seeds": len(done),
+                    "steps": done[0]["steps"],
+                }
+                for metric in METRICS:
+                    values = np.asarray([r[metric] for r in done], dtype=np.float64)
+                    values = values[np.isfinite(values)]
+                    row[metric] = float(values.mean()) if values.size else math.nan
+                    row[f"{metric}_std"] = float(values.std()) if values.size > 1 else None
+                # The median of every finite rollout of every seed: one blown-up (but finite)
+                # rollout moves the mean, not this.
+                pooled = np.concatenate(
+                    [np.asarray(r["energy_discrepancy_percent_per_rollout"], float) for r in done]
+                )
+                pooled = pooled[np.isfinite(pooled)]
+                row["energy_discrepancy_median_percent"] = (
+                    float(np.median(pooled)) if pooled.size else math.nan
+                )
+                row["failed_rollouts"] = int(sum(r["failed_rollouts"] for r in done))
+                row["rollouts"] = int(sum(r["rollouts"] for r in done))
+                rows.append(row)
+    return rows
+
+
+def figure(rows: list[dict], config: Config, path: Path) -> Path | None:
+    """Held-out loss, median energy discrepancy and failed rollouts against the amount of
+    training data, one line per (model, noise level)."""
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    styles = ("-", "--", ":")
+    markers = ("o", "s", "^")
+    fig = Figure(figsize=(14.0, 4.4), layout="constrained")
+    axes = fig.subplots(1, 3)
+    panels = (
+        ("test_loss", "held-out MSE of (q_t, q_tt)", True),
+        (
+            "energy_discrepancy_median_percent",
+            f"energy discrepancy at t = {config.t_end_rollout:g}, % of 3mgl\n"
+            "(median of finite rollouts)",
+            True,
+        ),
+        ("failed_rollouts", f"failed rollouts (of {max(r['rollouts'] for r in rows)})", False),
+    )
+    sizes = sorted({r["train_states"] for r in rows})
+    for axis, (metric, label, log) in zip(axes, panels):
+        for model_name in MODELS:
+            for index, noise in enumerate(config.noise_levels):
+                line = [r for r in rows if (r["model"], r["noise_std"]) == (model_name, noise)]
+                if not line:
+                    continue
+                # Models side by side around each size, so that equal values stay visible.
+                shift = 1 + 0.04 * (MODELS.index(model_name) - 1)
+                axis.plot(
+                    [r["train_states"] * shift for r in line],
+                    [r[metric] for r in line],
+                    linestyle=styles[index % len(styles)],
+                    marker=markers[index % len(markers)],
+                    color=COLOURS[model_name],
+                    label=f"{model_name}, noise {noise:g}",
+                )
+        axis.set_xscale("log")
+        axis.set_xticks(sizes, [str(size) for size in sizes])
+        axis.minorticks_off()
+        if log:
+            axis.set_yscale("log")
+        else:
+            axis.set_ylim(-0.5, max(r["rollouts"] for r in rows) + 0.5)
+        axis.set_xlabel("training states (a quarter, a half, all)")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize="x-small", ncols=len(MODELS))
+    fig.suptitle(
+        f"Double pendulum, trajectories with noisy states: {config.steps} steps per model, "
+        f"{config.seeds} seed(s); a point missing in the middle panel: every rollout failed",
+        fontsize="medium",
+    )
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def write(directory: Path, mode: str, config: Config, runs: list[dict], partial: bool) -> list:
+    rows = summarise(runs, config)
+    settings = {
+        "system": f"{SYSTEM} (unit masses and lengths, g = 9.8)",
+        "data": "lz.generate_dataset from system.sample_initial_state (angles U[0, 2pi), "
+        "velocities U[0, 0.1)), truth in float64 (tsit5, tolerance 1e-10), trained in "
+        "float32; one draw (key 0, the same trajectories and normal draws at every noise "
+        "level): the first trajectories train, the last ones (clean) are held out; the "
+        "HNN's states are the noisy (q, q_t) mapped by p = dL/dq_t, its targets the exact "
+        "(q_t, p_t)",
+        "models": {
+            "lnn": "lz.models.LNN(init='default', checks=False, periodic=(True, True))",
+            "baseline": "lz.models.Baseline(predict='acceleration', periodic=(True, True))",
+            "hnn": "lz.models.HNN(coordinates='canonical', periodic=(True, True))",
+        },
+        "training": "lz.fit, inputs normalised by the training states (adapt=True), Adam with "
+        "a cosine decay to 0, gradient clipped to global norm, the same minibatch keys for "
+        "every model",
+        **dataclasses.asdict(config),
+        "energy_discrepancy": "lz.metrics.energy_discrepancy, scale 3 m g l = 29.4; truth "
+        "dopri8 at 1e-10 (float64), models tsit5 at rtol 1e-7, atol 1e-9 (float32)",
+        "source": "Cranmer et al. 2020, Lagrangian Neural Networks (double pendulum metric)",
+    }
+    notes = [
+        f"Every model: {config.width} x {config.depth} {config.activation} network, "
+        f"{config.steps} Adam steps of {config.batch_size} states ({config.loss} loss, "
+        f"learning rate {config.learning_rate:g} with a cosine decay, gradients clipped to "
+        f"norm {config.gradient_clip:g}), {config.seeds} seed(s). Training data: "
+        f"{config.train_trajectories} trajectories (t in [0, {config.t_end:g}], "
+        f"{config.samples} samples) from states nearly at rest, noise of std `noise_std` on "
+        "(q, q_t), of which the first `fraction` are used. `test_loss`: MSE of (q_t, q_tt) on "
+        f"{config.test_trajectories} clean held-out trajectories; "
+        "`energy_discrepancy_percent`: the LNN paper's metric at "
+        f"t = {config.t_end_rollout:g} (not its t = 100) from their initial states, mean over "
+        "finite rollouts (`energy_discrepancy_median_percent`: their median, which one "
+        "blown-up but finite rollout does not move); `failed_rollouts` counts the others; "
+        "`seconds`: training time per run on a shared 2-core CPU. Plot: `robustness.png`.",
+    ]
+    if config.seeds == 1:
+        notes.append(
+            "One seed per cell: differences smaller than the spread between seeds (not "
+            "measured here) are not findings; add seeds with `--seeds N --resume`."
+        )
+    if partial:
+        notes.insert(
+            0, f"**Partial**: continue with `python benchmarks/{NAME}.py --full --resume`."
+        )
+    _common.write_results(
+        directory,
+        NAME,
+        mode,
+        settings,
+        rows,
+        columns=COLUMNS,
+        title="Robustness: noise and data size on the double pendulum",
+        notes=notes,
+        extra={"partial": partial, "runs": runs},
+    )
+    return rows
+
+
+def _extra_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resume", action="store_true", help="continue a partial full run")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="start no new training after this many minutes (resume later with --resume)",
+    )
+    parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
+    parser.add_argument("--steps", type=int, default=None, help="override the training steps")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _common.parse_args(__doc__.splitlines()[0], argv, extra=_extra_arguments)
+    quick = args.mode == "quick"
+    config = QUICK if quick else FULL
+    overrides = {"seeds": args.seeds, "steps": args.steps}
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    lz.enable_compilation_cache()
+    directory = _common.output_dir(args, NAME)
+    results_path = directory / f"{NAME}.json"
+    started = time.perf_counter()
+    system = lz.systems.get(SYSTEM)
+    data = make_data(config)
+
+    runs: list[dict] = []
+    if args.resume and results_path.exists():
+        document = json.loads(results_path.read_text())
+        if document.get("mode") == args.mode:
+            runs = [r for r in document.get("runs", []) if r["steps"] == config.steps]
+        print(f"resuming: {len(runs)} results already in {results_path}", flush=True)
+    # Seed by seed, so that a sliced run has every cell once before any twice.
+    plan = [
+        (model_name, noise, fraction, seed)
+        for seed in range(config.seeds)
+        for noise in config.noise_levels
+        for fraction in config.fractions
+        for model_name in MODELS
+    ]
+    done = {(r["model"], r["noise_std"], r["fraction"], r["seed"]) for r in runs}
+    stopped = False
+    for model_name, noise, fraction, seed in plan:
+        if (model_name, noise, fraction, seed) in done:
+            continue
+        if (
+            args.max_minutes is not None
+            and (time.perf_counter() - started) / 60 > args.max_minutes
+        ):
+            stopped = True
+            break
+        print(
+            f"{model_name} / noise {noise:g} / fraction {fraction:g} / seed {seed} ...", flush=True
+        )
+        run = run_one(model_name, noise, fraction, seed, config, system, data)
+        runs.append(run)
+        print(
+            f"  test_loss {run['test_loss']:.4g}  energy "
+            f"{run['energy_discrepancy_percent']:.4g} %  failed "
+            f"{run['failed_rollouts']}/{run['rollouts']}  {run['seconds']:.0f} s "
+            f"(+ rollouts {run['rollout_seconds']:.0f} s)",
+            flush=True,
+        )
+        if not quick:
+            write(directory, args.mode, config, runs, partial=True)
+    done = {(r["model"], r["noise_std"], r["fraction"], r["seed"]) for r in runs}
+    finished = not stopped and done >= set(plan)
+    rows = write(directory, args.mode, config, runs, partial=not finished)
+    figure(rows, config, directory / f"{NAME}.png")
+    print(f"wrote {results_path} ({'complete' if finished else 'partial'}, {len(runs)} results)")
+    if not finished:
+        print(f"continue with: python benchmarks/{NAME}.py --full --resume")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
