@@ -66,6 +66,31 @@ def output_dir(args: argparse.Namespace, name: str) -> Path:
     return directory
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--resume`, `--max-minutes`, `--seeds` and `--steps`: the options of a sliced full run."""
+    parser.add_argument("--resume", action="store_true", help="continue a partial full run")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="start no new training after this many minutes (resume later with --resume)",
+    )
+    parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
+    parser.add_argument("--steps", type=int, default=None, help="override the training steps")
+
+
+def previous_runs(args: argparse.Namespace, results_path: Path, *, steps: int) -> list[dict]:
+    """With `--resume`, the runs of the same mode and step count already in `results_path`."""
+    if not (args.resume and results_path.exists()):
+        return []
+    document = json.loads(results_path.read_text())
+    runs = []
+    if document.get("mode") == args.mode:
+        runs = [r for r in document.get("runs", []) if r["steps"] == steps]
+    print(f"resuming: {len(runs)} results already in {results_path}", flush=True)
+    return runs
+
+
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as file:

@@ -34,10 +34,8 @@ Full runs write `robustness.json` after every (noise, fraction, model, seed), ma
 from them, and `--max-minutes` stops a run between two results, so that a run can be sliced.
 """
 
-import argparse
 import dataclasses
 import functools
-import json
 import math
 import sys
 import time
@@ -508,20 +506,8 @@ def write(directory: Path, mode: str, config: Config, runs: list[dict], partial:
     return rows
 
 
-def _extra_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--resume", action="store_true", help="continue a partial full run")
-    parser.add_argument(
-        "--max-minutes",
-        type=float,
-        default=None,
-        help="start no new training after this many minutes (resume later with --resume)",
-    )
-    parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
-    parser.add_argument("--steps", type=int, default=None, help="override the training steps")
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = _common.parse_args(__doc__.splitlines()[0], argv, extra=_extra_arguments)
+    args = _common.parse_args(__doc__.splitlines()[0], argv, extra=_common.add_run_arguments)
     quick = args.mode == "quick"
     config = QUICK if quick else FULL
     overrides = {"seeds": args.seeds, "steps": args.steps}
@@ -533,12 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     system = lz.systems.get(SYSTEM)
     data = make_data(config)
 
-    runs: list[dict] = []
-    if args.resume and results_path.exists():
-        document = json.loads(results_path.read_text())
-        if document.get("mode") == args.mode:
-            runs = [r for r in document.get("runs", []) if r["steps"] == config.steps]
-        print(f"resuming: {len(runs)} results already in {results_path}", flush=True)
+    runs = _common.previous_runs(args, results_path, steps=config.steps)
     # Seed by seed, so that a sliced run has every cell once before any twice.
     plan = [
         (model_name, noise, fraction, seed)
