@@ -23,7 +23,8 @@ VARIANTS = {
     "baseline_acceleration": (lz.models.Baseline, {"predict": "acceleration"}),
     "hnn": (lz.models.HNN, {}),
     "lnn": (lz.models.LNN, {}),
-    "lnn_dissipative": (lz.models.LNN, DISSIPATIVE),
+    # The dissipative LNN also carries the mass prior, so that every test of it covers both.
+    "lnn_dissipative": (lz.models.LNN, {**DISSIPATIVE, "mass_prior": True}),
     "delan": (lz.models.DeLaN, {}),
     "delan_dissipative": (lz.models.DeLaN, DISSIPATIVE),
 }
@@ -239,6 +240,29 @@ def test_lnn_with_quadratic_network_is_a_spring(models, states):
         "bi,ij,bj->b", q, stiffness, q
     )
     assert relative_error(energies(model, states[None])[0], energy) < 1e-12
+
+
+def test_lnn_mass_prior_adds_a_free_particle_of_learned_masses(models, states):
+    # With the network L = -q^T K q / 2 (no velocity terms), the prior's masses m = exp(s)
+    # alone carry the kinetic energy: q_tt = -K q / m, E = m q_t^2 / 2 + q^T K q / 2.
+    stiffness = jnp.array([[3.0, -1.0], [-1.0, 2.0]])
+    masses = jnp.array([2.0, 0.5])
+    matrix = jnp.zeros((4, 4)).at[:2, :2].set(-stiffness)
+    model = lz.models.LNN(DOF, key=key(3), width=4, depth=1, mass_prior=True)
+    assert model.config()["mass_prior"] is True
+    np.testing.assert_array_equal(model.log_prior_mass, jnp.zeros(DOF))
+    model = eqx.tree_at(
+        lambda m: (m.network, m.log_prior_mass), model, (QuadraticNetwork(matrix), jnp.log(masses))
+    )
+    q, q_t = states[:, :DOF], states[:, DOF:]
+    expected = -(stiffness @ q.T).T / masses[None, :]
+    assert relative_error(fields(model, states)[:, DOF:], expected) < 1e-12
+    energy = 0.5 * jnp.sum(masses[None, :] * q_t**2, axis=1) + 0.5 * jnp.einsum(
+        "bi,ij,bj->b", q, stiffness, q
+    )
+    assert relative_error(energies(model, states[None])[0], energy) < 1e-12
+    with pytest.raises(TypeError, match="mass_prior"):
+        lz.models.LNN(DOF, key=key(3), mass_prior=1.0)
 
 
 class PendulumFromFeatures(eqx.Module):
