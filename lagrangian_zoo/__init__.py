@@ -16,6 +16,7 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
     from ._checkpoint import load_model as load_model, save_model as save_model
     from ._data import (
         Dataset as Dataset,
+        finite_differences as finite_differences,
         generate_dataset as generate_dataset,
         real_pendulum_dataset as real_pendulum_dataset,
         StateStream as StateStream,
@@ -76,6 +77,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "load_model": ("._checkpoint", "load_model"),
     "save_model": ("._checkpoint", "save_model"),
     "Dataset": ("._data", "Dataset"),
+    "finite_differences": ("._data", "finite_differences"),
     "generate_dataset": ("._data", "generate_dataset"),
     "real_pendulum_dataset": ("._data", "real_pendulum_dataset"),
     "StateStream": ("._data", "StateStream"),

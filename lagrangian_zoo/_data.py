@@ -558,19 +558,55 @@ class StateStream(AbstractDerivativeSource):
 _REAL_PENDULUM_FILE = "real_pend_h_1.txt"
 
 
-def real_pendulum_dataset(*, test_fraction: float = 0.2) -> tuple[Dataset, Dataset]:
+_DERIVATIVE_SCHEMES = ("forward", "central")
+
+
+def finite_differences(
+    ts: Float[np.ndarray, " times"], ys: Float[np.ndarray, "times state"], scheme: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Time derivatives of sampled states by finite differences on an uneven grid.
+
+    `"forward"`: $(y_{i+1} - y_i) / h_i$, first order, the last sample dropped. `"central"`:
+    the second-order three-point formula for uneven steps $h_- = t_i - t_{i-1}$,
+    $h_+ = t_{i+1} - t_i$,
+    $\dot y_i \approx \frac{h_-^2 y_{i+1} - h_+^2 y_{i-1} + (h_+^2 - h_-^2) y_i}
+    {h_- h_+ (h_- + h_+)}$, the first and last samples dropped.
+
+    **Returns:** `(ts, ys, dys)` at the samples that have their derivative.
+    """
+    if scheme == "forward":
+        return ts[:-1], ys[:-1], np.diff(ys, axis=0) / np.diff(ts)[:, None]
+    before = (ts[1:-1] - ts[:-2])[:, None]
+    after = (ts[2:] - ts[1:-1])[:, None]
+    dys = (before**2 * ys[2:] - after**2 * ys[:-2] + (after**2 - before**2) * ys[1:-1]) / (
+        before * after * (before + after)
+    )
+    return ts[1:-1], ys[1:-1], dys
+
+
+def real_pendulum_dataset(
+    *, test_fraction: float = 0.2, derivatives: str = "forward"
+) -> tuple[Dataset, Dataset]:
     r"""The measured pendulum of Schmidt and Lipson (2009): the HNN paper's real-data task.
 
     The states are the measured angle and angular velocity, `y = [theta, omega]`. Their time
-    derivatives are forward finite differences of consecutive samples,
-    $\dot y_i \approx (y_{i+1} - y_i) / (t_{i+1} - t_i)$, with the actual time steps: the
-    record is sampled every 1/6 s but has a few gaps of two or three steps. The last sample,
-    which has no successor, is dropped. The sequence is split in time: the last
-    `test_fraction` of it is the test set.
+    derivatives are finite differences of the samples with the actual time steps (the record
+    is sampled every 1/6 s but has a few gaps of two or three steps). By default they are the
+    HNN paper's forward differences, $\dot y_i \approx (y_{i+1} - y_i) / (t_{i+1} - t_i)$,
+    and the last sample, which has no successor, is dropped. The sequence is split in time:
+    the last `test_fraction` of it is the test set.
+
+    Forward differences are biased at first order: for a swing of angular frequency $\omega$
+    the estimate of $\ddot\theta$ carries $-\tfrac{h}{2}\omega^2\dot\theta$, a friction
+    of rate $h\omega^2/2$ (about 1 per second here) that the pendulum does not have. A model
+    that can learn dissipation learns it. `derivatives="central"` uses the second-order
+    three-point formula instead (see [`lagrangian_zoo.finite_differences`][]), whose error
+    is $O(h^2)$ and not dissipative; the first and last samples are then dropped.
 
     **Arguments:**
 
     - `test_fraction`: the share of the sequence, at its end, used for testing.
+    - `derivatives`: `"forward"` (the paper's, default) or `"central"`.
 
     **Returns:** `(train, test)`, each a [`lagrangian_zoo.Dataset`][] holding one trajectory,
     with metadata `system="real_pendulum"`.
@@ -595,14 +631,18 @@ def real_pendulum_dataset(*, test_fraction: float = 0.2) -> tuple[Dataset, Datas
         raise ValueError(
             f"`test_fraction` must lie strictly between 0 and 1, got {test_fraction}."
         )
+    if derivatives not in _DERIVATIVE_SCHEMES:
+        raise ValueError(
+            f"`derivatives` must be one of {', '.join(map(repr, _DERIVATIVE_SCHEMES))}, "
+            f"got {derivatives!r}."
+        )
     resource = importlib.resources.files("lagrangian_zoo").joinpath("data", _REAL_PENDULUM_FILE)
     table = np.loadtxt(io.StringIO(resource.read_text()), comments="%", ndmin=2)
     t, states = table[:, 1], table[:, 2:4]
     steps = np.diff(t)
     if not np.all(steps > 0):
         raise ValueError(f"{_REAL_PENDULUM_FILE}: the time column is not strictly increasing.")
-    derivatives = np.diff(states, axis=0) / steps[:, None]
-    t, states = t[:-1], states[:-1]
+    t, states, rates = finite_differences(t, states, derivatives)
     count = t.shape[0]
     train_count = min(max(round((1 - test_fraction) * count), 1), count - 1)
     dtype = jax.dtypes.canonicalize_dtype(np.float64)
@@ -613,18 +653,25 @@ def real_pendulum_dataset(*, test_fraction: float = 0.2) -> tuple[Dataset, Datas
             "part": name,
             "source": "Schmidt & Lipson, Science 324 (2009), " + _REAL_PENDULUM_FILE,
             "coordinates": "velocity",
-            "derivatives": "forward finite differences",
+            "derivatives": f"{derivatives} finite differences",
             "test_fraction": float(test_fraction),
             "library_version": library_version(),
         }
         return Dataset(
             jnp.asarray(t[rows], dtype=dtype),
             jnp.asarray(states[None, rows], dtype=dtype),
-            jnp.asarray(derivatives[None, rows], dtype=dtype),
+            jnp.asarray(rates[None, rows], dtype=dtype),
             metadata,
         )
 
     return part(slice(0, train_count), "train"), part(slice(train_count, None), "test")
 
 
-__all__ = ["Dataset", "StateStream", "generate_dataset", "real_pendulum_dataset", "Metadata"]
+__all__ = [
+    "Dataset",
+    "StateStream",
+    "finite_differences",
+    "generate_dataset",
+    "real_pendulum_dataset",
+    "Metadata",
+]
