@@ -260,6 +260,42 @@ FIGURES_BY_NAME = {
 }
 
 
+# Tutorial pages draw their own figures: their code blocks run here, in order, in a temporary
+# folder, and the files they write are copied in: page -> {file written: figure name}.
+TUTORIALS = {
+    "examples/hnn_spring_pendulum.md": {"spring_phase.png": "tutorial_spring_phase"},
+    "examples/relativistic.md": {"relativistic_speeds.png": "tutorial_relativistic_speeds"},
+    "examples/real_pendulum.md": {"real_pendulum_energy.png": "tutorial_real_pendulum_energy"},
+}
+
+
+def tutorial(page: str) -> None:
+    import os
+    import re
+    import shutil
+    import tempfile
+
+    text = (FIGURES.parent / page).read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        try:
+            namespace: dict = {"__name__": "__tutorial__"}
+            for block in blocks:
+                exec(compile(block, page, "exec"), namespace)
+            for written, name in TUTORIALS[page].items():
+                shutil.copyfile(written, FIGURES / f"{name}.png")
+                print(f"docs/figures/{name}.png (from {page})")
+        finally:
+            os.chdir(here)
+
+
+FIGURES_BY_NAME.update(
+    {pathlib.Path(page).stem: (lambda page=page: tutorial(page)) for page in TUTORIALS}
+)
+
+
 def main(names: list[str]) -> None:
     unknown = sorted(set(names) - set(FIGURES_BY_NAME))
     if unknown:
