@@ -26,11 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check lagrangian_zoo tests benchmarks
 
 # The unit tests and every benchmark's --quick smoke run (tests/test_benchmark_*.py), the 10
-# slowest listed. Tests are handed out one by one and an idle worker takes queued ones from
-# the other (worksteal): with whole files per worker (loadfile) the benchmarks' quick runs,
-# which sit in one file, kept one worker busy for minutes after the other had finished.
+# slowest listed. Whole files go to each worker (loadfile), so a file's tests share the
+# programs their worker compiled; handing tests out one by one (worksteal) was slower on 2
+# cores, each worker compiling the same programs again.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n 2 --dist worksteal --durations=10
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
 
 # Each benchmarks/<name>.py (not the _helpers) in its --quick mode, writing to a temp folder
 # (make test runs the same through pytest).

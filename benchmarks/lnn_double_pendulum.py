@@ -456,7 +456,7 @@ def budget_figure(runs: list[dict], path: Path) -> None:
                 r["seconds"] / 60, r["energy_discrepancy_percent"], marks[name], label=name
             )
     by_time.axhline(0.4, color="tab:blue", linestyle=":", label="paper: LNN 0.4 %")
-    by_time.set_xlabel("training time, CPU minutes (2 cores)")
+    by_time.set_xlabel("training wall time, minutes (2 cores, shared)")
     by_time.set_ylabel("energy discrepancy at t = 100, %")
     by_time.set_yscale("log")
     by_time.legend(fontsize="small")
