@@ -1,4 +1,5 @@
-"""MkDocs hooks of this site: the benchmark tables are read from `benchmarks/results/`.
+"""MkDocs hooks of this site: the benchmark tables are read from `benchmarks/results/`, and
+the command line's help from the command line itself.
 
 The benchmark scripts write a Markdown table beside each JSON result. The Benchmarks page has
 a marker where every committed table is inserted at build time (headings moved two levels
@@ -18,6 +19,9 @@ NO_RESULTS = (
 _HEADING = re.compile(r"^(#{1,4})[ ]", re.MULTILINE)
 # `<!-- benchmark result: speed -->` inserts one script's table, as the Performance page does.
 _ONE_TABLE = re.compile(r"<!-- benchmark result: (\w+) -->")
+# `<!-- cli help: train -->` inserts `lagrangian-zoo train --help` (`<!-- cli help -->`: the
+# top-level help), as the Command line page does.
+_CLI_HELP = re.compile(r"<!-- cli help(?:: (\w+))? -->")
 
 
 def benchmark_tables(results: pathlib.Path = RESULTS) -> str:
@@ -44,8 +48,25 @@ def benchmark_table(name: str, results: pathlib.Path = RESULTS) -> str:
     return _HEADING.sub(lambda m: "#" * (len(m.group(1)) + 2) + " ", text)
 
 
+def cli_help(command: str | None = None) -> str:
+    """`lagrangian-zoo [command] --help` as printed at a width of 100 columns, without colour,
+    in a fenced text block."""
+    from lagrangian_zoo.cli import app
+    from typer.testing import CliRunner
+
+    arguments = [command, "--help"] if command else ["--help"]
+    result = CliRunner().invoke(
+        app, arguments, env={"NO_COLOR": "1", "COLUMNS": "100", "TERM": "dumb"}, color=False
+    )
+    if result.exit_code != 0:
+        raise RuntimeError(f"lagrangian-zoo {' '.join(arguments)} failed: {result.output}")
+    lines = [line.rstrip() for line in result.output.strip("\n").splitlines()]
+    return "```text\n" + "\n".join(lines) + "\n```"
+
+
 def on_page_markdown(markdown, page, config, files):
     markdown = _ONE_TABLE.sub(lambda m: benchmark_table(m.group(1)), markdown)
+    markdown = _CLI_HELP.sub(lambda m: cli_help(m.group(1)), markdown)
     if MARKER not in markdown:
         return markdown
     return markdown.replace(MARKER, benchmark_tables())

@@ -448,7 +448,7 @@ def train(
     The defaults (an LNN of width 128 and depth 3 learning the double pendulum from 2000
     batches of 256 fresh states) finish in a minute or two on a 2-core laptop CPU; the
     summary scores the model on held-out states beside the score of predicting zero. To scale up,
-    raise --steps (the demo trains the LNN for 8000), --batch-size, or the network to the LNN
+    raise --steps (the demo trains the LNN for 7000), --batch-size, or the network to the LNN
     paper's --width 500 --depth 4 (hours on a CPU; a GPU makes it minutes).
 
     With `--data FILE`, the dataset's system, parameters, trajectories, noise and times are the

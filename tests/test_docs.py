@@ -236,6 +236,20 @@ def _load_docs_module(name: str):
     return module
 
 
+def test_command_line_page_shows_the_help_of_every_command():
+    hooks = _load_docs_module("hooks")
+    page = (DOCS / "cli.md").read_text()
+    rendered = hooks.on_page_markdown(page, None, None, None)
+    assert "<!-- cli help" not in rendered
+    # Every command of the app has its help on the page, defaults included.
+    from lagrangian_zoo.cli import app
+
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert f"Usage: lagrangian-zoo {name} [OPTIONS]" in rendered, name
+    assert "[default: 2000]" in rendered  # train --steps
+
+
 def test_display_math_gets_its_own_paragraph():
     separate = _load_docs_module("griffe_display_math").separate_display_math
     text = "Solves\n$$a = b\n+ c$$\nfor any `L`.\n\n- `x`: the $x$ of $$y = x$$, then\n    more.\n"
