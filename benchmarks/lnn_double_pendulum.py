@@ -332,15 +332,13 @@ def summarise(runs: list[dict], config: Config) -> list[dict]:
             done = [r for r in runs if (r["model"], r["recipe"]) == (model_name, recipe_name)]
             if not done:
                 continue
+            recipe = (QUICK_RECIPES if config is QUICK else RECIPES)[recipe_name]
             row: dict[str, Any] = {
                 "model": model_name,
                 "recipe": recipe_name,
-                "width": (QUICK_RECIPES if config is QUICK else RECIPES)[recipe_name].width,
-                "depth": (QUICK_RECIPES if config is QUICK else RECIPES)[recipe_name].depth,
-                "mass_prior": (QUICK_RECIPES if config is QUICK else RECIPES)[
-                    recipe_name
-                ].mass_prior
-                and model_name == "lnn",
+                "width": recipe.width,
+                "depth": recipe.depth,
+                "mass_prior": recipe.mass_prior and model_name == "lnn",
                 "steps": done[0]["steps"],
                 "seeds": len(done),
             }
