@@ -19,7 +19,14 @@ from ._checkpoint import save_model
 from ._fingerprint import data_fingerprint, optimizer_fingerprint
 from ._io import is_prng_key, key_data
 from ._pixels import PixelDataset
-from ._training import _all_finite, _Checkpoints, _ProgressBar, _trainable_spec, History
+from ._training import (
+    _all_finite,
+    _Checkpoints,
+    _ProgressBar,
+    _trainable_spec,
+    History,
+    without_metadata,
+)
 from .models import PixelDynamics
 
 
@@ -313,6 +320,7 @@ def fit_pixel_dynamics(
         history = History.from_dict(saved_history)
         params, static = eqx.partition(model, spec)
 
+    data = without_metadata(data)
     config = _StepConfig(
         optimizer=optimizer,
         chunk=min(math.gcd(log_every, checkpoint_every), steps),

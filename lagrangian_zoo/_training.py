@@ -402,6 +402,8 @@ def fit(
     )
     loss_fn, loss_name = _resolve_loss(loss)
     original_data = data
+    data = without_metadata(data)
+    eval_data = None if eval_data is None else without_metadata(eval_data)
     if loss_name == "rollout":
         data = RolloutWindows(data, rollout_window)
         if eval_data is not None:
@@ -596,6 +598,18 @@ class _Checkpoints:
         for old_step, old_path in _checkpoints(self.folder)[:-_KEEP_CHECKPOINTS]:
             if old_step < step:
                 os.unlink(old_path)
+
+
+def without_metadata(source):
+    """The data source without its `metadata`, when it has that static field.
+
+    The compiled training loop never reads metadata (a seed, a system's name and parameters),
+    but a static field is part of the program's cache key: without this, every new dataset
+    of the same shapes compiled the loop again.
+    """
+    if not any(field.name == "metadata" for field in dataclasses.fields(source)):
+        return source
+    return dataclasses.replace(source, metadata=None)
 
 
 def _evaluation_rows(eval_data, key: PRNGKeyArray, mesh):

@@ -188,6 +188,26 @@ def test_fit_twice_with_the_same_shapes_does_not_compile(getkey):
     assert np.all(np.isfinite(second.train_loss)) and second.train_loss[-1] != first.train_loss[-1]
 
 
+def test_fit_on_another_dataset_of_the_same_shapes_does_not_compile(getkey):
+    # A dataset's metadata (seed, system parameters) is static in its pytree; the training
+    # loop must not be specialised on it, or every new dataset compiles the loop again.
+    ts = _ready(jnp.linspace(0.0, 2.0, 21))
+    first_data = lz.generate_dataset(lz.systems.get("spring"), getkey(), trajectories=4, ts=ts)
+    second_data = lz.generate_dataset(
+        lz.systems.get("spring", mass=2.0), getkey(), trajectories=4, ts=ts, noise_std=0.01
+    )
+    _ready(second_data.y)
+    assert first_data.metadata != second_data.metadata
+    models = [lz.models.HNN(1, key=getkey(), width=16) for _ in range(2)]
+    keys = [_ready(getkey()) for _ in range(2)]
+    options = dict(steps=20, batch_size=16, progress=False, log_every=10)
+    lz.fit(models[0], first_data, key=keys[0], eval_data=first_data, **options)
+    with count_compilations() as count:
+        _, history = lz.fit(models[1], second_data, key=keys[1], eval_data=second_data, **options)
+    assert count[0] == 0
+    assert np.all(np.isfinite(history.train_loss))
+
+
 def test_float32_step_grid_counts_whole_steps():
     # float32 linspace gaps differ by a few ulps; each must still get exactly 10 steps.
     ts = np.asarray(jnp.linspace(0.0, 10.0, 101, dtype=jnp.float32))
