@@ -3,8 +3,12 @@
 One small LGN (`lz.models.LGN`, neighbourhood 1, fixed ends, random weights) on strings of
 `n` points, timed as one jitted acceleration `q_tt(q, q_t)` per `n` in float32:
 
-- `banded`: the model's own path, `euler_lagrange(..., mass_bandwidth=1)`: 3 coloured
-  products and a tridiagonal solve, for n = 10^2 ... 10^6;
+- `banded`: the model's own path: each edge's and point's derivatives (the gradient and two
+  mass-matrix columns of a small function), a block of edges at a time, assembled into the
+  band, and a tridiagonal solve, for n = 10^2 ... 10^6;
+- `engine`: what a user's own field Lagrangian gets, `euler_lagrange(model.lagrangian,
+  mass_bandwidth=1)`: 3 coloured products of the whole Lagrangian and the same solve, for the
+  same sizes (linear in n too, but its intermediates grow with n and leave the cache);
 - `dense`: `euler_lagrange(model.lagrangian)`, one product per column and an LU solve;
 - `paper`: `method="paper"`, the LNN paper's full Hessians and pseudo-inverse.
 
@@ -70,6 +74,8 @@ def solver(method: str):
     def acceleration(model, q, q_t):
         if method == "banded":
             return model.acceleration(q, q_t)
+        if method == "engine":
+            return lz.euler_lagrange(model.lagrangian, mass_bandwidth=model.neighbourhood)(q, q_t)
         if method == "dense":
             return lz.euler_lagrange(model.lagrangian)(q, q_t)
         return lz.euler_lagrange(model.lagrangian, method="paper")(q, q_t)
@@ -107,11 +113,10 @@ def measure(method: str, n: int, repeats: int) -> dict:
 
 def agreement(n: int) -> float:
     model, q, q_t = build(n, jnp.float64)
-    results = {m: np.asarray(solver(m)(model, q, q_t)) for m in ("banded", "dense", "paper")}
+    methods = ("banded", "engine", "dense", "paper")
+    results = {m: np.asarray(solver(m)(model, q, q_t)) for m in methods}
     scale = np.max(np.abs(results["dense"]))
-    return float(
-        max(np.max(np.abs(results[m] - results["dense"])) for m in ("banded", "paper")) / scale
-    )
+    return float(max(np.max(np.abs(results[m] - results["dense"])) for m in methods) / scale)
 
 
 def loglog_slope(ns, seconds) -> float:
@@ -125,7 +130,12 @@ def plot(rows, path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    styles = {"banded": ("C0", "o"), "dense": ("C1", "s"), "paper": ("C3", "^")}
+    styles = {
+        "banded": ("C0", "o"),
+        "engine": ("C2", "D"),
+        "dense": ("C1", "s"),
+        "paper": ("C3", "^"),
+    }
     for method, (colour, marker) in styles.items():
         measured = [r for r in rows if r["method"] == method and not r["extrapolated"]]
         guessed = [r for r in rows if r["method"] == method and r["extrapolated"]]
@@ -148,7 +158,7 @@ def plot(rows, path) -> None:
             )
     ax.set_xlabel("grid points n")
     ax.set_ylabel("seconds per acceleration (fastest repeat)")
-    ax.set_title("LGN accelerations: banded vs dense vs the paper's form")
+    ax.set_title("LGN accelerations: banded (local), engine, dense, the paper's form")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -163,9 +173,10 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     error = agreement(min(settings["dense_sizes"]))
     rows = []
-    for n in settings["sizes"]:
-        rows.append(measure("banded", n, settings["repeats"]))
-        print(f"banded n={n}: {rows[-1]['seconds']:.3e} s", flush=True)
+    for method in ("banded", "engine"):
+        for n in settings["sizes"]:
+            rows.append(measure(method, n, settings["repeats"]))
+            print(f"{method} n={n}: {rows[-1]['seconds']:.3e} s", flush=True)
     for method in ("dense", "paper"):
         for n in settings["dense_sizes"]:
             rows.append(measure(method, n, settings["repeats"]))
@@ -190,11 +201,16 @@ def main(argv=None) -> None:
     low, high = SLOPE_RANGE
     in_range = sorted(n for n in banded if low <= n <= high)
     slope = loglog_slope(in_range, [banded[n] for n in in_range]) if len(in_range) > 1 else None
+    engine = {r["n"]: r["seconds_min"] for r in rows if r["method"] == "engine"}
+    engine_slope = (
+        loglog_slope(in_range, [engine[n] for n in in_range]) if len(in_range) > 1 else None
+    )
     paper_at = {r["n"]: r for r in rows if r["method"] == "paper"}
     ratio_n = RATIO_AT if RATIO_AT in banded else max(n for n in banded if n in paper_at)
     ratio = paper_at[ratio_n]["seconds_min"] / banded[ratio_n]
     summary = {
         "banded_loglog_slope": slope,
+        "engine_loglog_slope": engine_slope,
         "slope_range": [in_range[0], in_range[-1]] if in_range else None,
         "paper_loglog_slope_last_two": paper_slope,
         "paper_over_banded_ratio": ratio,
@@ -213,14 +229,15 @@ def main(argv=None) -> None:
         "summary": summary,
     }
     notes = [
-        f"Banded log-log slope over n = {summary['slope_range']}: {slope}. Paper's form over "
+        f"Log-log slope over n = {summary['slope_range']}: banded {slope:.3f}, engine "
+        f"{engine_slope:.3f}. Paper's form over "
         f"banded at n = {ratio_n}: {ratio:.4g}x"
         + (
             f" (paper time extrapolated with slope {paper_slope:.3g} from n = {n0}, {n1})."
             if paper_at[ratio_n]["extrapolated"]
             else "."
         ),
-        f"Agreement of banded, dense and paper in float64 at n = "
+        f"Agreement of banded, engine, dense and paper in float64 at n = "
         f"{min(settings['dense_sizes'])}: {error:.2e} relative.",
     ]
     write_results(

@@ -161,21 +161,44 @@ def _acceleration_jvp(lagrangian, q, q_t, rhs_force, checks):
     return _solve_checked(mass, dL_dq - mixed + rhs_force, checks)
 
 
-def _acceleration_banded(lagrangian, q, q_t, rhs_force, bandwidth, checks):
-    n = q.shape[0]
-    dL_dq, mixed, compressed = _jvp_terms(
-        lagrangian, q, q_t, colour_tangents(n, bandwidth, q.dtype)
-    )
-    band = decompress_band(compressed, bandwidth)
-    acc, pivots = solve_banded_with_pivots(band, dL_dq - mixed + rhs_force)
-    if checks:
+def solve_mass_band(
+    band: Float[Array, "colours n"],
+    rhs: Float[Array, " n"],
+    bandwidth: int,
+    periodic: bool,
+    checks: bool,
+) -> Float[Array, " n"]:
+    """Solves `M q_tt = rhs` for a band-stored mass matrix, refusing a singular one.
+
+    `band[d, i] = M[i, i + d - k]` (mod n when `periodic`, which needs n >= 2k + 2); with
+    `checks`, a zero pivot or a non-finite entry raises the engine's singular-matrix error,
+    also under `jit`.
+    """
+    if periodic and bandwidth > 0:
+        acc, pivots = solve_periodic_banded_with_pivots(band, rhs)
+        extra = (
+            f" and that mass_bandwidth={bandwidth} (periodic) covers every coupling between "
+            "velocities"
+        )
+    else:
+        acc, pivots = solve_banded_with_pivots(band, rhs)
         extra = f" and that mass_bandwidth={bandwidth} covers every coupling between velocities"
+    if checks:
         acc = eqx.error_if(
             acc,
             _singular(pivots, band) | ~jnp.all(jnp.isfinite(acc)),
             _SINGULAR_MESSAGE.format(extra=extra),
         )
     return acc
+
+
+def _acceleration_banded(lagrangian, q, q_t, rhs_force, bandwidth, checks):
+    n = q.shape[0]
+    dL_dq, mixed, compressed = _jvp_terms(
+        lagrangian, q, q_t, colour_tangents(n, bandwidth, q.dtype)
+    )
+    band = decompress_band(compressed, bandwidth)
+    return solve_mass_band(band, dL_dq - mixed + rhs_force, bandwidth, False, checks)
 
 
 def _acceleration_periodic(lagrangian, q, q_t, rhs_force, bandwidth, checks):
@@ -184,18 +207,7 @@ def _acceleration_periodic(lagrangian, q, q_t, rhs_force, bandwidth, checks):
         lagrangian, q, q_t, periodic_colour_tangents(n, bandwidth, q.dtype)
     )
     band = decompress_periodic_band(compressed, bandwidth)
-    acc, pivots = solve_periodic_banded_with_pivots(band, dL_dq - mixed + rhs_force)
-    if checks:
-        extra = (
-            f" and that mass_bandwidth={bandwidth} (periodic) covers every coupling between "
-            "velocities"
-        )
-        acc = eqx.error_if(
-            acc,
-            _singular(pivots, band) | ~jnp.all(jnp.isfinite(acc)),
-            _SINGULAR_MESSAGE.format(extra=extra),
-        )
-    return acc
+    return solve_mass_band(band, dL_dq - mixed + rhs_force, bandwidth, True, checks)
 
 
 def _acceleration_graph(lagrangian, q, q_t, rhs_force, graph, checks):

@@ -267,3 +267,15 @@ def test_a_short_fit_lowers_the_loss(getkey):
 def test_lgn_refuses_bad_settings(getkey, kwargs, words):
     with pytest.raises((ValueError, TypeError), match=words):
         lz.models.LGN(4, key=getkey(), **kwargs)
+
+
+def test_lgn_refuses_a_singular_learned_mass_matrix(getkey):
+    # Zero output weights: L is a constant, its mass matrix zero; the grid path must say so.
+    model = lz.models.LGN(8, key=getkey(), width=8)
+    model = eqx.tree_at(
+        lambda m: (m.edge_density.layers[-1].weight, m.node_density.layers[-1].weight),
+        model,
+        replace_fn=jnp.zeros_like,
+    )
+    with pytest.raises(Exception, match="singular"):
+        jax.block_until_ready(model(0.0, jnp.ones(16), None))

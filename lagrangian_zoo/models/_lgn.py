@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree, Scalar
 
-from .._mechanics import euler_lagrange, lagrangian_energy
+from .._mechanics import euler_lagrange, lagrangian_energy, solve_mass_band
 from .._sparse import MassGraph
 from ._base import AbstractLagrangianModel, check_choice, check_dof, split_model_state
 from ._dissipation import RayleighDissipation
@@ -18,6 +18,10 @@ from ._normaliser import as_periodic, Normaliser
 
 
 BOUNDARIES = ("fixed", "free", "periodic")
+# Edges per pass of the local derivatives: a block's intermediates stay in the CPU's cache
+# (about 1 MB at width 32), where one pass over a whole string of 10^6 points would stream
+# gigabytes through memory.
+_EDGES_PER_PASS = 1024
 
 
 def grid_edges(n: int, neighbourhood: int, boundary: str) -> tuple[np.ndarray, np.ndarray]:
@@ -278,7 +282,27 @@ class LGN(AbstractLagrangianModel):
     def acceleration(
         self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
     ) -> Float[Array, " n"]:
-        """The accelerations of the learned `L`, by the structured Euler-Lagrange solve."""
+        """The accelerations of the learned `L`, by the structured Euler-Lagrange solve.
+
+        On a grid, `L` is a sum of terms that each see two points (an edge) or one, so its
+        derivatives are assembled from each term's own: the gradient and two mass-matrix
+        columns of a 4-input function per edge, a block of edges at a time, then one banded
+        solve. That is the banded path of [`lagrangian_zoo.euler_lagrange`][] (the same
+        numbers), in memory that does not grow with the grid. A graph, and a grid too small
+        for a band, use the engine itself.
+        """
+        q, q_t = jnp.asarray(q), jnp.asarray(q_t)
+        n, r = self.dof, self.neighbourhood
+        banded = self.boundary != "periodic" and r < n - 1
+        periodic = self.boundary == "periodic" and n >= 2 * r + 2
+        if self.graph is not None or not (banded or periodic):
+            return self._engine_acceleration(q, q_t)
+        # The lagrangian's own shape check, with its message.
+        jax.eval_shape(self.lagrangian, q, q_t)
+        dL_dq, mixed, band = self._local_terms(q, q_t)
+        return solve_mass_band(band, dL_dq - mixed, r, periodic, self.checks)
+
+    def _engine_acceleration(self, q: Array, q_t: Array) -> Float[Array, " n"]:
         if self.graph is not None:
             solve = euler_lagrange(self.lagrangian, mass_graph=self.graph, checks=self.checks)
         else:
@@ -288,7 +312,80 @@ class LGN(AbstractLagrangianModel):
                 mass_periodic=self.boundary == "periodic",
                 checks=self.checks,
             )
-        return solve(jnp.asarray(q), jnp.asarray(q_t))
+        return solve(q, q_t)
+
+    def _local_terms(
+        self, q: Array, q_t: Array
+    ) -> tuple[Float[Array, " n"], Float[Array, " n"], Float[Array, "colours n"]]:
+        """`dL/dq`, the mixed term `(d2L/dq_t dq) q_t` and the band of `d2L/dq_t2` on a grid."""
+        n, r = self.dof, self.neighbourhood
+        edge_array, length_array = grid_edges(n, r, self.boundary)
+        ghosts = r if self.boundary == "fixed" else 0
+        # Ghost points (fixed ends) are at rest: raw q = q_t = 0, as in `lagrangian`.
+        q_all = jnp.pad(q, ghosts)
+        q_t_all = jnp.pad(q_t, ghosts)
+        first, second = edge_array[:, 0], edge_array[:, 1]
+        inputs = jnp.stack([q_all[first], q_t_all[first], q_all[second], q_t_all[second]], 1)
+        lengths = jnp.asarray(length_array / r, q.dtype)
+        # Unit tangents along each end's velocity: two columns of the edge term's Hessian.
+        velocity_tangents = jnp.asarray([[0, 1, 0, 0], [0, 0, 0, 1]], q.dtype)
+
+        def edge_term(x, length):
+            sites = self._sites(x[0::2], x[1::2])
+            return self.edge_density(jnp.concatenate([sites[0], sites[1], length[None]]))
+
+        def edge_derivatives(args):
+            x, length = args
+            gradient = jax.grad(edge_term)
+
+            def column(tangent):
+                return jax.jvp(lambda x: gradient(x, length), (x,), (tangent,))
+
+            grads, columns = jax.vmap(column)(velocity_tangents)
+            return grads[0], columns  # columns[c, i] = d2 phi / dx_i dx_(2c+1)
+
+        grads, columns = jax.lax.map(
+            edge_derivatives, (inputs, lengths), batch_size=_EDGES_PER_PASS
+        )
+
+        def node_term(x):
+            return self.node_density(self._sites(x[:1], x[1:])[0])
+
+        def node_derivatives(x):
+            return jax.jvp(jax.grad(node_term), (x,), (jnp.asarray([0, 1], x.dtype),))
+
+        node_inputs = jnp.stack([q, q_t], axis=1)
+        node_grads, node_columns = jax.lax.map(
+            node_derivatives, node_inputs, batch_size=_EDGES_PER_PASS
+        )
+
+        # Ghost ends drop out: their rows and columns are not in the matrix.
+        moving = (edge_array >= ghosts) & (edge_array < ghosts + n)
+        index = np.where(moving, edge_array - ghosts, n)  # n: a scratch slot, cut off below
+        keep = jnp.asarray(moving, q.dtype)
+        ends_q_t = inputs[:, 1::2]  # (E, 2): q_t of both ends
+        dL_dq = jnp.zeros(n + 1, q.dtype).at[index.ravel()].add((grads[:, 0::2] * keep).ravel())
+        # Row of end c: sum over both ends e of d2 phi / dq_t(c) dq(e) * q_t(e).
+        mixed_rows = jnp.einsum("kce,ke->kc", columns[:, :, 0::2], ends_q_t)
+        mixed = jnp.zeros(n + 1, q.dtype).at[index.ravel()].add((mixed_rows * keep).ravel())
+        dL_dq = dL_dq[:n] + node_grads[:, 0]
+        mixed = mixed[:n] + node_columns[:, 0] * q_t
+
+        # band[d, i] = M[i, i + d - r]: the two ends' own entries on the diagonal (d = r), and
+        # M[a, b] at d = r + (b - a), M[b, a] at d = r - (b - a), wrapped on a ring.
+        offset = np.asarray(index[:, 1] - index[:, 0])
+        if self.boundary == "periodic":
+            offset = (offset + r) % n - r
+        both = keep[:, 0] * keep[:, 1]
+        colours = 2 * r + 1
+        flat = jnp.zeros(colours * (n + 1), q.dtype)
+        flat = flat.at[r * (n + 1) + index[:, 0]].add(columns[:, 0, 1] * keep[:, 0])
+        flat = flat.at[r * (n + 1) + index[:, 1]].add(columns[:, 1, 3] * keep[:, 1])
+        flat = flat.at[(r + offset) * (n + 1) + index[:, 0]].add(columns[:, 1, 1] * both)
+        flat = flat.at[(r - offset) * (n + 1) + index[:, 1]].add(columns[:, 0, 3] * both)
+        band = flat.reshape(colours, n + 1)[:, :n]
+        band = band.at[r].add(node_columns[:, 1])
+        return dL_dq, mixed, band
 
     @eqx.filter_jit
     def __call__(
