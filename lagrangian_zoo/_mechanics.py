@@ -192,22 +192,12 @@ def solve_mass_band(
     return acc
 
 
-def _acceleration_banded(lagrangian, q, q_t, rhs_force, bandwidth, checks):
+def _acceleration_banded(lagrangian, q, q_t, rhs_force, bandwidth, periodic, checks):
     n = q.shape[0]
-    dL_dq, mixed, compressed = _jvp_terms(
-        lagrangian, q, q_t, colour_tangents(n, bandwidth, q.dtype)
-    )
-    band = decompress_band(compressed, bandwidth)
-    return solve_mass_band(band, dL_dq - mixed + rhs_force, bandwidth, False, checks)
-
-
-def _acceleration_periodic(lagrangian, q, q_t, rhs_force, bandwidth, checks):
-    n = q.shape[0]
-    dL_dq, mixed, compressed = _jvp_terms(
-        lagrangian, q, q_t, periodic_colour_tangents(n, bandwidth, q.dtype)
-    )
-    band = decompress_periodic_band(compressed, bandwidth)
-    return solve_mass_band(band, dL_dq - mixed + rhs_force, bandwidth, True, checks)
+    tangents = (periodic_colour_tangents if periodic else colour_tangents)(n, bandwidth, q.dtype)
+    dL_dq, mixed, compressed = _jvp_terms(lagrangian, q, q_t, tangents)
+    band = (decompress_periodic_band if periodic else decompress_band)(compressed, bandwidth)
+    return solve_mass_band(band, dL_dq - mixed + rhs_force, bandwidth, periodic, checks)
 
 
 def _acceleration_graph(lagrangian, q, q_t, rhs_force, graph, checks):
@@ -413,13 +403,15 @@ class EulerLagrange(eqx.Module):
         elif graph is not None:
             acc = _acceleration_graph(self.lagrangian, q, q_t, rhs_force, graph, self.checks)
         elif self.mass_periodic and bandwidth is not None and bandwidth == 0:
-            acc = _acceleration_banded(self.lagrangian, q, q_t, rhs_force, 0, self.checks)
+            acc = _acceleration_banded(self.lagrangian, q, q_t, rhs_force, 0, False, self.checks)
         elif self.mass_periodic and bandwidth is not None and n >= 2 * bandwidth + 2:
-            acc = _acceleration_periodic(
-                self.lagrangian, q, q_t, rhs_force, bandwidth, self.checks
+            acc = _acceleration_banded(
+                self.lagrangian, q, q_t, rhs_force, bandwidth, True, self.checks
             )
         elif not self.mass_periodic and bandwidth is not None and bandwidth < n - 1:
-            acc = _acceleration_banded(self.lagrangian, q, q_t, rhs_force, bandwidth, self.checks)
+            acc = _acceleration_banded(
+                self.lagrangian, q, q_t, rhs_force, bandwidth, False, self.checks
+            )
         else:
             acc = _acceleration_jvp(self.lagrangian, q, q_t, rhs_force, self.checks)
         return acc.astype(q.dtype)

@@ -64,10 +64,11 @@ class LGN(AbstractLagrangianModel):
     `neighbourhood` $= r$ apart (plus, for fixed ends, edges to ghost points at rest beyond
     each end); on a graph, $E$ is the user's `edges` (all of length 1). The mass matrix
     $\partial^2 L_\theta / \partial \dot q^2$ is then banded with half-bandwidth $r$ (wrapping
-    around for a periodic grid), or has the graph's sparsity, and the accelerations come from
-    [`lagrangian_zoo.euler_lagrange`][] with `mass_bandwidth=r` (and `mass_periodic`) or
-    `mass_graph`, chosen here: a constant number of products and a banded solve, so the cost is
-    linear in the number of points.
+    around for a periodic grid), or has the graph's sparsity. On a grid the accelerations are
+    assembled from each edge's and point's own derivatives, a block of edges at a time, and one
+    banded solve: the numbers of [`lagrangian_zoo.euler_lagrange`][] with `mass_bandwidth=r`
+    (and `mass_periodic`), in time linear in the number of points and memory that stays in
+    the cache. A graph uses the engine with `mass_graph`.
 
     The densities do not depend on the grid size: a model trained on $n$ points runs on any
     other size through `model.resized(m)` (grids only; a graph fixes its points). The
