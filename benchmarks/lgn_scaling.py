@@ -158,7 +158,7 @@ def plot(rows, path) -> None:
             )
     ax.set_xlabel("grid points n")
     ax.set_ylabel("seconds per acceleration (fastest repeat)")
-    ax.set_title("LGN accelerations: banded (local), engine, dense, the paper's form")
+    ax.set_title("LGN accelerations against grid size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
