@@ -13,6 +13,7 @@ name of the package has an entry.
 import dataclasses
 import importlib
 import importlib.util
+import json
 import os
 import pathlib
 import re
@@ -125,6 +126,23 @@ def test_pages_have_examples():
     assert len(skipped) <= 3, f"too many skipped examples: {skipped}"
 
 
+# A tutorial's training budget, `STEPS = <n>` at the start of a line, runs here with at most
+# this many steps: the test checks that the page's code runs end to end, not the numbers it
+# prints, which `python docs/make_figures.py <page>` measures with the page's own budget.
+TEST_STEPS = 100
+_STEPS_LINE = re.compile(r"^STEPS = (\d+)", re.MULTILINE)
+
+
+def shortened(code: str) -> str:
+    """`code` with every `STEPS = n` line set to at most `TEST_STEPS`."""
+    return _STEPS_LINE.sub(lambda m: f"STEPS = {min(int(m.group(1)), TEST_STEPS)}", code)
+
+
+def test_steps_are_shortened_for_the_test():
+    code = "STEPS = 2000  # the budget\nx = 1\n  STEPS = 5\nSTEPS = 50\n"
+    assert shortened(code) == "STEPS = 100  # the budget\nx = 1\n  STEPS = 5\nSTEPS = 50\n"
+
+
 @pytest.mark.parametrize("page", RUNNABLE, ids=_name)
 def test_examples_run(page, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -138,7 +156,7 @@ def test_examples_run(page, tmp_path, monkeypatch, capsys):
             if page == README:
                 namespace = {"__name__": "__main__", "__file__": str(page)}
             # Padding makes tracebacks show the page's own line numbers.
-            source = "\n" * (block.line - 1) + block.code
+            source = "\n" * (block.line - 1) + shortened(block.code)
             exec(compile(source, str(page), "exec"), namespace)
             if page == README:
                 printed = capsys.readouterr().out
@@ -270,3 +288,42 @@ def test_benchmark_tables_are_included(tmp_path):
     assert tables(tmp_path) == (
         "### Speed\n\n| a |\n|---|\n| 1 |\n\n### tasks\n\n| b |\n|---|\n| 2 |"
     )
+
+
+def _readme_tables(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    return importlib.import_module("_readme_tables")
+
+
+def test_readme_tables_match_the_committed_results(monkeypatch):
+    # The README's results tables are generated, never typed: regenerate them with
+    # `python benchmarks/_readme_tables.py` after committing a full run.
+    text = README.read_text(encoding="utf-8")
+    tables = _readme_tables(monkeypatch)
+    assert text.count("<!-- readme table: ") >= 2
+    assert tables.render(text) == text, "run `python benchmarks/_readme_tables.py`"
+
+
+def test_readme_tables_are_rebuilt_from_the_results(tmp_path, monkeypatch):
+    tables = _readme_tables(monkeypatch)
+    rows = [
+        {"task": "spring", "model": "hnn", "recipe": "paper", "energy_mse": 3.0e-4,
+         "published_energy_mse": 2.57e-5, "failures": 0},
+        {"task": "spring", "model": "lnn", "recipe": "ours", "energy_mse": float("nan"),
+         "failures": 3},
+    ]  # fmt: skip
+    results = {"benchmark": "hnn_tasks", "mode": "full", "created": "2026-01-02T00:00:00Z",
+               "partial": True, "config": {"seeds": 3}, "rows": rows}  # fmt: skip
+    (tmp_path / "hnn_tasks.json").write_text(json.dumps(results))
+    text = "intro\n<!-- readme table: hnn_tasks -->\nstale\n<!-- end readme table -->\nend\n"
+    rendered = tables.render(text, tmp_path)
+    assert "stale" not in rendered
+    assert rendered.startswith("intro\n") and rendered.endswith("end\n")
+    line = next(x for x in rendered.splitlines() if x.startswith("| spring"))
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    # task, published baseline, published HNN, baseline, HNN, HNN ours, ODE, LNN ours, DeLaN
+    assert cells == ["spring", "–", "2.57e-05", "not run", "3.00e-04", "not run", "not run",
+                     "– (3 failed)", "not run"]  # fmt: skip
+    assert "**Partial run**" in rendered
+    with pytest.raises(SystemExit, match="unknown table 'nope'"):
+        tables.render("<!-- readme table: nope -->\n<!-- end readme table -->", tmp_path)

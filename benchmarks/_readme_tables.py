@@ -1,0 +1,173 @@
+"""The README's results tables, built from the committed results files.
+
+The README shows a short table per paper reproduction between two markers,
+
+    <!-- readme table: hnn_tasks -->
+    ...
+    <!-- end readme table -->
+
+and this script rewrites what stands between them from `benchmarks/results/<name>.json`, so no
+number in them is typed by hand. `tests/test_docs.py` checks that the README matches the
+committed results. Run it after committing a full run:
+
+    python benchmarks/_readme_tables.py
+"""
+
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from _common import atomic_write_text, RESULTS_DIR
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+_BLOCK = re.compile(
+    r"(<!-- readme table: (?P<name>\w+) -->\n)(?P<body>.*?)(<!-- end readme table -->)",
+    re.DOTALL,
+)
+
+
+def _number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    value = float(value)
+    if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e4):
+        return f"{value:.2e}"
+    return f"{value:.3g}"
+
+
+def _load(name: str, results: Path) -> dict[str, Any]:
+    path = results / f"{name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise SystemExit(f"_readme_tables: cannot read {path}: {error}") from error
+
+
+def _status(data: Mapping[str, Any]) -> str:
+    created = str(data.get("created", "?"))[:10]
+    partial = " **Partial run**: not every case has finished." if data.get("partial") else ""
+    source = f"`benchmarks/results/{data['benchmark']}.json`"
+    return f"From {source} ({data['mode']} run, {created}).{partial}"
+
+
+# The HNN paper's tasks: the test-trajectory energy MSE of each model, ours beside the paper's.
+_HNN_COLUMNS = (
+    ("baseline", "paper", "baseline"),
+    ("hnn", "paper", "HNN"),
+    ("hnn", "ours", "HNN, ours"),
+    ("baseline_acceleration", "ours", "2nd-order ODE, ours"),
+    ("lnn", "ours", "LNN, ours"),
+    ("delan", "ours", "DeLaN, ours"),
+)
+
+
+def _with_failures(row: Mapping[str, Any] | None) -> str:
+    if row is None:
+        return "not run"
+    text = _number(row.get("energy_mse"))
+    failures = row.get("failures") or 0
+    return f"{text} ({failures} failed)" if failures else text
+
+
+def hnn_tasks(data: Mapping[str, Any]) -> str:
+    rows = {(r["task"], r["model"], r["recipe"]): r for r in data["rows"]}
+    tasks = list(dict.fromkeys(r["task"] for r in data["rows"]))
+    header = ["task", "published baseline", "published HNN"] + [c[2] for c in _HNN_COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for task in tasks:
+        published = rows.get((task, "hnn", "paper"), {})
+        published_baseline = rows.get((task, "baseline", "paper"), {})
+        cells = [
+            task,
+            _number(published_baseline.get("published_energy_mse")),
+            _number(published.get("published_energy_mse")),
+        ]
+        cells += [
+            _with_failures(rows.get((task, model, recipe))) for model, recipe, _ in _HNN_COLUMNS
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return (
+        "Energy MSE along the test trajectories (the HNN README's protocol), mean over "
+        f"{data['config'].get('seeds', '?')} seeds; lower is better. `paper`: the HNN paper's "
+        "recipe; `ours`: the settings in `benchmarks/hnn_tasks.py`. A failed rollout is "
+        "counted, never averaged in. " + _status(data) + "\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+def lnn_double_pendulum(data: Mapping[str, Any]) -> str:
+    header = [
+        "model",
+        "recipe",
+        "steps",
+        "held-out L1",
+        "energy discrepancy (mean)",
+        "median",
+        "failed rollouts",
+        "published",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in data["rows"]:
+        if row["recipe"] not in ("ours", "paper"):
+            continue  # the budget curve's single-seed runs are in the docs' figure
+        percent = row.get("energy_discrepancy_percent")
+        published = row.get("published_energy_discrepancy_percent")
+        cells = [
+            row["model"],
+            f"{row['recipe']} ({row['width']} x {row['depth']})",
+            str(row["steps"]),
+            _number(row.get("test_loss")),
+            "–" if percent is None else f"{_number(percent)} %",
+            "–"
+            if row.get("energy_discrepancy_median_percent") is None
+            else f"{_number(row['energy_discrepancy_median_percent'])} %",
+            f"{row['failed_rollouts']} of {row['rollouts']}",
+            "–" if published is None else f"{_number(published)} %",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return (
+        "The LNN paper's double pendulum, trained on its distribution (angles U[0, 2pi), "
+        "velocities U[-10, 10)); energy discrepancy |E_true - E_pred| / 29.4 at t = 100 over "
+        f"40 initial states nearly at rest, {data['config'].get('seeds', '?')} seeds. "
+        + _status(data)
+        + "\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+TABLES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "hnn_tasks": hnn_tasks,
+    "lnn_double_pendulum": lnn_double_pendulum,
+}
+
+
+def render(text: str, results: Path = RESULTS_DIR) -> str:
+    """`text` (the README) with every marked table rebuilt from `results`."""
+
+    def replace(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in TABLES:
+            raise SystemExit(f"_readme_tables: unknown table {name!r}; known: {sorted(TABLES)}")
+        return match.group(1) + TABLES[name](_load(name, results)) + match.group(4)
+
+    return _BLOCK.sub(replace, text)
+
+
+def main() -> int:
+    text = README.read_text(encoding="utf-8")
+    updated = render(text)
+    if updated != text:
+        atomic_write_text(README, updated)
+        print(f"updated {README}")
+    else:
+        print(f"{README} is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
