@@ -33,3 +33,25 @@ def getkey():
         return subkey
 
     return _getkey
+
+
+# The longest test files first (their wall time on 2 cores, longest first). `make test` hands
+# whole files to its two workers in collection order (`--dist loadfile`); when a long file came
+# late, it ran on alone at the end while the other worker sat idle. Other files keep their
+# alphabetical order after these.
+LONGEST_FILES = (
+    "test_docs.py",
+    "test_benchmark_quick_modes.py",
+    "test_lgn.py",
+    "test_benchmark_hnn_tasks.py",
+    "test_benchmark_speed.py",
+    "test_demo.py",
+    "test_implicit_midpoint.py",
+    "test_float32.py",
+    "test_benchmark_lgn_wave.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
