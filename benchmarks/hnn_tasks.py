@@ -701,15 +701,17 @@ def figures(directory: Path, tasks: dict[str, Task], runs: list[dict]) -> list[s
     import matplotlib.pyplot as plt
 
     written = []
-    shown = ("baseline", "hnn", "lnn")
+    # The paper's two models with its recipe, and the LNN with ours (with the paper's recipe
+    # it diverges on every task; those rows are in the table).
+    shown = (("baseline", "paper"), ("hnn", "paper"), ("lnn", "ours"))
     for name, task in tasks.items():
         rollouts = {
-            run["model"]: np.asarray(run["figure_rollout"])
+            f"{run['model']} ({run['recipe']})": np.asarray(run["figure_rollout"])
             for run in runs
             if run["task"] == name
-            and run["recipe"] == "paper"
+            and (run["model"], run["recipe"]) in shown
+            and run.get("seed") == 0
             and run.get("figure_rollout") is not None
-            and run["model"] in shown
         }
         if not rollouts:
             continue
@@ -718,8 +720,9 @@ def figures(directory: Path, tasks: dict[str, Task], runs: list[dict]) -> list[s
         n = task.dof
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
         curves = {"truth": truth, **rollouts}
-        for label, ys in curves.items():
-            style = {"color": "k", "lw": 2} if label == "truth" else {}
+        for index, (label, ys) in enumerate(curves.items()):
+            # One colour per model in both panels (each body is a curve of its own).
+            style = {"color": "k", "lw": 2} if label == "truth" else {"color": f"C{index - 1}"}
             if n == 1:
                 left.plot(ys[:, 0], ys[:, 1], label=label, **style)
                 left.set_xlabel("q")
@@ -734,11 +737,23 @@ def figures(directory: Path, tasks: dict[str, Task], runs: list[dict]) -> list[s
                     )
                 left.set_xlabel("x")
                 left.set_ylabel("y")
-                left.set_aspect("equal", adjustable="datalim")
+                left.set_aspect("equal", adjustable="box")
             energies = np.asarray(jax.vmap(lambda y: task.energy(y[:n], y[n:]))(jnp.asarray(ys)))
             right.plot(ts[: len(energies)], energies, label=label, **style)
+        # A diverged rollout would stretch the axis until the others are one flat line.
+        true_energy = np.asarray(jax.vmap(lambda y: task.energy(y[:n], y[n:]))(truth))
+        low, high = float(true_energy.min()), float(true_energy.max())
+        margin = max(high - low, 0.5 * abs(high), 1e-3)
+        right.set_ylim(low - margin, high + margin)
+        if n == 1:
+            xs, ys_ = truth[:, 0], truth[:, 1]
+        else:
+            xs, ys_ = truth[:, 0:n:2], truth[:, 1:n:2]
+        for limits, values in ((left.set_xlim, xs), (left.set_ylim, ys_)):
+            spread = float(np.max(values) - np.min(values))
+            limits(float(np.min(values)) - 0.5 * spread, float(np.max(values)) + 0.5 * spread)
         left.set_title(f"{name}: first test trajectory")
-        right.set_title("true energy along each rollout")
+        right.set_title("true energy along each rollout (clipped)")
         right.set_xlabel("t")
         left.legend()
         fig.tight_layout()
