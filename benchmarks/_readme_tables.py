@@ -140,9 +140,42 @@ def lnn_double_pendulum(data: Mapping[str, Any]) -> str:
     )
 
 
+def pixel_pendulum(data: Mapping[str, Any]) -> str:
+    header = [
+        "model",
+        "recipe",
+        "seeds",
+        "test loss",
+        "published",
+        "energy MSE",
+        "published",
+        "failed rollouts",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in data["rows"]:
+        cells = [
+            row["model"],
+            row["recipe"],
+            str(row["seeds"]),
+            _number(row.get("test_loss")),
+            _number(row.get("published_test_loss")),
+            _number(row.get("energy_mse")),
+            _number(row.get("published_energy_mse")),
+            f"{row['failed_rollouts']} of {row['rollouts']}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return (
+        "The HNN paper's pixel pendulum: 28 x 28 frames from our own renderer (not the paper's "
+        "Gym frames), an autoencoder whose 2-D latent is the model's state; test loss and the "
+        "energy MSE of the latent rollouts read through a probe (the docs' \"Dynamics from "
+        'pixels" page says how). ' + _status(data) + "\n\n" + "\n".join(lines) + "\n"
+    )
+
+
 TABLES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "hnn_tasks": hnn_tasks,
     "lnn_double_pendulum": lnn_double_pendulum,
+    "pixel_pendulum": pixel_pendulum,
 }
 
 
