@@ -66,6 +66,17 @@ _HNN_COLUMNS = (
 )
 
 
+def _block(intro: str, data: Mapping[str, Any], header: list[str], rows: list[list[str]]) -> str:
+    """An introduction, the run's status line, and a Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return intro + " " + _status(data) + "\n\n" + "\n".join(lines) + "\n"
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None else f"{_number(value)} %"
+
+
 def _with_failures(row: Mapping[str, Any] | None) -> str:
     if row is None:
         return "not run"
@@ -75,85 +86,57 @@ def _with_failures(row: Mapping[str, Any] | None) -> str:
 
 
 def hnn_tasks(data: Mapping[str, Any]) -> str:
-    rows = {(r["task"], r["model"], r["recipe"]): r for r in data["rows"]}
-    tasks = list(dict.fromkeys(r["task"] for r in data["rows"]))
+    by_key = {(r["task"], r["model"], r["recipe"]): r for r in data["rows"]}
     header = ["task", "published baseline", "published HNN"] + [c[2] for c in _HNN_COLUMNS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for task in tasks:
-        published = rows.get((task, "hnn", "paper"), {})
-        published_baseline = rows.get((task, "baseline", "paper"), {})
-        cells = [
+    rows = [
+        [
             task,
-            _number(published_baseline.get("published_energy_mse")),
-            _number(published.get("published_energy_mse")),
+            _number(by_key.get((task, "baseline", "paper"), {}).get("published_energy_mse")),
+            _number(by_key.get((task, "hnn", "paper"), {}).get("published_energy_mse")),
+            *(_with_failures(by_key.get((task, m, recipe))) for m, recipe, _ in _HNN_COLUMNS),
         ]
-        cells += [
-            _with_failures(rows.get((task, model, recipe))) for model, recipe, _ in _HNN_COLUMNS
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return (
+        for task in dict.fromkeys(r["task"] for r in data["rows"])
+    ]
+    intro = (
         "Energy MSE along the test trajectories (the HNN README's protocol), mean over "
         f"{data['config'].get('seeds', '?')} seeds; lower is better. `paper`: the HNN paper's "
         "recipe; `ours`: the settings in `benchmarks/hnn_tasks.py`. A failed rollout is "
-        "counted, never averaged in. " + _status(data) + "\n\n" + "\n".join(lines) + "\n"
+        "counted, never averaged in."
     )
+    return _block(intro, data, header, rows)
 
 
 def lnn_double_pendulum(data: Mapping[str, Any]) -> str:
-    header = [
-        "model",
-        "recipe",
-        "steps",
-        "held-out L1",
-        "energy discrepancy (mean)",
-        "median",
-        "failed rollouts",
-        "published",
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in data["rows"]:
-        if row["recipe"] not in ("ours", "paper"):
-            continue  # the budget curve's single-seed runs are in the docs' figure
-        percent = row.get("energy_discrepancy_percent")
-        published = row.get("published_energy_discrepancy_percent")
-        cells = [
+    header = ["model", "recipe", "steps", "held-out L1", "energy discrepancy (mean)", "median"]
+    header += ["failed rollouts", "published"]
+    rows = [
+        [
             row["model"],
             f"{row['recipe']} ({row['width']} x {row['depth']})",
             str(row["steps"]),
             _number(row.get("test_loss")),
-            "–" if percent is None else f"{_number(percent)} %",
-            "–"
-            if row.get("energy_discrepancy_median_percent") is None
-            else f"{_number(row['energy_discrepancy_median_percent'])} %",
+            _percent(row.get("energy_discrepancy_percent")),
+            _percent(row.get("energy_discrepancy_median_percent")),
             f"{row['failed_rollouts']} of {row['rollouts']}",
-            "–" if published is None else f"{_number(published)} %",
+            _percent(row.get("published_energy_discrepancy_percent")),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return (
+        for row in data["rows"]
+        # The budget curve's single-seed runs are in the docs' figure.
+        if row["recipe"] in ("ours", "paper")
+    ]
+    intro = (
         "The LNN paper's double pendulum, trained on its distribution (angles U[0, 2pi), "
         "velocities U[-10, 10)); energy discrepancy |E_true - E_pred| / 29.4 at t = 100 over "
-        f"40 initial states nearly at rest, {data['config'].get('seeds', '?')} seeds. "
-        + _status(data)
-        + "\n\n"
-        + "\n".join(lines)
-        + "\n"
+        f"40 initial states nearly at rest, {data['config'].get('seeds', '?')} seeds."
     )
+    return _block(intro, data, header, rows)
 
 
 def pixel_pendulum(data: Mapping[str, Any]) -> str:
-    header = [
-        "model",
-        "recipe",
-        "seeds",
-        "test loss",
-        "published",
-        "energy MSE",
-        "published",
-        "failed rollouts",
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in data["rows"]:
-        cells = [
+    header = ["model", "recipe", "seeds", "test loss", "published", "energy MSE", "published"]
+    header += ["failed rollouts"]
+    rows = [
+        [
             row["model"],
             row["recipe"],
             str(row["seeds"]),
@@ -163,13 +146,15 @@ def pixel_pendulum(data: Mapping[str, Any]) -> str:
             _number(row.get("published_energy_mse")),
             f"{row['failed_rollouts']} of {row['rollouts']}",
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return (
+        for row in data["rows"]
+    ]
+    intro = (
         "The HNN paper's pixel pendulum: 28 x 28 frames from our own renderer (not the paper's "
         "Gym frames), an autoencoder whose 2-D latent is the model's state; test loss and the "
         "energy MSE of the latent rollouts read through a probe (the docs' \"Dynamics from "
-        'pixels" page says how). ' + _status(data) + "\n\n" + "\n".join(lines) + "\n"
+        'pixels" page says how).'
     )
+    return _block(intro, data, header, rows)
 
 
 TABLES: dict[str, Callable[[Mapping[str, Any]], str]] = {
