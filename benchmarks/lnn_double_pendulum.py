@@ -15,20 +15,22 @@ Recipes:
 
 - `paper`: the LNN paper's network, 500 x 4 softplus with its initialisation, batch 32, Adam
   1e-3 with a cosine decay, no input scaling and no gradient clipping;
-- `ours`: 128 x 3 softplus, batch 256, Equinox's default initialisation, velocities divided
-  by 2.5 at the network input (momenta of the HNN by their standard deviation), Adam 1e-3 with
-  a cosine decay and the gradient clipped to global norm 1, 30000 steps, and for the LNN the
-  mass prior (`LNN(mass_prior=True)`: a free particle's kinetic energy with learned masses
-  added to the network's Lagrangian); see `RECIPES`. The LNN's learned mass matrix is
-  indefinite at most states at initialisation, so its accelerations and their gradients are
-  huge where it is nearly singular: without clipping and the prior it sits on a plateau (L1
-  near 10) for tens of thousands of steps. Measured on this stream (128 x 3, 5000 steps, one
-  seed): L1 14.9 without the prior, 2.8 with it; 0.84 after 30000 steps.
-- `ours_3000_steps`, `ours_10000_steps`, `ours_width_64`, `ours_width_256` (LNN, seed 0
-  only): the budget curves, `ours` with fewer steps and, at 10000 steps, other widths.
+- `ours`: 128 x 3 softplus, batch 256, inputs scaled by the data's standard deviation
+  (`lz.fit(adapt=True)`: velocities / 5.8 on this stream, momenta for the HNN), Adam 3e-3
+  with a cosine decay and the gradient clipped to global norm 1, 150000 steps; Equinox's
+  default initialisation, except for the LNN, which keeps the paper's (`init="lnn"`) and adds
+  the mass prior (`LNN(mass_prior=True)`: a free particle's kinetic energy with learned masses
+  added to the network's Lagrangian). At initialisation the network's own mass matrix is small
+  and indefinite at most states, so its accelerations and their gradients are huge where it is
+  nearly singular: without the prior the LNN sits on a plateau (L1 near 10) for tens of
+  thousands of steps. `--ablation` measures each choice (one change at a time, 4000 steps).
+- `ours_10000_steps`, `ours_30000_steps`, `ours_width_64`, `ours_width_256` (LNN, seed 0
+  only): the budget curves, `ours` with fewer steps and, at 30000 steps, other widths.
 
 Each training run gets the same number of optimizer steps within a recipe (`config.steps`), in
 float32 (about 1.5x faster than float64 on a CPU); the `seconds` column says what that cost.
+The `ours` models of seed 0 (LNN and baseline) are saved in `lnn_double_pendulum_models/` for
+the GIF of the paper's figure 2 (`lnn_double_pendulum.gif`).
 
 Metrics:
 
@@ -37,7 +39,7 @@ Metrics:
 - `energy_discrepancy_percent`: the authors' metric, |E_true - E_pred| / (3 m g l) at t = 100
   averaged over 40 initial states nearly at rest (angles U[0, 2pi), velocities U[0, 0.1)),
   sampled at 10 per unit time; the truth is integrated in float64 by Dopri8 at tolerance
-  1e-10, the models by Tsit5 at rtol 1e-7, atol 1e-9 (float32);
+  1e-10, the models (trained in float32) by Tsit5 at rtol 1e-7, atol 1e-9 in float64;
 - `energy_discrepancy_mean_percent`: the same averaged over time;
 - `valid_prediction_time`: `lz.metrics.valid_prediction_time` (threshold 0.4), mean over the
   initial states;
@@ -87,10 +89,12 @@ class Recipe:
     depth: int
     batch_size: int
     init: str
-    velocity_scale: float | None  # inputs q_t / scale; None: raw velocities
+    velocity_scale: float | None  # inputs q_t / scale; None: raw velocities (or `adapt`)
     gradient_clip: float | None
     learning_rate: float = 1e-3
     mass_prior: bool = False  # LNN only: a free particle's kinetic energy added to L
+    adapt: bool = False  # `lz.fit(adapt=True)`: inputs scaled by the data's standard deviation
+    lnn_init: str | None = None  # the LNN's initialisation where it differs from `init`
 
 
 RECIPES = {
@@ -102,15 +106,18 @@ RECIPES = {
         depth=3,
         batch_size=256,
         init="default",
-        velocity_scale=2.5,
+        lnn_init="lnn",
+        velocity_scale=None,
+        adapt=True,
         gradient_clip=1.0,
+        learning_rate=3e-3,
         mass_prior=True,
     ),
 }
 # The LNN's budget curves (seed 0 only): `ours` with fewer steps, and other widths.
 BUDGET_RECIPES = {
-    "ours_3000_steps": RECIPES["ours"],
     "ours_10000_steps": RECIPES["ours"],
+    "ours_30000_steps": RECIPES["ours"],
     "ours_width_64": dataclasses.replace(RECIPES["ours"], width=64),
     "ours_width_256": dataclasses.replace(RECIPES["ours"], width=256),
 }
@@ -129,6 +136,7 @@ class Config:
     samples_per_unit_time: int
     test_states: int
     max_rollout_steps: int
+    animation_seconds: float
 
 
 FULL = Config(
@@ -140,12 +148,12 @@ FULL = Config(
         "delan": ("ours",),
     },
     steps={
-        "ours": 30_000,
+        "ours": 150_000,
         "paper": 3_000,
-        "ours_3000_steps": 3_000,
         "ours_10000_steps": 10_000,
-        "ours_width_64": 10_000,
-        "ours_width_256": 10_000,
+        "ours_30000_steps": 30_000,
+        "ours_width_64": 30_000,
+        "ours_width_256": 30_000,
     },
     seeds=3,
     seed_zero_only=tuple(BUDGET_RECIPES),
@@ -154,6 +162,7 @@ FULL = Config(
     samples_per_unit_time=10,
     test_states=4096,
     max_rollout_steps=25_000,
+    animation_seconds=20.0,
 )
 QUICK = Config(
     models=("lnn", "baseline", "hnn", "delan"),
@@ -171,7 +180,9 @@ QUICK = Config(
     samples_per_unit_time=10,
     test_states=256,
     max_rollout_steps=2_000,
+    animation_seconds=1.0,
 )
+ABLATION_STEPS = 4000  # per variant of `--ablation`
 QUICK_RECIPES = {
     name: dataclasses.replace(recipe, width=16, depth=2) for name, recipe in RECIPES.items()
 }
@@ -182,6 +193,7 @@ def build_model(name: str, recipe: Recipe, system, key):
         width=recipe.width, depth=recipe.depth, init=recipe.init, periodic=system.periodic
     )
     if name == "lnn":
+        sizes["init"] = recipe.lnn_init or recipe.init
         # Rollouts stop (as failures) rather than raise where a learned mass matrix is singular.
         return lz.models.LNN(
             system.dof, key=key, checks=False, mass_prior=recipe.mass_prior, **sizes
@@ -238,44 +250,59 @@ def true_rollouts(system_name: str, y0, ts) -> np.ndarray:
         return np.asarray(ys)
 
 
+def in_float64(model):
+    """The model with its floating-point parameters in float64 (call under `enable_x64`)."""
+    return jax.tree.map(
+        lambda leaf: leaf.astype(jnp.float64) if eqx.is_inexact_array(leaf) else leaf, model
+    )
+
+
 def evaluate(model, system, stream, y0, ts, truth, config: Config, seed: int) -> dict[str, Any]:
     y, dy = stream.sample(jax.random.key(10_000 + seed), config.test_states)
     test_loss = float(jnp.mean(jnp.abs(accelerations(model, system, y) - dy[:, system.dof :])))
-    start = time.perf_counter()
-    predicted = model_rollout(
-        model,
-        system,
-        y0,
-        ts,
-        rtol=1e-7,
-        atol=1e-9,
-        checks=False,
-        max_steps=config.max_rollout_steps,
-    )
-    rollout_seconds = time.perf_counter() - start
-    predicted = np.asarray(predicted)
-    finite = np.all(np.isfinite(predicted), axis=(-2, -1))
-    scale = float(system.max_potential_energy)
-    truth32 = jnp.asarray(truth, predicted.dtype)
-    true_energy = np.asarray(lz.energy_along(system.energy, truth32))
-    predicted_energy = np.asarray(lz.energy_along(system.energy, jnp.asarray(predicted)))
-    gap = np.abs(predicted_energy - true_energy) / scale  # (initial states, times), nan if failed
-    row: dict[str, Any] = {
-        "test_loss": test_loss,
-        "failed_rollouts": int((~finite).sum()),
-        "rollout_seconds": rollout_seconds,
-    }
-    if finite.any():
-        row["energy_discrepancy_percent"] = 100 * float(gap[finite, -1].mean())
-        row["energy_discrepancy_median_percent"] = 100 * float(np.median(gap[finite, -1]))
-        row["energy_discrepancy_mean_percent"] = 100 * float(gap[finite].mean())
-        row["valid_prediction_time"] = float(
-            jnp.mean(
-                lz.metrics.valid_prediction_time(
-                    ts, truth32[finite], jnp.asarray(predicted[finite]), periodic=system.periodic
+    # Rolled out in float64: at rtol 1e-7 a float32 solve is at its rounding floor, and its
+    # step size collapses (a good model's rollout then fails at max_steps); in float64 the
+    # integration error stays far below the model's.
+    with jax.enable_x64(True):
+        system64 = lz.systems.get("double_pendulum")
+        start = time.perf_counter()
+        predicted = model_rollout(
+            in_float64(model),
+            system64,
+            jnp.asarray(np.asarray(y0), jnp.float64),
+            jnp.asarray(np.asarray(ts), jnp.float64),
+            rtol=1e-7,
+            atol=1e-9,
+            checks=False,
+            max_steps=config.max_rollout_steps,
+        )
+        rollout_seconds = time.perf_counter() - start
+        predicted = np.asarray(predicted)
+        finite = np.all(np.isfinite(predicted), axis=(-2, -1))
+        scale = float(system64.max_potential_energy)
+        truth64 = jnp.asarray(truth, jnp.float64)
+        true_energy = np.asarray(lz.energy_along(system64.energy, truth64))
+        predicted_energy = np.asarray(lz.energy_along(system64.energy, jnp.asarray(predicted)))
+        gap = np.abs(predicted_energy - true_energy) / scale  # (states, times), nan if failed
+        row: dict[str, Any] = {
+            "test_loss": test_loss,
+            "failed_rollouts": int((~finite).sum()),
+            "rollout_seconds": rollout_seconds,
+        }
+        if finite.any():
+            row["energy_discrepancy_percent"] = 100 * float(gap[finite, -1].mean())
+            row["energy_discrepancy_median_percent"] = 100 * float(np.median(gap[finite, -1]))
+            row["energy_discrepancy_mean_percent"] = 100 * float(gap[finite].mean())
+            row["valid_prediction_time"] = float(
+                jnp.mean(
+                    lz.metrics.valid_prediction_time(
+                        jnp.asarray(np.asarray(ts), jnp.float64),
+                        truth64[finite],
+                        jnp.asarray(predicted[finite]),
+                        periodic=system64.periodic,
+                    )
                 )
             )
-        )
     # For the figure: one initial state's energy and the per-time mean discrepancy.
     row["curves"] = {
         "energy_first_state": predicted_energy[0].tolist(),
@@ -286,19 +313,19 @@ def evaluate(model, system, stream, y0, ts, truth, config: Config, seed: int) ->
     return row
 
 
-def run_one(model_name, recipe_name, recipe, seed, config, system, stream, y0, ts, truth):
+def train(model_name, recipe, seed, steps, system, stream):
+    """One training run of `model_name` with `recipe`: the model, its history, the seconds."""
     key = jax.random.key(seed)
     model_key, train_key = jax.random.split(key)
     model = build_model(model_name, recipe, system, model_key)
     data = CanonicalStream(stream) if model_name == "hnn" else stream
     # A fixed velocity scale (momenta, for the HNN, by their standard deviation: `adapt`).
-    adapt = model_name == "hnn" and recipe.velocity_scale is not None
+    adapt = recipe.adapt or (model_name == "hnn" and recipe.velocity_scale is not None)
     if model_name != "hnn" and recipe.velocity_scale is not None:
         n = system.dof
         scale = jnp.concatenate([jnp.ones(n), jnp.full(n, recipe.velocity_scale)])
         normaliser = Normaliser(mean=jnp.zeros(2 * n), scale=scale, periodic=system.periodic)
         model = eqx.tree_at(lambda m: m.normaliser, model, normaliser)
-    steps = config.steps[recipe_name]
     start = time.perf_counter()
     model, history = lz.fit(
         model,
@@ -312,7 +339,18 @@ def run_one(model_name, recipe_name, recipe, seed, config, system, stream, y0, t
         progress=False,
         log_every=max(steps // 20, 1),
     )
-    seconds = time.perf_counter() - start
+    return model, history, time.perf_counter() - start
+
+
+def run_one(
+    model_name, recipe_name, recipe, seed, config, system, stream, y0, ts, truth, models_dir=None
+):
+    steps = config.steps[recipe_name]
+    model, history, seconds = train(model_name, recipe, seed, steps, system, stream)
+    if models_dir is not None:
+        # Kept for the GIF of the paper's figure 2 (seed 0 of `ours` only).
+        models_dir.mkdir(parents=True, exist_ok=True)
+        lz.save_model(models_dir / f"{model_name}_{recipe_name}_seed{seed}.eqx", model)
     row = evaluate(model, system, stream, y0, ts, truth, config, seed)
     return {
         "model": model_name,
@@ -323,6 +361,77 @@ def run_one(model_name, recipe_name, recipe, seed, config, system, stream, y0, t
         "final_train_loss": float(history.train_loss[-1]),
         **row,
     }
+
+
+def ablation_recipes(ours: Recipe) -> dict[str, Recipe]:
+    """`ours` and `ours` with one choice undone (the last: every change at once)."""
+    return {
+        "ours": ours,
+        "without the mass prior": dataclasses.replace(ours, mass_prior=False),
+        "Equinox's default initialisation": dataclasses.replace(ours, lnn_init="default"),
+        "learning rate 1e-3": dataclasses.replace(ours, learning_rate=1e-3),
+        "velocities / 2.5 instead of adapt": dataclasses.replace(
+            ours, adapt=False, velocity_scale=2.5
+        ),
+        "no gradient clipping": dataclasses.replace(ours, gradient_clip=None),
+        "batch 128": dataclasses.replace(ours, batch_size=128),
+        "the earlier `ours` (default init, velocities / 2.5, learning rate 1e-3)": (
+            dataclasses.replace(
+                ours, lnn_init="default", adapt=False, velocity_scale=2.5, learning_rate=1e-3
+            )
+        ),
+    }
+
+
+def ablation(args, quick: bool) -> None:
+    """The LNN's recipe, one change at a time: the L1 error of q_tt after a short run."""
+    steps = 20 if quick else ABLATION_STEPS
+    ours = (QUICK_RECIPES if quick else RECIPES)["ours"]
+    variants = ablation_recipes(ours)
+    if quick:
+        variants = dict(list(variants.items())[:2])
+    system = lz.systems.get("double_pendulum")
+    stream = lz.StateStream(system)
+    test_states = QUICK.test_states if quick else FULL.test_states
+    y, dy = stream.sample(jax.random.key(10_000), test_states)
+    rows = []
+    for name, recipe in variants.items():
+        model, history, seconds = train("lnn", recipe, 0, steps, system, stream)
+        error = jnp.abs(accelerations(model, system, y) - dy[:, system.dof :])
+        rows.append(
+            {
+                "variant": name,
+                "steps": steps,
+                "batch_size": recipe.batch_size,
+                "final_train_loss": float(history.train_loss[-1]),
+                "test_loss": float(jnp.mean(error)),
+                "seconds": seconds,
+            }
+        )
+        print(f"{name}: test_loss {rows[-1]['test_loss']:.4g}  {seconds:.0f} s", flush=True)
+    directory = _common.output_dir(args, NAME)
+    _common.write_results(
+        directory,
+        f"{NAME}_ablation",
+        args.mode,
+        {
+            "system": "double_pendulum",
+            "model": "lz.models.LNN, 128 x 3 softplus, seed 0, float32",
+            "training_distribution": "the paper's (lz.StateStream(system)), L1 loss",
+            "ours": dataclasses.asdict(ours),
+            "steps": steps,
+            "schedule": "cosine decay to 0 over the steps",
+        },
+        rows,
+        columns=["variant", "steps", "batch_size", "final_train_loss", "test_loss", "seconds"],
+        title="LNN paper: double pendulum, the LNN's recipe one change at a time",
+        notes=[
+            f"Each row trains `lz.models.LNN` for {steps} steps on the paper's stream with "
+            "`ours` changed in one way; `test_loss` is the L1 error of q_tt on held-out states "
+            "of the training distribution (the same states for every row); `seconds` is "
+            "training time on a shared 2-core CPU.",
+        ],
+    )
 
 
 def summarise(runs: list[dict], config: Config) -> list[dict]:
@@ -427,7 +536,7 @@ def figure(runs: list[dict], ts: np.ndarray, true_energy: np.ndarray, path: Path
 
 
 def budget_figure(runs: list[dict], path: Path) -> None:
-    """The LNN's energy discrepancy against training time (128 x 3) and against width (10000
+    """The LNN's energy discrepancy against training time (128 x 3) and against width (30000
     steps), seed 0, with the other models' `ours` runs for scale."""
     import matplotlib
 
@@ -438,14 +547,14 @@ def budget_figure(runs: list[dict], path: Path) -> None:
     fig = Figure(figsize=(9.0, 3.8), layout="constrained")
     by_time, by_width = fig.subplots(1, 2)
     marks = {"lnn": "o-", "delan": "s", "baseline": "^", "hnn": "v"}
-    timed = [seed0.get(("lnn", name)) for name in ("ours_3000_steps", "ours_10000_steps", "ours")]
+    timed = [seed0.get(("lnn", name)) for name in ("ours_10000_steps", "ours_30000_steps", "ours")]
     timed = [r for r in timed if r is not None and r.get("energy_discrepancy_percent")]
     if timed:
         by_time.plot(
             [r["seconds"] / 60 for r in timed],
             [r["energy_discrepancy_percent"] for r in timed],
             marks["lnn"],
-            label="LNN (mass prior), 3000 / 10000 / 30000 steps",
+            label="LNN, 10000 / 30000 / 150000 steps",
         )
     for name in ("delan", "baseline", "hnn"):
         r = seed0.get((name, "ours"))
@@ -454,6 +563,7 @@ def budget_figure(runs: list[dict], path: Path) -> None:
                 r["seconds"] / 60, r["energy_discrepancy_percent"], marks[name], label=name
             )
     by_time.axhline(0.4, color="tab:blue", linestyle=":", label="paper: LNN 0.4 %")
+    by_time.axhline(0.05, color="tab:green", linestyle=":", label="goal: 0.05 %")
     by_time.set_xlabel("training wall time, minutes (2 cores, shared)")
     by_time.set_ylabel("energy discrepancy at t = 100, %")
     by_time.set_yscale("log")
@@ -461,16 +571,16 @@ def budget_figure(runs: list[dict], path: Path) -> None:
     by_time.grid(alpha=0.3, which="both")
     sized = [
         seed0.get(("lnn", name))
-        for name in ("ours_width_64", "ours_10000_steps", "ours_width_256")
+        for name in ("ours_width_64", "ours_30000_steps", "ours_width_256")
     ]
     sized = [r for r in sized if r is not None and r.get("energy_discrepancy_percent")]
-    widths = {"ours_width_64": 64, "ours_10000_steps": 128, "ours_width_256": 256}
+    widths = {"ours_width_64": 64, "ours_30000_steps": 128, "ours_width_256": 256}
     if sized:
         by_width.plot(
             [widths[r["recipe"]] for r in sized],
             [r["energy_discrepancy_percent"] for r in sized],
             "o-",
-            label="LNN (mass prior), 3 layers, 10000 steps",
+            label="LNN, 3 layers, 30000 steps",
         )
         for r in sized:
             by_width.annotate(
@@ -487,6 +597,40 @@ def budget_figure(runs: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def animation(system, y0, directory: Path, *, seconds: float) -> None:
+    """The GIF of the paper's figure 2: the truth, the baseline and the LNN (seed 0 of `ours`,
+    from the saved models) from the first initial state nearly at rest."""
+    models_dir = directory / f"{NAME}_models"
+    paths = {name: models_dir / f"{name}_ours_seed0.eqx" for name in ("baseline", "lnn")}
+    if not all(path.exists() for path in paths.values()):
+        return
+    frames_per_second = 15
+    ts = np.linspace(0.0, seconds, int(seconds * frames_per_second) + 1)
+    series = {"true": true_rollouts("double_pendulum", y0[0], ts)}
+    with jax.enable_x64(True):
+        system64 = lz.systems.get("double_pendulum")
+        for name, path in paths.items():
+            series[name] = np.asarray(
+                model_rollout(
+                    in_float64(lz.load_model(path)),
+                    system64,
+                    jnp.asarray(np.asarray(y0[0]), jnp.float64),
+                    jnp.asarray(ts),
+                    rtol=1e-7,
+                    atol=1e-9,
+                    checks=False,
+                )
+            )
+    lz.plots.animate_pendulum(
+        series,
+        lengths=tuple(float(length) for length in system.lengths),
+        ts=ts,
+        fps=frames_per_second,
+        path=directory / f"{NAME}.gif",
+        title="double pendulum from rest: truth, baseline, LNN (seed 0)",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     resume = "--resume" in argv
@@ -495,9 +639,12 @@ def main(argv: list[str] | None = None) -> None:
         index = argv.index("--max-minutes")
         max_minutes = float(argv[index + 1])
         del argv[index : index + 2]
-    argv = [a for a in argv if a != "--resume"]
+    run_ablation = "--ablation" in argv
+    argv = [a for a in argv if a not in ("--resume", "--ablation")]
     args = _common.parse_args(__doc__.splitlines()[0], argv)
     quick = args.mode == "quick"
+    if run_ablation:
+        return ablation(args, quick)
     config = QUICK if quick else FULL
     recipes = QUICK_RECIPES if quick else RECIPES
     lz.enable_compilation_cache()
@@ -544,6 +691,11 @@ def main(argv: list[str] | None = None) -> None:
             y0,
             ts,
             truth,
+            models_dir=(
+                directory / f"{NAME}_models"
+                if (recipe_name, seed) == ("ours", 0) and model_name in ("lnn", "baseline")
+                else None
+            ),
         )
         runs.append(run)
         print(
@@ -560,6 +712,7 @@ def main(argv: list[str] | None = None) -> None:
     figure(runs, np.asarray(ts), true_energy, directory / f"{NAME}_energy.png")
     if config.seed_zero_only:
         budget_figure(runs, directory / f"{NAME}_budget.png")
+    animation(system, y0, directory, seconds=config.animation_seconds)
     print(f"wrote {results_path} ({'complete' if finished else 'partial'}, {len(runs)} results)")
     if not finished:
         print(f"continue with: python benchmarks/{NAME}.py --full --resume")

@@ -135,26 +135,6 @@ def energy_figure(ts, true_energy, energies: dict, *, path: Path):
     return figure
 
 
-def animation_rollouts(system, trained: dict, y0, settings: DemoSettings) -> dict[str, np.ndarray]:
-    """The true motion and the baseline's and the LNN's, all from the one initial state `y0`,
-    sampled at 15 frames per second of `settings.animation_seconds`."""
-    frames = int(settings.animation_seconds * 15) + 1
-    ts = jnp.linspace(0.0, settings.animation_seconds, frames)
-    series = {"true": rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)}
-    for name in ("baseline", "lnn"):
-        series[name] = model_rollout(
-            trained[name],
-            system,
-            y0,
-            ts,
-            rtol=1e-7,
-            atol=1e-9,
-            checks=False,
-            max_steps=settings.max_rollout_steps,
-        )
-    return {name: np.asarray(ys) for name, ys in series.items()}
-
-
 def _train_models(system, stream, settings: "DemoSettings", keys, *, quick: bool, console):
     """The baseline, HNN and LNN trained on `stream`: models, histories and seconds each."""
     common = dict(width=settings.width, depth=settings.depth, periodic=system.periodic)
@@ -210,9 +190,9 @@ def _held_out_losses(trained: dict, stream, key) -> dict[str, float]:
 
 
 def _score_rollouts(system, trained: dict, y0, ts, true_ys, settings: "DemoSettings", scale):
-    """Each model's rollouts against the truth: a row of metrics per model, the true energy
-    along each prediction, and which initial states every model rolled out to the end."""
-    rows, energies = {}, {}
+    """Each model's rollouts against the truth: a row of metrics per model, the rollouts, the
+    true energy along each, and which initial states every model rolled out to the end."""
+    rows, predictions, energies = {}, {}, {}
     all_finite = np.ones(settings.initial_states, bool)
     for name, model in trained.items():
         start = time.perf_counter()
@@ -230,6 +210,7 @@ def _score_rollouts(system, trained: dict, y0, ts, true_ys, settings: "DemoSetti
         )
         rollout_seconds = time.perf_counter() - start
         finite = np.asarray(jnp.all(jnp.isfinite(predicted), axis=(-2, -1)))
+        predictions[name] = np.asarray(predicted)
         energies[name] = np.asarray(energy_along(system.energy, predicted))
         all_finite &= finite
         rows[name] = {"failed_rollouts": int((~finite).sum())}
@@ -256,7 +237,7 @@ def _score_rollouts(system, trained: dict, y0, ts, true_ys, settings: "DemoSetti
                 "rollout_seconds": rollout_seconds,
             }
         )
-    return rows, energies, all_finite
+    return rows, predictions, energies, all_finite
 
 
 def _print_table(console, rows: dict) -> None:
@@ -309,7 +290,9 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
     )
     true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
     true_energy = energy_along(system.energy, true_ys)
-    rows, energies, all_finite = _score_rollouts(system, trained, y0, ts, true_ys, settings, scale)
+    rows, predictions, energies, all_finite = _score_rollouts(
+        system, trained, y0, ts, true_ys, settings, scale
+    )
     for name, row in rows.items():
         row["held_out_l1_acceleration_loss"] = losses[name]
         row["training_seconds"] = seconds[name]
@@ -324,9 +307,15 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
         path=out / "energy.png",
     )
     plots.loss_curves(histories, path=out / "loss_curves.png")
+    # The GIF shows the first seconds of the scored rollouts themselves, one frame per sample.
+    frames = min(int(settings.animation_seconds * settings.samples_per_unit_time) + 1, len(ts))
+    series = {"true": np.asarray(true_ys[shown, :frames])}
+    series |= {name: predictions[name][shown, :frames] for name in ("baseline", "lnn")}
     plots.animate_pendulum(
-        animation_rollouts(system, trained, y0[shown], settings),
+        series,
         lengths=tuple(float(length) for length in system.lengths),
+        ts=np.asarray(ts[:frames]),
+        fps=settings.samples_per_unit_time,
         path=out / "pendulum.gif",
     )
     result = {

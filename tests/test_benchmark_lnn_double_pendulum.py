@@ -1,0 +1,65 @@
+"""The quick modes of `benchmarks/lnn_double_pendulum.py`, run as `make test` runs the suite.
+
+The main quick mode trains every model and recipe for a few steps on small networks and must
+write a row for each, count its failed rollouts, and write the figure and the GIF of the
+saved models. The ablation's quick mode trains `ours` with and without the mass prior: even
+after 20 steps the prior's accelerations are far closer to the truth, since without it the
+network's own mass matrix starts small and indefinite.
+"""
+
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "lnn_double_pendulum.py"
+
+
+def run(tmp_path, *options):
+    environment = dict(os.environ, JAX_PLATFORMS="cpu")
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path), *options],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=environment,
+        cwd=SCRIPT.parent,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+def test_quick_mode_writes_every_row_the_figure_and_the_gif(tmp_path):
+    run(tmp_path)
+    document = json.loads((tmp_path / "lnn_double_pendulum.json").read_text())
+    assert document["mode"] == "quick" and document["partial"] is False
+    rows = {(row["model"], row["recipe"]): row for row in document["rows"]}
+    assert set(rows) == {
+        ("lnn", "ours"),
+        ("lnn", "paper"),
+        ("baseline", "ours"),
+        ("hnn", "ours"),
+        ("delan", "ours"),
+    }
+    for key, row in rows.items():
+        assert math.isfinite(row["test_loss"]), key
+        assert 0 <= row["failed_rollouts"] <= row["rollouts"], key
+        if row["failed_rollouts"] < row["rollouts"]:
+            assert math.isfinite(row["energy_discrepancy_percent"]), key
+    assert rows[("lnn", "ours")]["mass_prior"] is True
+    assert rows[("lnn", "paper")]["mass_prior"] is False
+    for name in ("lnn_double_pendulum_energy.png", "lnn_double_pendulum.gif"):
+        assert (tmp_path / name).stat().st_size > 1000, name
+    models = sorted(path.name for path in (tmp_path / "lnn_double_pendulum_models").iterdir())
+    assert models == ["baseline_ours_seed0.eqx", "lnn_ours_seed0.eqx"]
+
+
+def test_ablation_quick_mode_shows_the_mass_prior_at_work(tmp_path):
+    run(tmp_path, "--ablation")
+    document = json.loads((tmp_path / "lnn_double_pendulum_ablation.json").read_text())
+    losses = {row["variant"]: row["test_loss"] for row in document["rows"]}
+    assert set(losses) == {"ours", "without the mass prior"}
+    assert all(math.isfinite(value) for value in losses.values()), losses
+    assert losses["ours"] < 0.5 * losses["without the mass prior"], losses
