@@ -2,9 +2,10 @@
 
 The main quick mode trains every model and recipe for a few steps on small networks and must
 write a row for each, count its failed rollouts, and write the figure and the GIF of the
-saved models. The ablation's quick mode trains `ours` with and without the mass prior: even
-after 20 steps the prior's accelerations are far closer to the truth, since without it the
-network's own mass matrix starts small and indefinite.
+saved models; `--figures` redraws them without training. The ablation's quick mode trains
+`ours` with and without the mass prior: even after 20 steps the prior's accelerations are far
+closer to the truth, since without it the network's own mass matrix starts small and
+indefinite.
 """
 
 import json
@@ -54,6 +55,13 @@ def test_quick_mode_writes_every_row_the_figure_and_the_gif(tmp_path):
         assert (tmp_path / name).stat().st_size > 1000, name
     models = sorted(path.name for path in (tmp_path / "lnn_double_pendulum_models").iterdir())
     assert models == ["baseline_ours_seed0.eqx", "lnn_ours_seed0.eqx"]
+    # `--figures` redraws both from the results and the saved models, training nothing.
+    for name in ("lnn_double_pendulum_energy.png", "lnn_double_pendulum.gif"):
+        (tmp_path / name).unlink()
+    run(tmp_path, "--figures")
+    for name in ("lnn_double_pendulum_energy.png", "lnn_double_pendulum.gif"):
+        assert (tmp_path / name).stat().st_size > 1000, name
+    assert json.loads((tmp_path / "lnn_double_pendulum.json").read_text()) == document
 
 
 def test_ablation_quick_mode_shows_the_mass_prior_at_work(tmp_path):
