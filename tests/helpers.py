@@ -1,3 +1,8 @@
+import os
+import pathlib
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,3 +47,25 @@ def damaged(draw, content: bytes, header: tuple[int, int]) -> bytes:
     at = draw(st.integers(start, end - 1))
     character = draw(st.sampled_from(b'0123456789{}[]":,.-+eE ntfalsruxyz\\'))
     return content[:at] + bytes([character]) + content[at + 1 :]
+
+
+def run_benchmark(script, out, *options: str, compilation_cache: bool = False, timeout=900):
+    """Runs `python benchmarks/<script>.py --quick --out <out> [options]` on the CPU, in the
+    benchmarks folder, and fails with the end of its stderr if it fails.
+
+    With `compilation_cache=True` the script keeps its compiled programs in the persistent
+    cache, as a user's run does (the test session turns it off for its own process).
+    """
+    environment = dict(os.environ, JAX_PLATFORMS="cpu")
+    if compilation_cache:
+        environment.pop("LAGRANGIAN_ZOO_NO_COMPILATION_CACHE", None)
+    script = pathlib.Path(script)
+    completed = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(out), *options],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        cwd=script.parent,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]

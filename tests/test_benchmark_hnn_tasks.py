@@ -7,28 +7,16 @@ and checks what the full run must also show: every number is finite, and the HNN
 
 import json
 import math
-import os
 import pathlib
-import subprocess
-import sys
+
+from helpers import run_benchmark
 
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "hnn_tasks.py"
 
 
 def test_hnn_tasks_quick_mode(tmp_path):
-    environment = dict(os.environ, JAX_PLATFORMS="cpu")
-    # The script keeps its compiled programs in the persistent cache, as a user's run does.
-    environment.pop("LAGRANGIAN_ZOO_NO_COMPILATION_CACHE", None)
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=environment,
-        cwd=SCRIPT.parent,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_benchmark(SCRIPT, tmp_path, compilation_cache=True)
     document = json.loads((tmp_path / "hnn_tasks.json").read_text())
     assert document["mode"] == "quick"
     assert document["partial"] is False

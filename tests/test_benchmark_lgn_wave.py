@@ -8,9 +8,7 @@ benchmark's solver agrees with the closed form, and the solver keeps the LGN's o
 
 import json
 import math
-import os
 import pathlib
-import subprocess
 import sys
 
 import equinox as eqx
@@ -19,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.integrate
+
+from helpers import run_benchmark
 
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
@@ -117,18 +117,7 @@ def test_baseline_is_local_and_runs_on_any_grid(getkey):
 
 
 def test_quick_mode(tmp_path):
-    environment = dict(os.environ, JAX_PLATFORMS="cpu")
-    # The script keeps its compiled programs in the persistent cache, as a user's run does.
-    environment.pop("LAGRANGIAN_ZOO_NO_COMPILATION_CACHE", None)
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=environment,
-        cwd=BENCHMARKS,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_benchmark(SCRIPT, tmp_path, compilation_cache=True)
     document = json.loads((tmp_path / "lgn_wave.json").read_text())
     assert document["mode"] == "quick"
     assert document["partial"] is False

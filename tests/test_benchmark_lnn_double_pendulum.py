@@ -10,26 +10,16 @@ indefinite.
 
 import json
 import math
-import os
 import pathlib
-import subprocess
-import sys
+
+from helpers import run_benchmark
 
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "lnn_double_pendulum.py"
 
 
 def run(tmp_path, *options):
-    environment = dict(os.environ, JAX_PLATFORMS="cpu")
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path), *options],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=environment,
-        cwd=SCRIPT.parent,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_benchmark(SCRIPT, tmp_path, *options)
 
 
 def test_quick_mode_writes_every_row_the_figure_and_the_gif(tmp_path):

@@ -6,12 +6,11 @@ covered by `make test` without further wiring.
 """
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
+
+from helpers import run_benchmark
 
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
@@ -29,16 +28,7 @@ def test_scripts_are_found():
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.stem)
 def test_quick_mode_writes_results(script, tmp_path):
-    environment = dict(os.environ, JAX_PLATFORMS="cpu")
-    completed = subprocess.run(
-        [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=environment,
-        cwd=BENCHMARKS,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_benchmark(script, tmp_path)
     results = sorted(tmp_path.glob("*.json"))
     assert results, f"{script.name} --quick wrote no results file in {tmp_path}"
     document = json.loads(results[0].read_text())

@@ -9,10 +9,9 @@ and a missing reference (PyTorch not installed) is a row that says so, not a cra
 import importlib.util
 import json
 import math
-import os
 import pathlib
-import subprocess
-import sys
+
+from helpers import run_benchmark
 
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
@@ -32,16 +31,7 @@ COLUMNS = (
 
 
 def test_speed_quick_mode(tmp_path):
-    environment = dict(os.environ, JAX_PLATFORMS="cpu")
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=environment,
-        cwd=SCRIPT.parent,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_benchmark(SCRIPT, tmp_path, timeout=600)
     document = json.loads((tmp_path / "speed.json").read_text())
     assert document["mode"] == "quick"
     assert document["config"]["partial"] is False
