@@ -1,5 +1,7 @@
 import json
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,13 +14,14 @@ def demo(tmp_path_factory):
     """The quick demo, with every model's rollout from the first initial state failing and
     from the second succeeding, so that the animation must show the second initial state."""
     out = tmp_path_factory.mktemp("demo")
-    starts, animated = [], {}
+    starts, animated, dtypes = [], {}, set()
     real_rollout, real_animate = _demo.model_rollout, _demo.plots.animate_pendulum
 
     def rollout(model, system, y0, ts, **kwargs):
         ys = real_rollout(model, system, y0, ts, **kwargs)
         if y0.ndim == 2:
             starts.append(np.asarray(y0))
+            dtypes.add(str(jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))[0].dtype))
             # As a rollout that stopped at max_steps, and one that (after 40 training steps
             # of the quick demo, not always truly) reached the end.
             ys = ys.at[0].set(jnp.inf).at[1].set(jnp.nan_to_num(ys[1], posinf=0.0, neginf=0.0))
@@ -32,11 +35,11 @@ def demo(tmp_path_factory):
         patch.setattr(_demo, "model_rollout", rollout)
         patch.setattr(_demo.plots, "animate_pendulum", animate)
         result = _demo.run_demo(out, seed=0, quick=True)
-    return out, result, starts, animated
+    return out, result, starts, animated, dtypes
 
 
 def test_quick_demo_writes_its_results(demo):
-    out, result, _, _ = demo
+    out, result, _, _, _ = demo
     assert set(result["rows"]) == {"baseline", "hnn", "lnn"}
     for row in result["rows"].values():
         assert row["training_seconds"] > 0
@@ -54,7 +57,7 @@ def test_quick_demo_writes_its_results(demo):
 
 
 def test_animation_compares_motions_from_one_initial_state(demo):
-    _, _, starts, animated = demo
+    _, _, starts, animated, _ = demo
     assert set(animated) == {"true", "baseline", "lnn"}
     # The first initial state failed, so the second one is shown, by every series.
     y0 = starts[0]
@@ -63,6 +66,14 @@ def test_animation_compares_motions_from_one_initial_state(demo):
     for name, ys in animated.items():
         assert ys.shape == animated["true"].shape, name
         np.testing.assert_allclose(ys[0], y0[1], rtol=0, atol=1e-12, err_msg=name)
+
+
+def test_demo_trains_in_float32_and_rolls_out_in_float64(demo):
+    # A float32 solve at rtol 1e-7 sits at its rounding floor; the scores need float64.
+    _, result, starts, _, dtypes = demo
+    assert result["settings"]["training_dtype"] == "float32"
+    assert dtypes == {"float64"}
+    assert all(start.dtype == np.float64 for start in starts)
 
 
 def test_energy_figure_clips_and_marks_a_diverged_rollout(tmp_path):
