@@ -62,6 +62,7 @@ import optax
 jax.config.update("jax_enable_x64", True)
 
 import lagrangian_zoo as lz  # noqa: E402
+from lagrangian_zoo._experiment import cast_floating  # noqa: E402
 
 from _common import output_dir, parse_args, write_results  # noqa: E402
 
@@ -375,10 +376,6 @@ def _orthogonal_without_output_bias(mlp: lz.models.MLP, key) -> lz.models.MLP:
     return eqx.tree_at(lambda m: m.layers, mlp, tuple(layers))
 
 
-def cast(tree, dtype):
-    return jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)
-
-
 def build_model(model_name: str, task: Task, recipe: dict[str, Any], key):
     kind, kwargs, coordinates = MODELS[model_name]
     init_key, model_key = jax.random.split(key)
@@ -394,7 +391,7 @@ def build_model(model_name: str, task: Task, recipe: dict[str, Any], key):
         model = eqx.tree_at(
             lambda m: m.network, model, _orthogonal_without_output_bias(model.network, init_key)
         )
-    return cast(model, jnp.dtype(recipe["dtype"])), coordinates
+    return cast_floating(model, jnp.dtype(recipe["dtype"])), coordinates
 
 
 _OPTIMIZERS: dict[tuple, optax.GradientTransformation] = {}
@@ -740,8 +737,9 @@ def figures(directory: Path, tasks: dict[str, Task], runs: list[dict]) -> list[s
                 left.set_aspect("equal", adjustable="box")
             energies = np.asarray(jax.vmap(lambda y: task.energy(y[:n], y[n:]))(jnp.asarray(ys)))
             right.plot(ts[: len(energies)], energies, label=label, **style)
+            if label == "truth":
+                true_energy = energies
         # A diverged rollout would stretch the axis until the others are one flat line.
-        true_energy = np.asarray(jax.vmap(lambda y: task.energy(y[:n], y[n:]))(truth))
         low, high = float(true_energy.min()), float(true_energy.max())
         margin = max(high - low, 0.5 * abs(high), 1e-3)
         right.set_ylim(low - margin, high + margin)
@@ -1026,7 +1024,7 @@ def _reinitialised(model, key):
         activation=model.activation,
         key=key,
     )
-    return eqx.tree_at(lambda m: m.network, model, cast(network, jnp.float64))
+    return eqx.tree_at(lambda m: m.network, model, cast_floating(network, jnp.float64))
 
 
 def orbits(args) -> int:

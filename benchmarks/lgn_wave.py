@@ -84,6 +84,7 @@ from jaxtyping import Array, Float, PRNGKeyArray  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lagrangian_zoo as lz  # noqa: E402
+from lagrangian_zoo._experiment import cast_floating  # noqa: E402
 from lagrangian_zoo._io import atomic_path, atomic_write  # noqa: E402
 
 import _common  # noqa: E402
@@ -274,10 +275,6 @@ def truth(system, y0, ts):
 # Training ------------------------------------------------------------------------------------
 
 
-def to_dtype(tree, dtype):
-    return jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, tree)
-
-
 @eqx.filter_jit
 def draw(stream: lz.StateStream, key: PRNGKeyArray, count: int) -> Float[Array, "count state"]:
     return stream.sample(key, count)[0]
@@ -296,7 +293,7 @@ def build_model(name: str, config: Config, key: PRNGKeyArray, states):
         )
     else:
         model = LocalAcceleration.build(n, key=key, width=config.width, depth=config.depth)
-    return to_dtype(adapted(model, states), jnp.float32)
+    return cast_floating(adapted(model, states), jnp.float32)
 
 
 def thermal_state(system, velocity_std: float, key: PRNGKeyArray) -> Float[Array, " state"]:
@@ -317,7 +314,7 @@ def training_stream(system, velocity_std: float) -> lz.StateStream:
     def sampler(key):
         return thermal_state(system, velocity_std, key).astype(jnp.float32)
 
-    return lz.StateStream(to_dtype(system, jnp.float32), sampler=sampler)
+    return lz.StateStream(cast_floating(system, jnp.float32), sampler=sampler)
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:
@@ -343,7 +340,7 @@ def train(name, seed, config, stream, states, folder: Path, *, resume: bool, qui
         progress=False,
         log_every=max(config.train_steps // 20, 1),
     )
-    return to_dtype(model, jnp.float64), history
+    return cast_floating(model, jnp.float64), history
 
 
 def resized(model, points: int):

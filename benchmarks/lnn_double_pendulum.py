@@ -70,7 +70,11 @@ import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lagrangian_zoo as lz  # noqa: E402
-from lagrangian_zoo._experiment import CanonicalStream, model_rollout  # noqa: E402
+from lagrangian_zoo._experiment import (  # noqa: E402
+    CanonicalStream,
+    cast_floating,
+    model_rollout,
+)
 from lagrangian_zoo.models._normaliser import Normaliser  # noqa: E402
 
 import _common  # noqa: E402
@@ -251,59 +255,57 @@ def true_rollouts(system_name: str, y0, ts) -> np.ndarray:
         return np.asarray(ys)
 
 
-def in_float64(model):
-    """The model with its floating-point parameters in float64 (call under `enable_x64`)."""
-    return jax.tree.map(
-        lambda leaf: leaf.astype(jnp.float64) if eqx.is_inexact_array(leaf) else leaf, model
-    )
+def rollout_in_float64(model, y0, ts, max_steps: int | None = None) -> np.ndarray:
+    """The model (trained in float32) rolled out from `y0` in float64, by Tsit5 at rtol 1e-7,
+    atol 1e-9; a rollout that stops early (`max_steps`) leaves non-finite states.
 
-
-def evaluate(model, system, stream, y0, ts, truth, config: Config, seed: int) -> dict[str, Any]:
-    y, dy = stream.sample(jax.random.key(10_000 + seed), config.test_states)
-    test_loss = float(jnp.mean(jnp.abs(accelerations(model, system, y) - dy[:, system.dof :])))
-    # Rolled out in float64: at rtol 1e-7 a float32 solve is at its rounding floor, and its
-    # step size collapses (a good model's rollout then fails at max_steps); in float64 the
-    # integration error stays far below the model's.
+    At rtol 1e-7 a float32 solve is at its rounding floor and its step size collapses (a good
+    model's rollout then fails at max_steps); in float64 the integration error stays far below
+    the model's."""
     with jax.enable_x64(True):
-        system64 = lz.systems.get("double_pendulum")
-        start = time.perf_counter()
         predicted = model_rollout(
-            in_float64(model),
-            system64,
+            cast_floating(model, jnp.float64),
+            lz.systems.get("double_pendulum"),
             jnp.asarray(np.asarray(y0), jnp.float64),
             jnp.asarray(np.asarray(ts), jnp.float64),
             rtol=1e-7,
             atol=1e-9,
             checks=False,
-            max_steps=config.max_rollout_steps,
+            max_steps=max_steps,
         )
-        rollout_seconds = time.perf_counter() - start
-        predicted = np.asarray(predicted)
-        finite = np.all(np.isfinite(predicted), axis=(-2, -1))
-        scale = float(system64.max_potential_energy)
-        truth64 = jnp.asarray(truth, jnp.float64)
-        true_energy = np.asarray(lz.energy_along(system64.energy, truth64))
+        return np.asarray(predicted)
+
+
+def evaluate(model, system, stream, y0, ts, truth, config: Config, seed: int) -> dict[str, Any]:
+    y, dy = stream.sample(jax.random.key(10_000 + seed), config.test_states)
+    test_loss = float(jnp.mean(jnp.abs(accelerations(model, system, y) - dy[:, system.dof :])))
+    start = time.perf_counter()
+    predicted = rollout_in_float64(model, y0, ts, config.max_rollout_steps)
+    rollout_seconds = time.perf_counter() - start
+    finite = np.all(np.isfinite(predicted), axis=(-2, -1))
+    with jax.enable_x64(True):
+        system64 = lz.systems.get("double_pendulum")
+        true_energy = np.asarray(lz.energy_along(system64.energy, jnp.asarray(truth)))
         predicted_energy = np.asarray(lz.energy_along(system64.energy, jnp.asarray(predicted)))
-        gap = np.abs(predicted_energy - true_energy) / scale  # (states, times), nan if failed
-        row: dict[str, Any] = {
-            "test_loss": test_loss,
-            "failed_rollouts": int((~finite).sum()),
-            "rollout_seconds": rollout_seconds,
-        }
         if finite.any():
-            row["energy_discrepancy_percent"] = 100 * float(gap[finite, -1].mean())
-            row["energy_discrepancy_median_percent"] = 100 * float(np.median(gap[finite, -1]))
-            row["energy_discrepancy_mean_percent"] = 100 * float(gap[finite].mean())
-            row["valid_prediction_time"] = float(
-                jnp.mean(
-                    lz.metrics.valid_prediction_time(
-                        jnp.asarray(np.asarray(ts), jnp.float64),
-                        truth64[finite],
-                        jnp.asarray(predicted[finite]),
-                        periodic=system64.periodic,
-                    )
-                )
-            )
+            valid_time = lz.metrics.valid_prediction_time(
+                jnp.asarray(np.asarray(ts), jnp.float64),
+                jnp.asarray(truth[finite]),
+                jnp.asarray(predicted[finite]),
+                periodic=system64.periodic,
+            ).mean()
+        scale = float(system64.max_potential_energy)
+    gap = np.abs(predicted_energy - true_energy) / scale  # (states, times), nan if failed
+    row: dict[str, Any] = {
+        "test_loss": test_loss,
+        "failed_rollouts": int((~finite).sum()),
+        "rollout_seconds": rollout_seconds,
+    }
+    if finite.any():
+        row["energy_discrepancy_percent"] = 100 * float(gap[finite, -1].mean())
+        row["energy_discrepancy_median_percent"] = 100 * float(np.median(gap[finite, -1]))
+        row["energy_discrepancy_mean_percent"] = 100 * float(gap[finite].mean())
+        row["valid_prediction_time"] = float(valid_time)
     # For the figure: one initial state's energy and the per-time mean discrepancy.
     row["curves"] = {
         "energy_first_state": predicted_energy[0].tolist(),
@@ -612,20 +614,8 @@ def animation(system, y0, directory: Path, *, seconds: float) -> None:
     frames_per_second = 10
     ts = np.linspace(0.0, seconds, int(seconds * frames_per_second) + 1)
     series = {"true": true_rollouts("double_pendulum", y0[0], ts)}
-    with jax.enable_x64(True):
-        system64 = lz.systems.get("double_pendulum")
-        for name, path in paths.items():
-            series[name] = np.asarray(
-                model_rollout(
-                    in_float64(lz.load_model(path)),
-                    system64,
-                    jnp.asarray(np.asarray(y0[0]), jnp.float64),
-                    jnp.asarray(ts),
-                    rtol=1e-7,
-                    atol=1e-9,
-                    checks=False,
-                )
-            )
+    for name, path in paths.items():
+        series[name] = rollout_in_float64(lz.load_model(path), y0[0], ts)
     lz.plots.animate_pendulum(
         series,
         lengths=tuple(float(length) for length in system.lengths),

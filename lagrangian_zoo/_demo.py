@@ -22,7 +22,6 @@ import dataclasses
 import time
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,7 +29,13 @@ import optax
 
 from . import metrics, plots, systems
 from ._data import StateStream
-from ._experiment import CanonicalStream, model_coordinates, model_rollout, write_json
+from ._experiment import (
+    CanonicalStream,
+    cast_floating,
+    model_coordinates,
+    model_rollout,
+    write_json,
+)
 from ._io import atomic_path
 from ._mechanics import energy_along, mass_matrix
 from ._rollout import rollout
@@ -315,19 +320,12 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
     return result
 
 
-def _in_float64(model):
-    """`model` with its floating-point parameters in float64 (under `enable_x64`)."""
-    return jax.tree.map(
-        lambda leaf: leaf.astype(jnp.float64) if eqx.is_inexact_array(leaf) else leaf, model
-    )
-
-
 def _evaluate(out: Path, settings, keys, trained, histories, seconds, losses, console):
     """Rolls the trained models out in float64 and scores them: a row of metrics per model,
     and the energy scale; prints the table and writes the figures and the GIF."""
     system = systems.get("double_pendulum")
     scale = float(system.max_potential_energy)
-    trained = {name: _in_float64(model) for name, model in trained.items()}
+    trained = {name: cast_floating(model, jnp.float64) for name, model in trained.items()}
     console.print("[bold]rolling out[/] from initial states nearly at rest")
     y0 = jax.vmap(system.sample_initial_state)(jax.random.split(keys[5], settings.initial_states))
     ts = jnp.linspace(

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -179,6 +180,14 @@ class CanonicalStream(AbstractDerivativeSource):
     def sample(self, key: PRNGKeyArray, batch_size: int):
         y, dy = self.stream.sample(key, batch_size)
         return to_canonical(self.stream.system, y, dy)
+
+
+def cast_floating(tree, dtype):
+    """`tree` (a model, a system) with every floating-point array in `dtype`; float64 needs
+    64-bit floats enabled (`jax.enable_x64`)."""
+    return jax.tree.map(
+        lambda leaf: leaf.astype(dtype) if eqx.is_inexact_array(leaf) else leaf, tree
+    )
 
 
 def model_coordinates(model) -> str:

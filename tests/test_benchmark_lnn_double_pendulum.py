@@ -18,12 +18,8 @@ from helpers import run_benchmark
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "lnn_double_pendulum.py"
 
 
-def run(tmp_path, *options):
-    run_benchmark(SCRIPT, tmp_path, *options)
-
-
 def test_quick_mode_writes_every_row_the_figure_and_the_gif(tmp_path):
-    run(tmp_path)
+    run_benchmark(SCRIPT, tmp_path)
     document = json.loads((tmp_path / "lnn_double_pendulum.json").read_text())
     assert document["mode"] == "quick" and document["partial"] is False
     rows = {(row["model"], row["recipe"]): row for row in document["rows"]}
@@ -48,14 +44,14 @@ def test_quick_mode_writes_every_row_the_figure_and_the_gif(tmp_path):
     # `--figures` redraws both from the results and the saved models, training nothing.
     for name in ("lnn_double_pendulum_energy.png", "lnn_double_pendulum.gif"):
         (tmp_path / name).unlink()
-    run(tmp_path, "--figures")
+    run_benchmark(SCRIPT, tmp_path, "--figures")
     for name in ("lnn_double_pendulum_energy.png", "lnn_double_pendulum.gif"):
         assert (tmp_path / name).stat().st_size > 1000, name
     assert json.loads((tmp_path / "lnn_double_pendulum.json").read_text()) == document
 
 
 def test_ablation_quick_mode_shows_the_mass_prior_at_work(tmp_path):
-    run(tmp_path, "--ablation")
+    run_benchmark(SCRIPT, tmp_path, "--ablation")
     document = json.loads((tmp_path / "lnn_double_pendulum_ablation.json").read_text())
     losses = {row["variant"]: row["test_loss"] for row in document["rows"]}
     assert set(losses) == {"ours", "without the mass prior"}
