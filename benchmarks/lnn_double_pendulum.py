@@ -70,17 +70,14 @@ import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lagrangian_zoo as lz  # noqa: E402
-from lagrangian_zoo._experiment import (  # noqa: E402
-    CanonicalStream,
-    cast_floating,
-    model_rollout,
-)
+from lagrangian_zoo._experiment import CanonicalStream, model_rollout_in_float64  # noqa: E402
 from lagrangian_zoo.models._normaliser import Normaliser  # noqa: E402
 
 import _common  # noqa: E402
 
 
 NAME = "lnn_double_pendulum"
+SYSTEM = "double_pendulum"
 PUBLISHED = {
     # Cranmer et al. 2020, the double pendulum: final L1 losses and energy discrepancies.
     "lnn": {"test_loss": 7.3e-2, "energy_discrepancy_percent": 0.4},
@@ -257,23 +254,10 @@ def true_rollouts(system_name: str, y0, ts) -> np.ndarray:
 
 def rollout_in_float64(model, y0, ts, max_steps: int | None = None) -> np.ndarray:
     """The model (trained in float32) rolled out from `y0` in float64, by Tsit5 at rtol 1e-7,
-    atol 1e-9; a rollout that stops early (`max_steps`) leaves non-finite states.
-
-    At rtol 1e-7 a float32 solve is at its rounding floor and its step size collapses (a good
-    model's rollout then fails at max_steps); in float64 the integration error stays far below
-    the model's."""
-    with jax.enable_x64(True):
-        predicted = model_rollout(
-            cast_floating(model, jnp.float64),
-            lz.systems.get("double_pendulum"),
-            jnp.asarray(np.asarray(y0), jnp.float64),
-            jnp.asarray(np.asarray(ts), jnp.float64),
-            rtol=1e-7,
-            atol=1e-9,
-            checks=False,
-            max_steps=max_steps,
-        )
-        return np.asarray(predicted)
+    atol 1e-9; a rollout that stops early (`max_steps`) leaves non-finite states."""
+    return model_rollout_in_float64(
+        model, SYSTEM, y0, ts, rtol=1e-7, atol=1e-9, checks=False, max_steps=max_steps
+    )
 
 
 def evaluate(model, system, stream, y0, ts, truth, config: Config, seed: int) -> dict[str, Any]:
@@ -284,7 +268,7 @@ def evaluate(model, system, stream, y0, ts, truth, config: Config, seed: int) ->
     rollout_seconds = time.perf_counter() - start
     finite = np.all(np.isfinite(predicted), axis=(-2, -1))
     with jax.enable_x64(True):
-        system64 = lz.systems.get("double_pendulum")
+        system64 = lz.systems.get(SYSTEM)
         true_energy = np.asarray(lz.energy_along(system64.energy, jnp.asarray(truth)))
         predicted_energy = np.asarray(lz.energy_along(system64.energy, jnp.asarray(predicted)))
         if finite.any():
@@ -393,7 +377,7 @@ def ablation(args, quick: bool) -> None:
     variants = ablation_recipes(ours)
     if quick:
         variants = dict(list(variants.items())[:2])
-    system = lz.systems.get("double_pendulum")
+    system = lz.systems.get(SYSTEM)
     stream = lz.StateStream(system)
     test_states = QUICK.test_states if quick else FULL.test_states
     y, dy = stream.sample(jax.random.key(10_000), test_states)
@@ -418,7 +402,7 @@ def ablation(args, quick: bool) -> None:
         f"{NAME}_ablation",
         args.mode,
         {
-            "system": "double_pendulum",
+            "system": SYSTEM,
             "model": "lz.models.LNN, 128 x 3 softplus, seed 0, float32",
             "training_distribution": "the paper's (lz.StateStream(system)), L1 loss",
             "ours": dataclasses.asdict(ours),
@@ -613,7 +597,7 @@ def animation(system, y0, directory: Path, *, seconds: float) -> None:
         return
     frames_per_second = 10
     ts = np.linspace(0.0, seconds, int(seconds * frames_per_second) + 1)
-    series = {"true": true_rollouts("double_pendulum", y0[0], ts)}
+    series = {"true": true_rollouts(SYSTEM, y0[0], ts)}
     for name, path in paths.items():
         series[name] = rollout_in_float64(lz.load_model(path), y0[0], ts)
     lz.plots.animate_pendulum(
@@ -657,13 +641,13 @@ def main(argv: list[str] | None = None) -> None:
     results_path = directory / f"{NAME}.json"
     started = time.perf_counter()
 
-    system = lz.systems.get("double_pendulum")
+    system = lz.systems.get(SYSTEM)
     stream = lz.StateStream(system)
     y0 = jax.vmap(system.sample_initial_state)(
         jax.random.split(jax.random.key(2020), config.initial_states)
     )
     ts = jnp.linspace(0.0, config.t_end, int(config.t_end * config.samples_per_unit_time) + 1)
-    truth = true_rollouts("double_pendulum", y0, ts)
+    truth = true_rollouts(SYSTEM, y0, ts)
 
     runs: list[dict] = []
     if (resume or figures_only) and results_path.exists():

@@ -642,6 +642,24 @@ def model_rollout(model, system, y0, ts, **kwargs) -> Float[Array, "*batch times
     return ys.reshape(*y0.shape[:-1], *ys.shape[-2:])
 
 
+def model_rollout_in_float64(model, system_name: str, y0, ts, **kwargs) -> np.ndarray:
+    """`model_rollout` of a model trained in float32, run in float64: the model and the named
+    system cast up, `y0` and `ts` too; `kwargs` go to `rollout` (tolerances, `max_steps`).
+
+    At a tolerance near 1e-7 a float32 solve sits at its rounding floor and its step size
+    collapses (a good model's rollout then stops at `max_steps`); in float64 the integration
+    error stays far below the model's own."""
+    with jax.enable_x64(True):
+        predicted = model_rollout(
+            cast_floating(model, jnp.float64),
+            systems.get(system_name),
+            jnp.asarray(np.asarray(y0), jnp.float64),
+            jnp.asarray(np.asarray(ts), jnp.float64),
+            **kwargs,
+        )
+        return np.asarray(predicted)
+
+
 def energy_scale(system, true_ys) -> float:
     """The normaliser of the energy discrepancy: the maximum potential energy where the system
     defines one (the double pendulum's 3 m g l), else the mean absolute true energy."""
