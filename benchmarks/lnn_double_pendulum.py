@@ -25,7 +25,13 @@ Recipes:
   nearly singular: without the prior the LNN sits on a plateau (L1 near 10) for tens of
   thousands of steps. `--ablation` measures each choice (one change at a time, 4000 steps).
 - `ours_10000_steps`, `ours_30000_steps`, `ours_width_64`, `ours_width_256` (LNN, seed 0
-  only): the budget curves, `ours` with fewer steps and, at 30000 steps, other widths.
+  only): the budget curves, `ours` with fewer steps and, at 30000 steps, other widths;
+- `paper_long` (LNN, seed 0 only): the paper's recipe for 120000 steps, about the training
+  time of `ours`, so that the two recipes compare at the same budget;
+- `paper_scaled` (LNN, seed 0 only): the same with the inputs scaled by the data
+  (`adapt=True`). Without scaling, velocities of order 10 enter the network raw and the
+  paper's LNN stays on its plateau (held-out L1 near 20, the size of q_tt itself) however
+  long it trains; with it, 3000 steps reach L1 4.3.
 
 Each training run gets the same number of optimizer steps within a recipe (`config.steps`), in
 float32 (about 1.5x faster than float64 on a CPU); the `seconds` column says what that cost.
@@ -47,15 +53,20 @@ Metrics:
   `max_steps`), summed over seeds; the energy metrics average the finite rollouts only, so a
   row with failures says so.
 
+`--timing` measures the training time per step of each recipe (`lnn_double_pendulum_timing`)
+and projects the full run's cost from it; run it on an otherwise idle machine.
+
 Full runs write `lnn_double_pendulum.json` after every (model, recipe, seed), marked
 `"partial": true` until the last one; `--resume` continues from it, and `--max-minutes` stops
-a run between results so that each invocation stays short. `--figures` redraws the figures and
-the GIF from the results file and the saved models, training nothing.
+a run between results so that each invocation stays short. `--figures` redraws the figures,
+the GIF and the budget table (`lnn_double_pendulum_budget.md`) from the results file and the
+saved models, training nothing.
 """
 
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -116,8 +127,12 @@ RECIPES = {
         mass_prior=True,
     ),
 }
-# The LNN's budget curves (seed 0 only): `ours` with fewer steps, and other widths.
+# The LNN's budget curves (seed 0 only): `ours` with fewer steps, and other widths; and the
+# paper's recipe given about the training time of `ours` (its 150000 steps), as published
+# and with its inputs scaled by the data (`adapt`).
 BUDGET_RECIPES = {
+    "paper_long": RECIPES["paper"],
+    "paper_scaled": dataclasses.replace(RECIPES["paper"], adapt=True),
     "ours_10000_steps": RECIPES["ours"],
     "ours_30000_steps": RECIPES["ours"],
     "ours_width_64": dataclasses.replace(RECIPES["ours"], width=64),
@@ -152,6 +167,9 @@ FULL = Config(
     steps={
         "ours": 150_000,
         "paper": 3_000,
+        # A step of the paper's 500 x 4 LNN at batch 32 takes about 1.2x one of `ours`.
+        "paper_long": 120_000,
+        "paper_scaled": 120_000,
         "ours_10000_steps": 10_000,
         "ours_30000_steps": 30_000,
         "ours_width_64": 30_000,
@@ -185,6 +203,7 @@ QUICK = Config(
     animation_seconds=1.0,
 )
 ABLATION_STEPS = 4000  # per variant of `--ablation`
+TIMING_STEPS = 2000  # `--timing` times this many steps (and twice as many) per recipe
 QUICK_RECIPES = {
     name: dataclasses.replace(recipe, width=16, depth=2) for name, recipe in RECIPES.items()
 }
@@ -543,6 +562,23 @@ def budget_figure(runs: list[dict], path: Path) -> None:
             marks["lnn"],
             label="LNN, 10000 / 30000 / 150000 steps",
         )
+    # The paper's recipe as published (3000 and 120000 steps) and with its inputs scaled.
+    paper_lines = (
+        ("the paper's recipe", ("paper", "paper_long"), "D--", "tab:purple"),
+        ("the paper's recipe, inputs scaled", ("paper_scaled",), "D", "tab:pink"),
+    )
+    for label, names, mark, colour in paper_lines:
+        paper = [seed0.get(("lnn", name)) for name in names]
+        paper = [r for r in paper if r is not None and r.get("energy_discrepancy_percent")]
+        if paper:
+            steps = " / ".join(str(r["steps"]) for r in paper)
+            by_time.plot(
+                [r["seconds"] / 60 for r in paper],
+                [r["energy_discrepancy_percent"] for r in paper],
+                mark,
+                color=colour,
+                label=f"LNN, {label} (500 x 4, batch 32), {steps} steps",
+            )
     top = 1e2  # a mean set by one blown-up rollout is drawn at the top, with its numbers
     for name in ("delan", "baseline", "hnn"):
         r = seed0.get((name, "ours"))
@@ -619,6 +655,68 @@ def draw(runs, system, y0, ts, truth, directory: Path, config: Config) -> None:
     animation(system, y0, directory, seconds=config.animation_seconds)
 
 
+def timing(args, quick: bool) -> None:
+    """Training time per step of each model's `ours` (and the LNN's `paper`) recipe, and what
+    the full run's steps cost at that rate: the budget figure's times were measured beside
+    other jobs, these on whatever the machine runs now (run it alone).
+
+    Two runs of `k` and `2 k` steps; their difference is `k` steps without compilation."""
+    k = 10 if quick else TIMING_STEPS
+    recipes = QUICK_RECIPES if quick else RECIPES
+    config = QUICK if quick else FULL
+    system = lz.systems.get(SYSTEM)
+    stream = lz.StateStream(system)
+    cores = os.cpu_count() or 1
+    rows = []
+    cases = [("lnn", "ours"), ("baseline", "ours"), ("lnn", "paper"), ("hnn", "ours")]
+    cases.append(("delan", "ours"))
+    if quick:
+        cases = cases[:2]  # a smoke run: two compilations per case
+    for model_name, recipe_name in cases:
+        seconds = [
+            train(model_name, recipes[recipe_name], 0, steps, system, stream)[2]
+            for steps in (k, 2 * k)
+        ]
+        per_step = max(seconds[1] - seconds[0], 0.0) / k
+        compile_seconds = max(seconds[0] - k * per_step, 0.0)
+        steps = config.steps[recipe_name]
+        projected = compile_seconds + steps * per_step
+        rows.append(
+            {
+                "model": model_name,
+                "recipe": recipe_name,
+                "batch_size": recipes[recipe_name].batch_size,
+                "ms_per_step": 1e3 * per_step,
+                "compile_seconds": compile_seconds,
+                "steps": steps,
+                "projected_minutes": projected / 60,
+                "projected_cpu_minutes": cores * projected / 60,
+            }
+        )
+        print(
+            f"{model_name} / {recipe_name}: {1e3 * per_step:.3g} ms per step, {steps} steps "
+            f"in {projected / 60:.3g} min ({cores} cores)",
+            flush=True,
+        )
+    directory = _common.output_dir(args, NAME)
+    _common.write_results(
+        directory,
+        f"{NAME}_timing",
+        args.mode,
+        {"system": SYSTEM, "timed_steps": [k, 2 * k], "cores": cores, "dtype": "float32"},
+        rows,
+        columns=list(rows[0]),
+        title="LNN paper: double pendulum, training time per step",
+        notes=[
+            f"Each recipe trains {k} and then {2 * k} steps on the paper's stream; the "
+            f"difference is {k} steps without compilation. `projected_minutes`: the full "
+            "run's steps at that rate plus one compilation; `projected_cpu_minutes`: the same "
+            f"times the machine's {cores} cores (the training uses all of them). Measured "
+            "with nothing else running.",
+        ],
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     resume = "--resume" in argv
@@ -628,12 +726,15 @@ def main(argv: list[str] | None = None) -> None:
         max_minutes = float(argv[index + 1])
         del argv[index : index + 2]
     run_ablation = "--ablation" in argv
+    run_timing = "--timing" in argv
     figures_only = "--figures" in argv
-    argv = [a for a in argv if a not in ("--resume", "--ablation", "--figures")]
+    argv = [a for a in argv if a not in ("--resume", "--ablation", "--timing", "--figures")]
     args = _common.parse_args(__doc__.splitlines()[0], argv)
     quick = args.mode == "quick"
     if run_ablation:
         return ablation(args, quick)
+    if run_timing:
+        return timing(args, quick)
     config = QUICK if quick else FULL
     recipes = QUICK_RECIPES if quick else RECIPES
     lz.enable_compilation_cache()
@@ -654,8 +755,11 @@ def main(argv: list[str] | None = None) -> None:
         runs = json.loads(results_path.read_text()).get("runs", [])
         print(f"resuming: {len(runs)} results already in {results_path}")
     if figures_only:
-        # Redraws the figures and the GIF from the results and saved models, training nothing.
+        # Redraws the figures, the GIF and the budget table from the results and the saved
+        # models, training nothing.
         draw(runs, system, y0, ts, truth, directory, config)
+        if config.seed_zero_only:
+            write_budget_table(directory, runs)
         return
     plan = [
         (model_name, recipe_name, seed)
@@ -705,6 +809,45 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {results_path} ({'complete' if finished else 'partial'}, {len(runs)} results)")
     if not finished:
         print(f"continue with: python benchmarks/{NAME}.py --full --resume")
+
+
+BUDGET_LABELS = {
+    "ours_10000_steps": "ours, 10000 steps",
+    "ours_30000_steps": "ours, 30000 steps",
+    "ours": "ours, 150000 steps",
+    "ours_width_64": "ours, width 64, 30000 steps",
+    "ours_width_256": "ours, width 256, 30000 steps",
+    "paper": "the paper's recipe (500 x 4, batch 32), 3000 steps",
+    "paper_long": "the paper's recipe (500 x 4, batch 32), 120000 steps",
+    "paper_scaled": "the paper's recipe with inputs scaled (adapt), 120000 steps",
+}
+
+
+def write_budget_table(directory: Path, runs: list[dict]) -> None:
+    """`lnn_double_pendulum_budget.md`: what a budget buys, the LNN's seed-0 runs of every
+    recipe side by side (the LNN page shows it)."""
+    seed0 = {r["recipe"]: r for r in runs if r["model"] == "lnn" and r["seed"] == 0}
+    rows = [
+        {
+            "LNN recipe": label,
+            "training minutes": seed0[name]["seconds"] / 60,
+            "held-out L1 of q_tt": seed0[name]["test_loss"],
+            "energy discrepancy at t = 100, %": seed0[name].get("energy_discrepancy_percent"),
+            "failed rollouts": seed0[name]["failed_rollouts"],
+        }
+        for name, label in BUDGET_LABELS.items()
+        if name in seed0
+    ]
+    if not rows:
+        return
+    text = (
+        "# LNN paper: double pendulum, what a budget buys\n\n"
+        "The LNN's seed-0 runs of `lnn_double_pendulum.json` (float32 training on the paper's "
+        "stream; energy discrepancy over 40 rollouts in float64). The minutes were measured "
+        "on 2 CPU cores that other jobs shared for most runs, so they are pessimistic; "
+        "`lnn_double_pendulum_timing.md` has times per step measured alone.\n\n"
+    )
+    _common.atomic_write_text(directory / f"{NAME}_budget.md", text + _common.markdown_table(rows))
 
 
 def write(directory, mode, config: Config, recipes, runs, *, partial: bool) -> None:
@@ -768,6 +911,8 @@ def write(directory, mode, config: Config, recipes, runs, *, partial: bool) -> N
     document["partial"] = partial
     document["runs"] = runs
     _common.atomic_write_text(path, json.dumps(document, indent=2, allow_nan=True) + "\n")
+    if config.seed_zero_only:
+        write_budget_table(directory, runs)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ Metrics, on held-out clean data (other initial states of the same distribution):
 - `failed_rollouts`: rollouts that did not reach the end (non-finite, or stopped at
   `max_rollout_steps`), summed over seeds.
 
+`--lnn-variants` trains only the LNN on one cell (no noise, all the data, seed 0), with and
+without the mass prior and with either initialisation (`robustness_lnn_variants.md`).
+
 Full runs write `robustness.json` after every (noise, fraction, model, seed), marked
 `"partial": true` until the last one: these results are the checkpoints. `--resume` continues
 from them, and `--max-minutes` stops a run between two results, so that a run can be sliced.
@@ -204,7 +207,17 @@ def training_set(data: Data, noise: float, fraction: float, kind: str) -> lz.Dat
 # Models and training ------------------------------------------------------------------------
 
 
-def build_model(model_name: str, config: Config, system, key):
+# The LNN's construction options; `--lnn-variants` trains it with each of `LNN_VARIANTS`.
+LNN_OPTIONS = {"init": "default", "mass_prior": True}
+LNN_VARIANTS = {
+    "ours: Equinox's initialisation, mass prior": LNN_OPTIONS,
+    "without the mass prior": {**LNN_OPTIONS, "mass_prior": False},
+    "the paper's initialisation, mass prior": {**LNN_OPTIONS, "init": "lnn"},
+    "the paper's initialisation, no prior": {"init": "lnn", "mass_prior": False},
+}
+
+
+def build_model(model_name: str, config: Config, system, key, lnn_options=None):
     sizes: dict[str, Any] = dict(
         width=config.width, depth=config.depth, activation=config.activation
     )
@@ -212,18 +225,11 @@ def build_model(model_name: str, config: Config, system, key):
     if model_name == "lnn":
         # Without checks a singular learned mass matrix gives a failed rollout, counted. The
         # mass prior (a free particle's kinetic energy added to the network's Lagrangian) keeps
-        # the learned mass matrix away from singular where the trajectories leave gaps: on the
-        # cell (noise 0, all data, seed 0) 0 of 16 rollouts failed with it, 11 without.
-        # Equinox's initialisation: on these small sets the paper's gave 9 failed.
-        return lz.models.LNN(
-            2,
-            key=key,
-            init="default",
-            mass_prior=True,
-            checks=False,
-            periodic=periodic,
-            **sizes,
-        )
+        # the learned mass matrix away from singular where the trajectories leave gaps, and on
+        # these small sets Equinox's initialisation does better than the paper's
+        # (`--lnn-variants` measures both).
+        options = LNN_OPTIONS if lnn_options is None else lnn_options
+        return lz.models.LNN(2, key=key, checks=False, periodic=periodic, **options, **sizes)
     if model_name == "baseline":
         return lz.models.Baseline(2, key=key, predict="acceleration", periodic=periodic, **sizes)
     if model_name == "hnn":
@@ -295,11 +301,18 @@ def evaluate(model, system, data: Data, config: Config) -> dict[str, Any]:
 
 
 def run_one(
-    model_name: str, noise: float, fraction: float, seed: int, config: Config, system, data
+    model_name: str,
+    noise: float,
+    fraction: float,
+    seed: int,
+    config: Config,
+    system,
+    data,
+    lnn_options=None,
 ) -> dict[str, Any]:
     model_key, fit_key = jax.random.split(jax.random.key(seed))
     model_key = jax.random.fold_in(model_key, MODELS.index(model_name))
-    model = build_model(model_name, config, system, model_key)
+    model = build_model(model_name, config, system, model_key, lnn_options)
     kind = "canonical" if model_name == "hnn" else "velocity"
     train = training_set(data, noise, fraction, kind)
     start = time.perf_counter()
@@ -473,8 +486,9 @@ def write(directory: Path, mode: str, config: Config, runs: list[dict], partial:
         "HNN's states are the noisy (q, q_t) mapped by p = dL/dq_t, its targets the exact "
         "(q_t, p_t)",
         "models": {
-            "lnn": "lz.models.LNN(init='default', mass_prior=True, checks=False, "
-            "periodic=(True, True))",
+            "lnn": "lz.models.LNN("
+            + "".join(f"{key}={value!r}, " for key, value in LNN_OPTIONS.items())
+            + "checks=False, periodic=(True, True))",
             "baseline": "lz.models.Baseline(predict='acceleration', periodic=(True, True))",
             "hnn": "lz.models.HNN(coordinates='canonical', periodic=(True, True))",
         },
@@ -525,8 +539,62 @@ def write(directory: Path, mode: str, config: Config, runs: list[dict], partial:
     return rows
 
 
+def lnn_variants(args, config: Config, system, data: Data) -> None:
+    """The LNN alone on one cell (no noise, all the data, seed 0), built each way of
+    `LNN_VARIANTS`: what the mass prior and the initialisation do on trajectory data."""
+    noise, fraction = config.noise_levels[0], config.fractions[-1]
+    variants = LNN_VARIANTS
+    if args.mode == "quick":
+        variants = dict(list(variants.items())[:2])  # a smoke run: with and without the prior
+    rows = []
+    for name, options in variants.items():
+        run = run_one("lnn", noise, fraction, 0, config, system, data, lnn_options=options)
+        rows.append(
+            {
+                "variant": name,
+                **options,
+                **{key: run[key] for key in ("test_loss_l1_acceleration", "failed_rollouts")},
+                "rollouts": run["rollouts"],
+                "energy_discrepancy_percent": run["energy_discrepancy_percent"],
+                "energy_discrepancy_median_percent": float(
+                    np.nanmedian(run["energy_discrepancy_percent_per_rollout"])
+                )
+                if run["failed_rollouts"] < run["rollouts"]
+                else math.nan,
+                "seconds": run["seconds"],
+            }
+        )
+        print(
+            f"{name}: L1 {run['test_loss_l1_acceleration']:.3g}, failed "
+            f"{run['failed_rollouts']}/{run['rollouts']}",
+            flush=True,
+        )
+    _common.write_results(
+        _common.output_dir(args, NAME),
+        f"{NAME}_lnn_variants",
+        args.mode,
+        {"noise_std": noise, "fraction": fraction, "seed": 0, **dataclasses.asdict(config)},
+        rows,
+        title="Robustness: the LNN's construction on trajectory data",
+        notes=[
+            f"The LNN of `robustness.py` on one cell (noise {noise:g}, fraction {fraction:g}, "
+            f"seed 0), {config.steps} steps, built each way; the metrics are those of "
+            "`robustness.md` (held-out L1 of q_tt, failed rollouts, energy discrepancy at "
+            f"t = {config.t_end_rollout:g}: mean and median over the finite rollouts).",
+        ],
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _common.parse_args(__doc__.splitlines()[0], argv, extra=_common.add_run_arguments)
+    def arguments(parser) -> None:
+        _common.add_run_arguments(parser)
+        parser.add_argument(
+            "--lnn-variants",
+            action="store_true",
+            help="train only the LNN, each way of LNN_VARIANTS, on one cell",
+        )
+
+    args = _common.parse_args(__doc__.splitlines()[0], argv, extra=arguments)
     quick = args.mode == "quick"
     config = QUICK if quick else FULL
     overrides = {"seeds": args.seeds, "steps": args.steps}
@@ -537,6 +605,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     system = lz.systems.get(SYSTEM)
     data = make_data(config)
+    if args.lnn_variants:
+        lnn_variants(args, config, system, data)
+        return 0
 
     runs = _common.previous_runs(args, results_path, steps=config.steps)
     # Seed by seed, so that a sliced run has every cell once before any twice.
