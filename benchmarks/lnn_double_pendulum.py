@@ -550,7 +550,7 @@ def budget_figure(runs: list[dict], path: Path) -> None:
     from matplotlib.figure import Figure
 
     seed0 = {(r["model"], r["recipe"]): r for r in runs if r["seed"] == 0}
-    fig = Figure(figsize=(9.0, 3.8), layout="constrained")
+    fig = Figure(figsize=(10.0, 5.6), layout="constrained")
     by_time, by_width = fig.subplots(1, 2)
     marks = {"lnn": "o-", "delan": "s", "baseline": "^", "hnn": "v"}
     timed = [seed0.get(("lnn", name)) for name in ("ours_10000_steps", "ours_30000_steps", "ours")]
@@ -594,7 +594,10 @@ def budget_figure(runs: list[dict], path: Path) -> None:
     by_time.set_ylabel("energy discrepancy at t = 100, %")
     by_time.set_yscale("log")
     by_time.set_ylim(1e-3, 2 * top)
-    by_time.legend(fontsize="small")
+    # Below both panels: inside, the legend would hide the curves.
+    fig.legend(
+        *by_time.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small"
+    )
     by_time.grid(alpha=0.3, which="both")
     sized = [
         seed0.get(("lnn", name))
