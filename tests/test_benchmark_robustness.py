@@ -23,7 +23,7 @@ def test_quick_mode_writes_every_cell(tmp_path):
     cells = {(row["model"], row["noise_std"], row["fraction"]) for row in document["rows"]}
     assert cells == {
         (model, noise, fraction)
-        for model in ("lnn", "baseline", "hnn")
+        for model in ("lnn", "lnn_prior", "baseline", "hnn")
         for noise in config["noise_levels"]
         for fraction in config["fractions"]
     }
