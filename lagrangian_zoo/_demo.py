@@ -50,14 +50,15 @@ class DemoSettings:
     width: int = 64
     depth: int = 3
     batch_size: int = 256
-    # The same compute budget for every model, about 85 s each on 2 quiet CPU cores in
-    # float32, so that the whole demo fits in 5 minutes (4 min 44 s measured): an LNN step
-    # (Hessian-vector products of the network) costs about 6x a baseline's and 5x an HNN's
-    # (measured alone: 31000 LNN steps in 86 s, 190000 baseline steps in 85 s, 152000 HNN
-    # steps in 81 s).
-    lnn_steps: int = 31000
-    baseline_steps: int = 190000
-    hnn_steps: int = 152000
+    # The same compute budget for every model, about 80 s each on 2 quiet CPU cores in
+    # float32, so that the whole demo fits in 5 minutes with a margin (4 min 40 s measured;
+    # with 31000 / 190000 / 152000 steps `make demo` on a fresh clone took 5 min 3 s): an LNN
+    # step (Hessian-vector products of the network) costs about 6x a baseline's and 5x an
+    # HNN's (measured alone: 27000 LNN steps in 82 s, 165000 baseline steps in 82 s, 135000
+    # HNN steps in 80 s).
+    lnn_steps: int = 27000
+    baseline_steps: int = 165000
+    hnn_steps: int = 135000
     learning_rate: float = 3e-3
     gradient_clip: float = 1.0
     # The LNN's mass prior (`LNN(mass_prior=True)`), as in the benchmarks' `ours` recipe.
