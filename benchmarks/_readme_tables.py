@@ -111,9 +111,8 @@ README_RECIPES = ("ours", "paper", "paper_long", "paper_scaled")
 
 
 def lnn_double_pendulum(data: Mapping[str, Any]) -> str:
-    header = ["model", "recipe", "steps", "seeds", "held-out L1", "energy discrepancy (mean)"]
-    header += ["median"]
-    header += ["failed rollouts", "published"]
+    header = ["model", "recipe", "steps", "seeds", "held-out L1"]
+    header += ["energy discrepancy (mean)", "median", "failed rollouts", "published"]
     rows = [
         [
             row["model"],
