@@ -1,6 +1,6 @@
 """The README's results tables, built from the committed results files.
 
-The README shows a short table per paper reproduction between two markers,
+The README shows a short table per paper's experiment between two markers,
 
     <!-- readme table: hnn_tasks -->
     ...
@@ -179,6 +179,81 @@ def pixel_pendulum(data: Mapping[str, Any]) -> str:
     return _block(intro, data, header, rows)
 
 
+# The goals table: each goal is (results file, the row's keys, the metric, its target or the
+# column holding the published number, what the target is). Lower is better for every metric.
+_GOALS = (
+    *(
+        ("hnn_tasks", {"task": task, "model": "hnn", "recipe": recipe}, metric, published, label)
+        for task in ("spring", "pendulum", "real_pendulum", "two_body")
+        for recipe in ("paper", "ours")
+        for metric, published, label in (
+            ("energy_mse", "published_energy_mse", "published (HNN README)"),
+            ("energy_mse_long", "published_energy_mse_long", "published (spring notebook)"),
+        )
+    ),
+    *(
+        ("pixel_pendulum", {"model": "hnn", "recipe": recipe}, m, f"published_{m}", "published")
+        for recipe in ("paper", "rk4")
+        for m in ("test_loss", "energy_mse")
+    ),
+    *(
+        (
+            "lnn_double_pendulum",
+            {"model": "lnn", "recipe": recipe},
+            "energy_discrepancy_percent",
+            "published_energy_discrepancy_percent",
+            "published",
+        )
+        for recipe in ("paper", "paper_scaled", "ours")
+    ),
+    ("lnn_double_pendulum", {"model": "lnn", "recipe": "ours"}, "energy_discrepancy_percent", 0.05,
+     "the project's goal"),
+)  # fmt: skip
+
+
+def goals(results: Path) -> str:
+    """Every goal the README's tables speak of, met or missed, read from the results files."""
+    header = ["experiment", "case", "metric", "ours", "target", "status"]
+    rows, files = [], {}
+    for name, keys, metric, target, label in _GOALS:
+        data = files.setdefault(name, _load(name, results))
+        row = next((r for r in data["rows"] if all(r.get(k) == v for k, v in keys.items())), None)
+        if row is None:
+            status, value, bound = "not run", None, target if isinstance(target, float) else None
+        else:
+            bound = target if isinstance(target, float) else row.get(target)
+            if bound is None:
+                continue  # no published number for this metric
+            value = row.get(metric)
+            failed = row.get("failures") or row.get("failed_rollouts") or 0
+            # A goal is met by a number at or below it with no failed rollout behind it: a
+            # mean over the survivors says nothing of the rollouts that failed.
+            met = isinstance(value, (int, float)) and math.isfinite(value) and value <= bound
+            status = "met" if met and not failed else "missed"
+            if failed:
+                status += f" ({failed} failed)"
+        rows.append(
+            [
+                f"`{name}`",
+                ", ".join(keys.values()),
+                metric,
+                _number(value),
+                f"{_number(bound)}, {label}",
+                f"**{status}**" if status.startswith("missed") else status,
+            ]
+        )
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    met = sum(row[-1].startswith("met") for row in rows)
+    intro = (
+        f"Each published number and project goal the tables above are measured against: {met} of "
+        f"{len(rows)} met, from the committed results files. Lower is better everywhere. The "
+        'papers give no spread, so a number at or below the target is "met", never '
+        '"reproduced"; a missed goal stays in this list until a run meets it.'
+    )
+    return intro + "\n\n" + "\n".join(lines) + "\n"
+
+
 TABLES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "hnn_tasks": hnn_tasks,
     "lnn_double_pendulum": lnn_double_pendulum,
@@ -191,8 +266,11 @@ def render(text: str, results: Path = RESULTS_DIR) -> str:
 
     def replace(match: re.Match) -> str:
         name = match.group("name")
+        if name == "goals":
+            return match.group(1) + goals(results) + match.group(4)
         if name not in TABLES:
-            raise SystemExit(f"_readme_tables: unknown table {name!r}; known: {sorted(TABLES)}")
+            known = sorted([*TABLES, "goals"])
+            raise SystemExit(f"_readme_tables: unknown table {name!r}; known: {known}")
         return match.group(1) + TABLES[name](_load(name, results)) + match.group(4)
 
     return _BLOCK.sub(replace, text)

@@ -1,4 +1,4 @@
-"""The Hamiltonian Neural Networks paper's tasks, reproduced and compared with published numbers.
+"""The Hamiltonian Neural Networks paper's tasks, rerun and compared with published numbers.
 
 Tasks (generated as Greydanus et al. 2019 describe them; see the `TASKS` settings below):
 `spring`, `pendulum` (50 noisy trajectories, first half train, second half test),

@@ -327,3 +327,38 @@ def test_readme_tables_are_rebuilt_from_the_results(tmp_path, monkeypatch):
     assert "**Partial run**" in rendered
     with pytest.raises(SystemExit, match="unknown table 'nope'"):
         tables.render("<!-- readme table: nope -->\n<!-- end readme table -->", tmp_path)
+
+
+def test_the_goals_table_says_met_or_missed_from_the_results(tmp_path, monkeypatch):
+    tables = _readme_tables(monkeypatch)
+    hnn_rows = [
+        # met on one protocol, missed on the other
+        {"task": "spring", "model": "hnn", "recipe": "ours", "energy_mse": 2.0e-5,
+         "published_energy_mse": 2.57e-5, "energy_mse_long": 5.0e-4,
+         "published_energy_mse_long": 3.84e-4, "failures": 0},
+        # under the target, but 2 rollouts failed: met with its failures shown
+        {"task": "pendulum", "model": "hnn", "recipe": "ours", "energy_mse": 1.0e-6,
+         "published_energy_mse": 2.87e-5, "failures": 2},
+    ]  # fmt: skip
+    lnn_rows = [{"model": "lnn", "recipe": "ours", "energy_discrepancy_percent": 0.06,
+                 "published_energy_discrepancy_percent": 0.4, "failed_rollouts": 0}]  # fmt: skip
+    for name, rows in (("hnn_tasks", hnn_rows), ("lnn_double_pendulum", lnn_rows),
+                       ("pixel_pendulum", [])):  # fmt: skip
+        (tmp_path / f"{name}.json").write_text(json.dumps({"rows": rows}))
+    table = tables.goals(tmp_path)
+    lines = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("| `")
+    ]
+    status = {tuple(cells[1:3]): cells[-1] for cells in lines if cells[1] != "lnn, ours"}
+    assert status[("spring, hnn, ours", "energy_mse")] == "met"
+    assert status[("spring, hnn, ours", "energy_mse_long")] == "**missed**"
+    assert status[("pendulum, hnn, ours", "energy_mse")] == "**missed (2 failed)**"
+    # A case with no results row is listed as not run, not dropped.
+    assert status[("spring, hnn, paper", "energy_mse")] == "not run"
+    # 0.06 % is below the published 0.4 % and above the project's 0.05 %.
+    lnn = {cells[4]: cells[-1] for cells in lines if cells[1] == "lnn, ours"}
+    assert lnn == {"0.4, published": "met", "0.05, the project's goal": "**missed**"}
+    met = sum(cells[-1] == "met" for cells in lines)
+    assert met == 2 and f"{met} of {len(lines)} met" in table
