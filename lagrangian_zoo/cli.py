@@ -3,16 +3,22 @@
 Every mistake a user can make (an unknown system, model or setting, a missing file, a value out
 of range) ends the command with exit code 2 and one line on standard error that starts with
 `error:`, never a traceback. A computation that fails on valid input (a diverging training, a
-solver that gives up) ends with exit code 1, the same way.
+solver that gives up) ends with exit code 1, the same way. Any other error is a bug, of the
+library or of what it runs on, and shows its traceback; `--debug` shows the traceback of every
+error, with the same exit codes.
 """
 
 import difflib
+import dis
 import functools
+import inspect
 import json
 import math
+import os
 import re
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any, no_type_check
 
@@ -21,17 +27,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 
 console = Console()
 err_console = Console(stderr=True)
 
-# Mistakes in what the user asked for: exit code 2, like a usage error.
-_USER_ERRORS = (ValueError, TypeError, KeyError, OSError)
-# Failures of a computation that was asked for correctly: exit code 1.
-_RUN_ERRORS = (FloatingPointError, RuntimeError)
+# The kinds of error that the library's checks of their arguments raise.
+_CHECK_ERRORS = (ValueError, TypeError, KeyError)
 _EQUINOX_MESSAGE = re.compile(r"EquinoxRuntimeError: (.+)")
+_PACKAGE = str(Path(__file__).resolve().parent) + os.sep
 
 
 def _error(message: str, code: int):
@@ -53,6 +58,49 @@ def _first_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.strerror}: {error.filename!r}."
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _raised_by_a_check(error: BaseException) -> bool:
+    """Whether `error` comes from a `raise` statement of this package: one of its checks refused
+    what it was given, with a message written for the user.
+
+    The same kinds of error raised by Python itself inside the package (a call with the wrong
+    arguments, a missing key) or by a dependency are bugs, not the user's mistakes.
+    """
+    traceback_ = error.__traceback__
+    if traceback_ is None:
+        return False
+    while traceback_.tb_next is not None:
+        traceback_ = traceback_.tb_next
+    code = traceback_.tb_frame.f_code
+    if not str(Path(code.co_filename).resolve()).startswith(_PACKAGE):
+        return False
+    # RAISE_VARARGS with an argument is `raise X` or `raise X from Y`; a bare `raise` keeps
+    # the traceback of where the error was first raised, which this frame then is not.
+    instruction = next(
+        (i for i in dis.get_instructions(code) if i.offset == traceback_.tb_lasti), None
+    )
+    return (
+        instruction is not None and instruction.opname == "RAISE_VARARGS" and bool(instruction.arg)
+    )
+
+
+def _exit_code(error: Exception) -> int | None:
+    """2 for a mistake of the user, 1 for a computation that failed on valid input, `None` for
+    a bug."""
+    if isinstance(error, OSError):
+        # A missing file, a folder that cannot be written: the user's files, named in the
+        # message, whoever raised it.
+        return 2
+    if isinstance(error, FloatingPointError):
+        return 1
+    if isinstance(error, RuntimeError) and _EQUINOX_MESSAGE.search(str(error)):
+        # A check inside compiled code (equinox.error_if) that failed: the library's own
+        # message about the computation, such as a solver that ran out of steps.
+        return 1
+    if isinstance(error, _CHECK_ERRORS) and _raised_by_a_check(error):
+        return 2
+    return None
 
 
 class _OneLineErrors(TyperGroup):
@@ -117,12 +165,17 @@ def _friendly(command):
             return command(*args, **kwargs)
         except typer.Exit:
             raise
-        except tomllib.TOMLDecodeError as error:
-            raise _error(f"the --config file is not valid TOML: {error}", 2) from None
-        except _USER_ERRORS as error:
-            raise _error(_first_line(error), 2) from None
-        except _RUN_ERRORS as error:
-            raise _error(_first_line(error), 1) from None
+        except Exception as error:
+            if isinstance(error, tomllib.TOMLDecodeError):
+                code, message = 2, f"the --config file is not valid TOML: {error}"
+            else:
+                code, message = _exit_code(error), _first_line(error)
+            if code is None:
+                raise  # a bug: its traceback is what a report of it needs
+            if _settings["debug"]:
+                traceback.print_exception(error)
+                raise typer.Exit(code) from None
+            raise _error(message, code) from None
         except KeyboardInterrupt:
             note = (
                 ": the last checkpoint is kept; continue with --resume"
@@ -135,8 +188,8 @@ def _friendly(command):
     return wrapper
 
 
-# Set by the `--no-compilation-cache` option before a command runs.
-_settings = {"compilation_cache": True}
+# Set by the options `--no-compilation-cache` and `--debug` before a command runs.
+_settings = {"compilation_cache": True, "debug": False}
 
 
 @app.callback()
@@ -148,9 +201,78 @@ def _options(
             help="Reuse compiled programs across runs (cache: ~/.cache/lagrangian_zoo).",
         ),
     ] = True,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the traceback of every error, not only of a bug (for a bug report).",
+        ),
+    ] = False,
 ) -> None:
     """Learn the dynamics of physical systems with networks that respect physics."""
     _settings["compilation_cache"] = compilation_cache
+    _settings["debug"] = debug
+
+
+# `${models}` in a help text: the registered models; `${demo.lnn_steps}`: a setting of the
+# demo; `${train.steps}`: a default of `train` (see `_quoted`).
+_QUOTE = re.compile(r"\$\{(\w+)(?:\.(\w+))?\}")
+
+
+def _either(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def _quoted(match: re.Match) -> str:
+    """What a `${...}` field of a help text stands for, read from the code."""
+    what, setting = match.groups()
+    if what == "models":
+        from .models import names
+
+        return _either(names())
+    if what == "systems":
+        from .systems import names
+
+        return _either(names())
+    if what == "activations":
+        from .models import ACTIVATIONS
+
+        return ", ".join(ACTIVATIONS)
+    if what == "demo" and setting is not None:
+        from ._demo import DemoSettings
+
+        return str(getattr(DemoSettings(), setting))
+    if what == "train" and setting is not None:
+        from ._experiment import TrainConfig
+
+        return str(getattr(TrainConfig(), setting))
+    raise ValueError(f"a help text quotes {match.group(0)!r}, which names nothing in the code.")
+
+
+def help_from_code(text: str) -> str:
+    """`text` with its `${...}` fields filled in from the code (see `_quoted`)."""
+    return _QUOTE.sub(_quoted, text)
+
+
+class _HelpFromCode(TyperCommand):
+    """A command whose help quotes the code (the registered models, the demo's step counts),
+    so that it cannot fall behind it.
+
+    The fields are filled in when the help is shown, not when the command is built: the
+    registries import JAX, which every other use of the command line (and `lagrangian-zoo
+    --help`) would then wait for.
+    """
+
+    def format_help(self, ctx, formatter) -> None:
+        if self.help:
+            # One line per paragraph: the quoted names and numbers change the lengths of the
+            # lines they are in, so the paragraphs are wrapped anew, to the terminal's width.
+            paragraphs = inspect.cleandoc(help_from_code(self.help)).split("\n\n")
+            self.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+        for param in self.params:
+            if getattr(param, "help", None):
+                param.help = help_from_code(param.help)
+        super().format_help(ctx, formatter)
 
 
 def _setup_precision(float64: bool) -> None:
@@ -218,10 +340,12 @@ def systems() -> None:
     console.print(table)
 
 
-@app.command()
+@app.command(cls=_HelpFromCode)
 @_friendly
 def generate(
-    system: Annotated[str, typer.Option(help="System name (see `lagrangian-zoo systems`).")],
+    system: Annotated[
+        str, typer.Option(help="The system: ${systems} (see `lagrangian-zoo systems`).")
+    ],
     out: Annotated[Path, typer.Option(help="Output .npz file.")],
     trajectories: Annotated[int, typer.Option(min=1)] = 100,
     t_end: Annotated[float, typer.Option(help="Final time of each trajectory.")] = 3.0,
@@ -277,7 +401,7 @@ _TRAIN_SETTINGS = (
 )  # fmt: skip
 
 
-@app.command()
+@app.command(cls=_HelpFromCode)
 @_friendly
 # Typer hands `ctx` over as its vendored click Context, not the `typer.Context` subclass the
 # annotation names (which Typer needs to see): runtime type checkers would refuse the call.
@@ -287,7 +411,7 @@ def train(
     model: Annotated[
         str,
         typer.Option(
-            help="baseline, hnn, lnn or delan.",
+            help="The model to train: ${models}.",
             rich_help_panel=_MODEL,
         ),
     ] = "lnn",
@@ -310,14 +434,14 @@ def train(
     activation: Annotated[
         str | None,
         typer.Option(
-            help="softplus, tanh, ... (an LNN needs a curved one); by default the model's own.",
+            help="${activations} (an LNN needs a curved one); by default the model's own.",
             rich_help_panel=_MODEL,
         ),
     ] = None,
     system: Annotated[
         str,
         typer.Option(
-            help="System to learn (see `lagrangian-zoo systems`).",
+            help="The system to learn: ${systems} (see `lagrangian-zoo systems`).",
             rich_help_panel=_DATA,
         ),
     ] = "double_pendulum",
@@ -445,11 +569,12 @@ def train(
 ) -> None:
     """Train a model on a system; writes the model (model.lzm), history and config to OUT.
 
-    The defaults (an LNN of width 128 and depth 3 learning the double pendulum from 2000
-    batches of 256 fresh states) finish in a minute or two on a 2-core laptop CPU; the
-    summary scores the model on held-out states beside the score of predicting zero. To scale up,
-    raise --steps (the demo trains the LNN for 7000), --batch-size, or the network to the LNN
-    paper's --width 500 --depth 4 (hours on a CPU; a GPU makes it minutes).
+    The defaults (an LNN of width ${train.width} and depth ${train.depth} learning the double
+    pendulum from ${train.steps} batches of ${train.batch_size} fresh states) finish in a minute
+    or two on a 2-core laptop CPU; the summary scores the model on held-out states beside the
+    score of predicting zero. To scale up, raise --steps (the demo trains the LNN for
+    ${demo.lnn_steps}), --batch-size, or the network to the LNN paper's --width 500 --depth 4
+    (hours on a CPU; a GPU makes it minutes).
 
     With `--data FILE`, the dataset's system, parameters, trajectories, noise and times are the
     run's: a setting that contradicts the file is refused.
@@ -485,7 +610,11 @@ def evaluate(
     t_end: Annotated[float | None, typer.Option(help="Rollout horizon.")] = None,
     seed: int = 123,
 ) -> None:
-    """Roll out a trained model against the truth and report the metrics (JSON)."""
+    """Roll out a trained model against the truth and report the metrics (JSON).
+
+    The valid prediction time is shown with the horizon (--t-end, by default the run's), the
+    most it can be: a rollout that never leaves the truth scores the horizon.
+    """
     from ._experiment import evaluate_run
 
     _setup_precision(True)
@@ -494,7 +623,11 @@ def evaluate(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result["metrics"].items():
-        table.add_row(key, f"{value:.4g}")
+        text = f"{value:.4g}"
+        if key == "valid_prediction_time":
+            # Capped by the horizon: a time equal to it means no rollout left the truth.
+            text += f" of {result['t_end']:.4g} (the horizon)"
+        table.add_row(key, text)
     console.print(table)
     console.print(f"wrote {run / 'evaluation.json'}")
 
@@ -580,14 +713,20 @@ def benchmark(
         raise _error(f"benchmark {name!r} failed with exit code {code}.", 1)
 
 
-@app.command()
+@app.command(cls=_HelpFromCode)
 @_friendly
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/demo"),
     seed: int = 0,
     quick: Annotated[bool, typer.Option(help="A tiny smoke run (seconds), for tests.")] = False,
 ) -> None:
-    """Train a baseline, an HNN and an LNN on the double pendulum and compare them."""
+    """Train a baseline, an HNN and an LNN on the double pendulum and compare them.
+
+    The three train for about the same time, on batches of ${demo.batch_size} fresh states: the
+    LNN for ${demo.lnn_steps} steps, the HNN for ${demo.hnn_steps} and the baseline for
+    ${demo.baseline_steps}; their rollouts from ${demo.initial_states} initial states, to t =
+    ${demo.t_end}, are scored against the truth.
+    """
     from ._demo import run_demo
 
     _setup_precision(True)

@@ -15,11 +15,12 @@ import time
 
 import jax
 import jax.numpy as jnp
+import jaxtyping
 import lagrangian_zoo as lz
 import numpy as np
 import pytest
 import typer
-from lagrangian_zoo.cli import app
+from lagrangian_zoo.cli import app, help_from_code
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -175,6 +176,18 @@ def test_evaluate_writes_metrics(run):
     assert "rollout_mse" in result.stdout
 
 
+def test_evaluate_prints_the_valid_time_with_its_horizon(run):
+    out, _ = run
+    result = invoke("evaluate", "--run", out, "--trajectories", "1", "--t-end", T_END)
+    assert result.exit_code == 0, result.output
+    shown = re.search(r"valid_prediction_time\W+(\S+) of (\S+) \(the horizon\)", result.stdout)
+    assert shown, result.stdout
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert float(shown.group(2)) == evaluation["t_end"] == float(T_END)
+    valid_time = evaluation["metrics"]["valid_prediction_time"]
+    assert float(shown.group(1)) == pytest.approx(valid_time, rel=1e-3)
+
+
 def test_animate_writes_a_gif(run):
     out, _ = run
     result = invoke("animate", "--run", out, "--t-end", T_END)
@@ -271,6 +284,67 @@ def test_bad_arguments_give_one_error_line(workspace, tmp_path, args, words):
     result = invoke(*args)
     assert_one_line_error(result, 2, words)
     assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_a_type_error_of_a_library_check_gives_one_error_line(tmp_path, monkeypatch):
+    # A TypeError, as a bug's would be, but raised by DeLaN's check of its arguments. As users
+    # run it: without the tests' runtime type checking, which would refuse the value first.
+    monkeypatch.setattr(jaxtyping.config, "jaxtyping_disable", True)
+    config = tmp_path / "epsilon.toml"
+    config.write_text("model_kwargs = {epsilon = 'small'}\n")
+    args = ["--system", "spring", "--model", "delan", "--width", "8", "--depth", "1"]
+    result = invoke("train", *args, "--config", config, "--out", tmp_path / "out")
+    assert_one_line_error(result, 2, r"DeLaN: `epsilon` must be a float, got 'small'\.")
+    assert not (tmp_path / "out").exists()
+
+
+def _raise_boom(*args, **kwargs):
+    raise TypeError("boom")  # as a dependency of the library would
+
+
+@pytest.mark.parametrize(
+    "patch, last_line",
+    [
+        # A function the command calls fails.
+        (("lagrangian_zoo._experiment", "evaluate_run", _raise_boom), "TypeError: boom"),
+        # Python itself raises, inside the library: a call of something that is no function...
+        (
+            ("lagrangian_zoo._experiment", "_load_run", None),
+            "TypeError: 'NoneType' object is not callable",
+        ),
+        # ... and a key the command looks up that the result lacks.
+        (
+            ("lagrangian_zoo._experiment", "evaluate_run", lambda *a, **k: {}),
+            "KeyError: 'metrics'",
+        ),
+    ],
+)
+def test_a_bug_shows_its_traceback(tmp_path, monkeypatch, capsys, patch, last_line):
+    module, name, value = patch
+    monkeypatch.setattr(f"{module}.{name}", value)
+    # Typer's app() installs its exception hook; the monkeypatch restores the test's.
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    # The console script's way (app() with the arguments of sys.argv), not the test runner's.
+    with pytest.raises(Exception) as raised:
+        app(["evaluate", "--run", str(tmp_path)], prog_name="lagrangian-zoo")
+    assert type(raised.value).__name__ == last_line.split(":")[0]
+    # What Python shows of an error that leaves the program.
+    sys.excepthook(raised.type, raised.value, raised.tb)
+    shown = capsys.readouterr().err
+    assert shown.startswith("Traceback (most recent call last):"), shown
+    assert shown.strip().splitlines()[-1] == last_line
+    assert "error:" not in shown
+
+
+def test_debug_shows_the_traceback_of_a_mistake_too(tmp_path):
+    args = ["train", "--loss", "l3", "--out", tmp_path / "out"]
+    result = invoke("--debug", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Traceback (most recent call last):"), result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "ValueError: `loss` must be one of l2, l1, got 'l3'.", last
+    assert_one_line_error(invoke(*args), 2, r"`loss` must be one of l2, l1, got 'l3'")
+    assert not (tmp_path / "out").exists()
 
 
 def test_evaluate_of_an_unfinished_run_says_to_resume(tmp_path):
@@ -437,6 +511,7 @@ def test_every_help_text_is_shown_as_written(command):
     # command's, every option's) must come out whole.
     shown = _help(*command)
     assert "()" not in shown and "( " not in shown, shown
+    assert "${" not in shown, shown  # every quote of the code filled in
     group = typer.main.get_command(app)
     cli_command = group.commands[command[0]] if command else group
     texts = [p.help for p in cli_command.params if getattr(p, "help", None)]
@@ -444,7 +519,7 @@ def test_every_help_text_is_shown_as_written(command):
         texts += [paragraph for paragraph in cli_command.help.split("\n\n")]
     assert texts
     for text in texts:
-        written = _collapsed(text.replace("\\[", "["))
+        written = _collapsed(help_from_code(text).replace("\\[", "["))
         assert written in _collapsed(shown), f"{written!r} is not shown whole"
 
 
@@ -454,6 +529,52 @@ def test_generate_help_shows_the_state_layouts():
 
 def _option_line(shown: str, option: str) -> str:
     return next(line for line in shown.splitlines() if re.search(rf"│ +{option}\b", line))
+
+
+def _names(listed: str) -> list[str]:
+    """The names of "a, b or c"."""
+    return re.split(r", | or ", listed)
+
+
+def test_help_lists_the_models_and_systems_of_the_registries(monkeypatch):
+    from lagrangian_zoo.models import _registry
+
+    # A model registered now is listed: the help is read from the registry, not typed.
+    monkeypatch.setitem(_registry.MODELS, "toy", lz.models.Baseline)
+    shown = _help("train")
+    listed = re.search(
+        r"The model to train: (.+?)\. +\[default: lnn\]", _option_line(shown, "--model")
+    )
+    assert listed, _option_line(shown, "--model")
+    assert sorted(_names(listed.group(1))) == sorted(lz.models.names())
+    assert {"lgn", "toy"} <= set(lz.models.names())
+    line = _option_line(shown, "--activation")
+    assert ", ".join(lz.models.ACTIVATIONS) + " (an LNN needs a curved one)" in line
+    for command in ("train", "generate"):
+        text = _collapsed(_help(command))
+        listed = re.search(
+            r"The system(?: to learn)?: (.+?) \(see `lagrangian-zoo systems`\)", text
+        )
+        assert listed, text
+        assert sorted(_names(listed.group(1))) == sorted(lz.systems.names())
+
+
+def test_help_quotes_the_demo_settings(monkeypatch):
+    import lagrangian_zoo._demo as demo
+
+    settings = demo.DemoSettings()
+    assert f"the demo trains the LNN for {settings.lnn_steps})" in _collapsed(_help("train"))
+    steps = (
+        f"the LNN for {settings.lnn_steps} steps, the HNN for {settings.hnn_steps} and the "
+        f"baseline for {settings.baseline_steps};"
+    )
+    assert steps in _collapsed(_help("demo"))
+    # Other settings of the demo: other numbers in its help.
+    monkeypatch.setattr(
+        demo, "DemoSettings", lambda: dataclasses.replace(settings, lnn_steps=12345)
+    )
+    assert "the demo trains the LNN for 12345)" in _collapsed(_help("train"))
+    assert "the LNN for 12345 steps" in _collapsed(_help("demo"))
 
 
 def test_train_help_shows_every_default_and_how_long_they_take():
