@@ -14,7 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real, Shaped
 
 from ._io import atomic_write, is_prng_key, key_data, library_version
 from ._mechanics import momenta, split_state
@@ -339,7 +339,9 @@ def parameters_of(system: Any) -> dict[str, Any]:
 
 
 def _system_name(system: Any) -> str:
-    return str(getattr(system, "name", type(system).__name__))
+    # A plain function is named by its own name, not by the type "function".
+    default = getattr(system, "__name__", type(system).__name__)
+    return str(getattr(system, "name", default))
 
 
 def _check_key(key: Any) -> None:
@@ -371,12 +373,56 @@ def to_canonical(system, ys, dys):
     return y.reshape(ys.shape), dy.reshape(dys.shape)
 
 
+def _check_initial_states(y0: Any, source: str) -> Array:
+    """`y0` as a float array of shape `(trajectories, 2n)` of finite states."""
+    try:
+        states = jnp.asarray(y0)
+    except TypeError as error:
+        raise TypeError(f"{source} must be an array of states, got {y0!r} ({error}).") from None
+    if not jnp.issubdtype(states.dtype, jnp.floating):
+        raise TypeError(
+            f"{source} must hold real floating-point states, got dtype {states.dtype}; convert "
+            "it first, e.g. jnp.asarray(y0, dtype=float)."
+        )
+    if states.ndim != 2 or states.shape[0] == 0 or states.shape[1] == 0 or states.shape[1] % 2:
+        hint = " (for one trajectory, pass y0[None])" if states.ndim == 1 else ""
+        raise ValueError(
+            f"{source} must have shape (trajectories, 2n): one state [q, q_t] of even length "
+            f"per trajectory{hint}, got shape {states.shape}."
+        )
+    if isinstance(states, jax.core.Tracer):
+        return eqx.error_if(states, ~jnp.all(jnp.isfinite(states)), f"{source} must be finite.")
+    finite = np.isfinite(np.asarray(states)).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise ValueError(
+            f"{source} must be finite, but {int((~finite).sum())} of {states.shape[0]} states "
+            f"are not; the first, number {row}, is {np.asarray(states[row]).tolist()}."
+        )
+    return states
+
+
+def _check_field_shape(system: Callable, states: Array, source: str) -> None:
+    """Refuses a state size that the vector field does not map to a derivative of its shape."""
+    state = jax.ShapeDtypeStruct(states.shape[1:], states.dtype)
+    time = jax.ShapeDtypeStruct((), states.dtype)
+    out = jax.eval_shape(lambda t, y: system(t, y, None), time, state)
+    if getattr(out, "shape", None) != state.shape:
+        raise ValueError(
+            f"`system` maps a state of shape {state.shape} ({source}) to dy/dt of shape "
+            f"{getattr(out, 'shape', None)}; the states must be [q, q_t] of the system's "
+            "2n entries."
+        )
+
+
 def generate_dataset(
     system: Callable,
     key: PRNGKeyArray,
     *,
-    trajectories: int,
+    trajectories: int | None = None,
     ts: Real[ArrayLike, " times"],
+    y0: Shaped[ArrayLike, "*_batch _state"] | None = None,
+    sampler: Callable[[PRNGKeyArray], Float[Array, " state"]] | None = None,
     noise_std: float = 0.0,
     coordinates: str = "velocity",
     solver: str = "tsit5",
@@ -384,21 +430,30 @@ def generate_dataset(
     atol: float = 1e-10,
     max_steps: int | None = None,
 ) -> Dataset:
-    r"""Trajectories of a system from its distribution of initial states, with exact derivatives.
+    r"""Trajectories of a system from its initial states, with exact derivatives.
 
-    Initial states come from `system.sample_initial_state` (one key per trajectory); all
-    trajectories are integrated by one batched [`lagrangian_zoo.rollout`][], and the targets
-    are the system's exact vector field on the clean states. Gaussian noise of standard
-    deviation `noise_std` is then added to the states only, as in the HNN paper (noise on $q$
-    and $p$, derivatives exact).
+    The initial states are `y0` when given, else draws of `sampler`, else draws of the
+    system's own `system.sample_initial_state` (one key per trajectory). All trajectories are
+    integrated by one batched [`lagrangian_zoo.rollout`][], and the targets are the system's
+    exact vector field on the clean states. Gaussian noise of standard deviation `noise_std`
+    is then added to the states only, as in the HNN paper (noise on $q$ and $p$, derivatives
+    exact).
+
+    `system` can be any vector field: a system of [`lagrangian_zoo.systems`][], or one of your
+    own, such as `lz.lagrangian_vector_field(L)` of a Lagrangian `L(q, q_t)`; give the latter
+    its initial states with `y0` or `sampler`.
 
     **Arguments:**
 
-    - `system`: an analytic system (or any vector field `f(t, y, args)` with a
-        `sample_initial_state(key)` method).
+    - `system`: the vector field `f(t, y, args) -> dy/dt` of the truth; it needs a
+        `sample_initial_state(key)` method unless `y0` or `sampler` is given.
     - `key`: the PRNG key of the initial states and the noise.
-    - `trajectories`: the number of trajectories `B`.
+    - `trajectories`: the number of trajectories `B`; with `y0`, it may be left out (it is
+        `len(y0)`) and must otherwise equal it.
     - `ts`: strictly increasing sample times `(T,)`; each trajectory starts at `ts[0]`.
+    - `y0`: the initial states, shape `(B, 2n)`, finite; instead of a sampler.
+    - `sampler`: `sampler(key) -> y` of shape `(2n,)`, drawn once per trajectory with its own
+        key; instead of `system.sample_initial_state`.
     - `noise_std`: the standard deviation of the noise added to the states.
     - `coordinates`: `"velocity"` gives `y = [q, q_t]`, `dy = [q_t, q_tt]`; `"canonical"`
         gives `y = [q, p]`, `dy = [q_t, p_t]` with $p = \partial L / \partial \dot q$ from
@@ -409,7 +464,24 @@ def generate_dataset(
         tolerances are raised to ten machine epsilons when the states are in lower precision
         (float32), which cannot reach 1e-10.
 
-    **Returns:** a [`lagrangian_zoo.Dataset`][] with `y`, `dy` of shape `(B, T, 2n)`.
+    **Returns:** a [`lagrangian_zoo.Dataset`][] with `y`, `dy` of shape `(B, T, 2n)`; its
+    metadata names the system (its `name`, or the function's or class's name), its
+    parameters (the fields of a dataclass system), and where the initial states came from.
+
+    !!! example
+
+        ```python
+        def lagrangian(q, q_t):
+            return 0.5 * q_t @ q_t - 0.5 * q @ q
+
+        data = lz.generate_dataset(
+            lz.lagrangian_vector_field(lagrangian),
+            jax.random.key(0),
+            trajectories=16,
+            ts=jnp.linspace(0.0, 3.0, 31),
+            sampler=lambda key: jax.random.uniform(key, (2,), minval=-1.0, maxval=1.0),
+        )
+        ```
 
     ??? cite "Reference"
 
@@ -422,12 +494,42 @@ def generate_dataset(
         }
         ```
     """
-    if not callable(system) or not callable(getattr(system, "sample_initial_state", None)):
+    if not callable(system):
+        raise TypeError(
+            "`system` must be a vector field f(t, y, args), such as lz.systems.get('pendulum') "
+            f"or lz.lagrangian_vector_field(L); got {type(system).__name__}."
+        )
+    if y0 is not None and sampler is not None:
+        raise ValueError(
+            "pass either `y0` (the initial states) or `sampler` (a function key -> state), "
+            "not both."
+        )
+    if sampler is not None and not callable(sampler):
+        raise TypeError(
+            f"`sampler` must be a function key -> state of shape (2n,), got {sampler!r}."
+        )
+    if (
+        y0 is None
+        and sampler is None
+        and not callable(getattr(system, "sample_initial_state", None))
+    ):
         raise TypeError(
             "`system` must be a vector field f(t, y, args) with a sample_initial_state(key) "
-            f"method, such as lz.systems.get('pendulum'); got {type(system).__name__}."
+            "method, such as lz.systems.get('pendulum'), or its initial states must be given: "
+            "pass `y0=` (an array of shape (trajectories, 2n)) or `sampler=` (a function "
+            f"key -> state of shape (2n,)); got {type(system).__name__} and neither."
         )
     _check_key(key)
+    if y0 is not None:
+        y0 = _check_initial_states(y0, "`y0`")
+        if trajectories is None:
+            trajectories = y0.shape[0]
+        elif trajectories != y0.shape[0]:
+            raise ValueError(
+                f"`trajectories` = {trajectories!r} does not match the {y0.shape[0]} initial "
+                f"states of `y0` (shape {y0.shape}); leave `trajectories` out or make them "
+                "agree."
+            )
     if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
         raise ValueError(f"`trajectories` must be a positive int, got {trajectories!r}.")
     if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)):
@@ -462,7 +564,22 @@ def generate_dataset(
             )
 
     initial_key, noise_key = jax.random.split(key)
-    y0 = jax.vmap(system.sample_initial_state)(jax.random.split(initial_key, trajectories))
+    if y0 is not None:
+        source, origin = "`y0`", "y0"
+    else:
+        draw = system.sample_initial_state if sampler is None else sampler
+        name = "`sampler`" if sampler is not None else "`system.sample_initial_state`"
+        origin = "sampler" if sampler is not None else "system"
+        drawn = jax.vmap(draw)(jax.random.split(initial_key, trajectories))
+        shape = getattr(drawn, "shape", None)
+        if shape is None or len(shape) != 2 or shape[1] == 0 or shape[1] % 2:
+            raise ValueError(
+                f"{name} must return one state [q, q_t] of shape (2n,) per key, got shape "
+                f"{None if shape is None else shape[1:]}."
+            )
+        source = f"the states drawn by {name}"
+        y0 = _check_initial_states(drawn, source)
+    _check_field_shape(system, y0, source)
     ts_array = ts_array.astype(y0.dtype)
     floor = 10 * float(jnp.finfo(y0.dtype).eps)
     rtol, atol = max(rtol, floor), max(atol, floor)
@@ -476,6 +593,7 @@ def generate_dataset(
     metadata = {
         "system": _system_name(system),
         "parameters": parameters_of(system),
+        "initial_states": origin,
         "seed": key_data(key),
         "noise_std": float(noise_std),
         "coordinates": coordinates,
@@ -572,8 +690,18 @@ def finite_differences(
     $\dot y_i \approx \frac{h_-^2 y_{i+1} - h_+^2 y_{i-1} + (h_+^2 - h_-^2) y_i}
     {h_- h_+ (h_- + h_+)}$, the first and last samples dropped.
 
+    **Arguments:**
+
+    - `ts`: the sample times `(T,)`, strictly increasing.
+    - `ys`: the states at those times, shape `(T, d)`.
+    - `scheme`: `"forward"` or `"central"`.
+
     **Returns:** `(ts, ys, dys)` at the samples that have their derivative.
     """
+    if not isinstance(scheme, str) or scheme not in _DERIVATIVE_SCHEMES:
+        raise ValueError(
+            f"`scheme` must be one of {', '.join(map(repr, _DERIVATIVE_SCHEMES))}, got {scheme!r}."
+        )
     if scheme == "forward":
         return ts[:-1], ys[:-1], np.diff(ys, axis=0) / np.diff(ts)[:, None]
     before = (ts[1:-1] - ts[:-2])[:, None]

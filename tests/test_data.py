@@ -160,6 +160,133 @@ def test_generation_needs_a_sampler():
         lz.generate_dataset(lambda t, y, args: y, jax.random.key(0), trajectories=2, ts=SPRING_TS)
 
 
+# Initial states given by the user ----------------------------------------------------------
+
+PENDULUM_TS = np.linspace(0.0, 3.0, 13)
+G_OVER_L = 4.0  # the pendulum of length 1.5 of lz.systems (gravity 6), as a user writes it
+
+
+def _pendulum_lagrangian(q, q_t):
+    return 0.5 * q_t[0] ** 2 + G_OVER_L * jnp.cos(q[0])
+
+
+@pytest.fixture(scope="module")
+def pendulum_field():
+    return lz.lagrangian_vector_field(_pendulum_lagrangian)
+
+
+def _scipy_pendulum(y0):
+    """An independent reference: SciPy's DOP853 on q_tt = -(g / l) sin q, written by hand."""
+
+    def field(t, y):
+        return [y[1], -G_OVER_L * np.sin(y[0])]
+
+    solution = scipy.integrate.solve_ivp(
+        field, (0.0, 3.0), y0, method="DOP853", t_eval=PENDULUM_TS, rtol=1e-12, atol=1e-12
+    )
+    assert solution.success
+    return solution.y.T
+
+
+def test_given_initial_states_are_integrated_exactly(pendulum_field):
+    # The same motions from the library's pendulum and from a user's Lagrangian through
+    # lz.lagrangian_vector_field, neither of which samples its own states here.
+    y0 = np.array([[0.5, 0.0], [2.5, -1.0], [-1.0, 3.0]])
+    for system in (lz.systems.get("pendulum", length=1.5), pendulum_field):
+        data = lz.generate_dataset(
+            system, jax.random.key(0), ts=jnp.asarray(PENDULUM_TS), y0=jnp.asarray(y0)
+        )
+        assert data.y.shape == (3, 13, 2)
+        np.testing.assert_array_equal(data.y[:, 0], y0)
+        for y, dy, start in zip(np.asarray(data.y), np.asarray(data.dy), y0):
+            np.testing.assert_allclose(y, _scipy_pendulum(start), rtol=0, atol=1e-8)
+            np.testing.assert_allclose(dy[:, 1], -G_OVER_L * np.sin(y[:, 0]), atol=1e-12)
+        assert data.metadata["initial_states"] == "y0"
+    assert data.metadata["system"] == "LagrangianVectorField"
+
+
+def test_a_sampler_gives_distinct_initial_states(pendulum_field):
+    def sampler(key):
+        return jax.random.uniform(key, (2,), minval=-1.0, maxval=1.0)
+
+    def generate(key):
+        return lz.generate_dataset(
+            pendulum_field, key, trajectories=3, ts=jnp.asarray(PENDULUM_TS), sampler=sampler
+        )
+
+    data = generate(jax.random.key(1))
+    starts = np.asarray(data.y[:, 0])
+    assert np.all(np.abs(starts) <= 1.0)
+    assert len(np.unique(starts[:, 0])) == len(np.unique(starts[:, 1])) == 3
+    np.testing.assert_allclose(data.dy[..., 1], -G_OVER_L * np.sin(data.y[..., 0]), atol=1e-12)
+    np.testing.assert_allclose(data.y[1], _scipy_pendulum(starts[1]), rtol=0, atol=1e-8)
+    assert data.metadata["initial_states"] == "sampler"
+    # Another key, other states; the same key, the same data.
+    assert not np.any(np.isin(np.asarray(generate(jax.random.key(2)).y[:, 0]), starts))
+    np.testing.assert_array_equal(generate(jax.random.key(1)).y, data.y)
+
+
+def _nan_sampler(key):
+    return jnp.full(2, jnp.nan)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            {"y0": np.array([[1.0, 0.0], [np.nan, 0.0]])},
+            ValueError,
+            r"`y0` must be finite, but 1 of 2 states are not; the first, number 1, is \[nan",
+        ),
+        (
+            {"y0": np.array([1.0, 0.0])},
+            ValueError,
+            r"shape \(trajectories, 2n\).*y0\[None\].*\(2,\)",
+        ),
+        ({"y0": np.zeros((2, 3))}, ValueError, r"`y0` must have shape .* got shape \(2, 3\)"),
+        ({"y0": np.zeros((2, 2), int)}, TypeError, "`y0` must hold real floating-point"),
+        (
+            {"y0": np.zeros((2, 2)), "trajectories": 3},
+            ValueError,
+            r"`trajectories` = 3 does not match the 2 initial states of `y0`",
+        ),
+        (
+            {"y0": np.zeros((2, 2)), "sampler": _nan_sampler},
+            ValueError,
+            r"either `y0` .* or `sampler`.*not both",
+        ),
+        # Refused by the run-time type checker when it is on, by the function otherwise.
+        ({"sampler": 3.0, "trajectories": 2}, TypeError, r"sampler\W.*(function|Callable)"),
+        (
+            {"sampler": lambda key: jnp.zeros(3), "trajectories": 2},
+            ValueError,
+            r"`sampler` must return one state \[q, q_t\] of shape \(2n,\) .* got shape \(3,\)",
+        ),
+        (
+            {"sampler": _nan_sampler, "trajectories": 2},
+            ValueError,
+            r"the states drawn by `sampler` must be finite, but 2 of 2",
+        ),
+        ({"sampler": _nan_sampler}, ValueError, "`trajectories` must be a positive int"),
+    ],
+)
+def test_given_initial_states_are_checked(kwargs, error, match):
+    def field(t, y, args):
+        return jnp.concatenate([y[1:], -y[:1]])
+
+    with pytest.raises(error, match=match):
+        lz.generate_dataset(field, jax.random.key(0), ts=SPRING_TS, **kwargs)
+
+
+def test_a_field_that_does_not_fit_the_states_is_refused():
+    with pytest.raises(ValueError, match=r"maps a state of shape \(4,\) \(`y0`\) to dy/dt"):
+        lz.generate_dataset(
+            lambda t, y, args: y[:2], jax.random.key(0), ts=SPRING_TS, y0=jnp.ones((2, 4))
+        )
+    with pytest.raises(TypeError, match=r"sample_initial_state.*pass `y0=`.*or `sampler=`"):
+        lz.generate_dataset(lambda t, y, args: y, jax.random.key(0), trajectories=2, ts=SPRING_TS)
+
+
 @settings(max_examples=5, deadline=None)
 @given(fraction=st.floats(0.01, 0.99), seed=st.integers(0, 2**31 - 1))
 def test_split_sizes_and_disjointness(spring_data, fraction, seed):
@@ -379,6 +506,16 @@ def test_finite_differences_orders_on_an_uneven_grid():
     assert errors["central"][1] < 0.01 * errors["forward"][1]
 
 
+@pytest.mark.parametrize("scheme", ["Forward", "backward", ""])
+def test_finite_differences_refuse_unknown_schemes(scheme):
+    # "Forward" once gave central differences without a word.
+    ts, ys = np.arange(4.0), np.zeros((4, 2))
+    with pytest.raises(
+        ValueError, match=rf"`scheme` must be one of 'forward', 'central', got {scheme!r}\."
+    ):
+        lz.finite_differences(ts, ys, scheme)
+
+
 def test_real_pendulum_central_differences():
     table = _packaged_table()
     train, test = lz.real_pendulum_dataset(derivatives="central")
@@ -455,7 +592,8 @@ def test_damaged_dataset_files_raise_one_clear_error(saved_dataset, data):
         message = str(error)
         assert message.startswith(f"'{path}' "), message
         assert re.search(
-            r"is not a (valid )?lagrangian_zoo dataset|is truncated or corrupt|format version",
+            r"is (not a (valid )?|a damaged )lagrangian_zoo dataset|is truncated or corrupt"
+            r"|format version",
             message,
         ), message
     else:
