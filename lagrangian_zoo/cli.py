@@ -27,7 +27,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 
 console = Console()
@@ -270,7 +270,7 @@ class _HelpFromCode(TyperCommand):
             paragraphs = inspect.cleandoc(help_from_code(self.help)).split("\n\n")
             self.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
         for param in self.params:
-            if getattr(param, "help", None):
+            if isinstance(param, (TyperArgument, TyperOption)) and param.help:
                 param.help = help_from_code(param.help)
         super().format_help(ctx, formatter)
 
