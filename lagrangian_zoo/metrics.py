@@ -18,6 +18,12 @@ The HNN paper's energy MSE has two protocols in its repository, each written onc
 trajectories with RK4 from their first states (`energy_mse_test_trajectories`, the README's
 table), and over a long horizon from random starts (`energy_mse_long_horizon` with
 `long_horizon_initial_states`, the spring analysis notebook).
+
+A rollout of an under-trained model can blow up. The batch means of `rollout_mse`,
+`energy_mse` and `energy_discrepancy` average over the trajectories whose value is finite, so
+one failed rollout does not turn the whole batch into `nan`; `failed_rollouts` says which
+rollouts failed (non-finite, or finite with an energy error beyond a bound), and
+`score_rollouts` scores a batch with the failures counted and set aside.
 """
 
 import math
@@ -29,7 +35,7 @@ import jax
 import jax.core
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, Real, Scalar
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real, Scalar
 
 from ._custom_types import Coordinates, Velocities
 from ._mechanics import energy_along
@@ -88,6 +94,22 @@ def _check_reduction(reduction: str) -> None:
 
 def _reduce(per_trajectory: Array, reduction: str) -> Array:
     return jnp.mean(per_trajectory) if reduction == "mean" else per_trajectory
+
+
+def _mean_where(values: Array, keep: Array) -> Array:
+    """The mean of `values` where `keep` is true; `nan` when nothing is kept."""
+    count = jnp.sum(keep).astype(values.dtype)
+    # Zeros in place of the left-out values, so that a nan there does not reach the sum.
+    total = jnp.sum(jnp.where(keep, values, 0))
+    return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
+
+
+def _reduce_rollouts(per_trajectory: Array, reduction: str) -> Array:
+    """`reduction="mean"` over the trajectories with a finite value: a rollout that blew up
+    to nan or inf is left out of the batch mean instead of making it nan."""
+    if reduction == "none":
+        return per_trajectory
+    return _mean_where(per_trajectory, jnp.isfinite(per_trajectory))
 
 
 def _positive(name: str, value: ArrayLike, dtype) -> Array:
@@ -222,7 +244,8 @@ def rollout_mse(
     \operatorname{wrap}_k\left(\hat y_{btk} - y_{btk}\right)^2,$$
 
     where $\operatorname{wrap}_k$ maps the difference of an angle into $(-\pi, \pi]$ and is
-    the identity for every other entry.
+    the identity for every other entry. The batch mean is over the $B$ trajectories whose
+    error is finite: a rollout that went non-finite is left out (see the `reduction` below).
 
     **Arguments:**
 
@@ -230,8 +253,12 @@ def rollout_mse(
     - `true_ys`: true trajectories, the same shape.
     - `periodic`: `n` bools, `True` for the coordinates that are angles (`system.periodic`);
         `None` (default) compares every entry as a plain number.
-    - `reduction`: `"mean"` (default) returns a scalar; `"none"` returns the mean over time and
-        entries of each trajectory, shape `(*batch,)`.
+    - `reduction`: `"mean"` (default) returns a scalar, the mean over the trajectories whose
+        error is finite (`nan` when none is); `"none"` returns the mean over time and entries of
+        each trajectory, shape `(*batch,)`, non-finite where a rollout failed. Count the
+        failures with `lagrangian_zoo.metrics.failed_rollouts`, or score a batch with
+        `lagrangian_zoo.metrics.score_rollouts`, which also sets aside finite rollouts that
+        blew up.
 
     **Returns:** the mean squared error, a scalar (or `(*batch,)`).
     """
@@ -240,7 +267,7 @@ def rollout_mse(
     mask = _angle_mask(periodic, true_ys, "true_ys")
     difference = _wrap(predicted_ys - true_ys, mask)
     per_trajectory = jnp.mean(difference**2, axis=(-2, -1))
-    return _reduce(per_trajectory, reduction)
+    return _reduce_rollouts(per_trajectory, reduction)
 
 
 def energy_mse(
@@ -256,15 +283,19 @@ def energy_mse(
     \left(E(y_{bt}) - E(\hat y_{bt})\right)^2,$$
 
     where $E$ is the system's true energy, $y$ the true trajectory and $\hat y$ the model's
-    rollout from the same initial state.
+    rollout from the same initial state. The batch mean is over the trajectories whose value
+    is finite: a rollout that went non-finite is left out (see the `reduction` below).
 
     **Arguments:**
 
     - `energy`: the true energy function `energy(q, q_t) -> scalar` (e.g. `system.energy`).
     - `true_ys`: true trajectories, shape `(*batch, T, 2n)`.
     - `predicted_ys`: predicted trajectories, the same shape.
-    - `reduction`: `"mean"` (default) returns a scalar; `"none"` the time average of each
-        trajectory, shape `(*batch,)`.
+    - `reduction`: `"mean"` (default) returns a scalar, the mean over the trajectories whose
+        value is finite (`nan` when none is); `"none"` the time average of each trajectory,
+        shape `(*batch,)`, non-finite where a rollout failed. Count the failures with
+        `lagrangian_zoo.metrics.failed_rollouts`, or use
+        `lagrangian_zoo.metrics.score_rollouts`.
 
     **Returns:** the energy MSE, in squared units of energy.
 
@@ -284,7 +315,7 @@ def energy_mse(
     true_energy = _energies(energy, true_ys, "true_ys")
     predicted_energy = _energies(energy, predicted_ys, "predicted_ys")
     per_trajectory = jnp.mean((true_energy - predicted_energy) ** 2, axis=-1)
-    return _reduce(per_trajectory, reduction)
+    return _reduce_rollouts(per_trajectory, reduction)
 
 
 def energy_discrepancy(
@@ -308,6 +339,8 @@ def energy_discrepancy(
     `at="final"` is the authors' code (the last time only); `at="mean"` averages over time.
     For the double pendulum the scale is its largest potential energy, $s = 3 m g l = 29.4$.
     Multiply by 100 for the percentages the paper reports (0.4% for the LNN is `0.004` here).
+    The batch mean is over the $B$ trajectories whose value is finite: a rollout that went
+    non-finite is left out (see the `reduction` below).
 
     **Arguments:**
 
@@ -316,8 +349,11 @@ def energy_discrepancy(
     - `predicted_ys`: predicted trajectories, the same shape.
     - `scale`: the positive energy scale $s$ that normalises the discrepancy.
     - `at`: `"final"` (default) or `"mean"`, as above.
-    - `reduction`: `"mean"` (default) averages over the batch; `"none"` returns one value per
-        trajectory, shape `(*batch,)`.
+    - `reduction`: `"mean"` (default) averages over the trajectories whose value is finite
+        (`nan` when none is); `"none"` returns one value per trajectory, shape `(*batch,)`,
+        non-finite where a rollout failed. Count the failures with
+        `lagrangian_zoo.metrics.failed_rollouts`, or use
+        `lagrangian_zoo.metrics.score_rollouts`.
 
     **Returns:** the discrepancy as a dimensionless fraction of `scale`.
 
@@ -343,7 +379,7 @@ def energy_discrepancy(
     predicted_energy = _energies(energy, predicted_ys, "predicted_ys")
     gap = jnp.abs(true_energy - predicted_energy) / scale
     per_trajectory = gap[..., -1] if at == "final" else jnp.mean(gap, axis=-1)
-    return _reduce(per_trajectory, reduction)
+    return _reduce_rollouts(per_trajectory, reduction)
 
 
 def valid_prediction_time(
@@ -483,6 +519,204 @@ def energy_drift(
     return change / jnp.maximum(jnp.abs(initial[..., 0]), epsilon)
 
 
+# Failed rollouts ----------------------------------------------------------------------------
+
+
+def _energy_and_scale(energy: EnergyFunction | None, scale) -> bool:
+    """Whether the energy check is asked for: `energy` and `scale` come together or not at all."""
+    if (energy is None) != (scale is None):
+        given, missing = ("energy", "scale") if scale is None else ("scale", "energy")
+        raise ValueError(
+            f"`{given}` was given without `{missing}`: the energy error of a rollout is judged "
+            "as a fraction of an energy scale, so pass both (e.g. energy=system.energy and "
+            "a typical energy of the motion as scale) or neither."
+        )
+    return energy is not None
+
+
+def failed_rollouts(
+    true_ys: Float[ArrayLike, "*_batch _times _state"],
+    predicted_ys: Float[ArrayLike, "*_batch _times _state"],
+    *,
+    energy: EnergyFunction | None = None,
+    scale: float | Real[ArrayLike, ""] | None = None,
+    max_energy_error: float | Real[ArrayLike, ""] = 1.0,
+) -> Bool[Array, "*_batch"]:
+    r"""Which rollouts failed: blew up to non-finite states or, given an energy, far from it.
+
+    Rollout $b$ failed when any of its predicted states is not finite, or, when `energy` and
+    `scale` are given, when its energy error exceeds `max_energy_error` times the scale at
+    any time,
+
+    $$\max_t \frac{\left|E(y_{bt}) - E(\hat y_{bt})\right|}{s} > \text{max\_energy\_error},$$
+
+    a non-finite energy counting as exceeding. The second test catches the rollouts of an
+    under-trained model that stay finite but run away (an energy error of $10^{10}$ times the
+    scale), which would otherwise dominate any mean.
+
+    **Arguments:**
+
+    - `true_ys`: true trajectories `[q, q_t]`, shape `(*batch, T, 2n)`.
+    - `predicted_ys`: predicted trajectories, the same shape.
+    - `energy`: the true energy function `energy(q, q_t) -> scalar` (e.g. `system.energy`);
+        with `scale`, or neither.
+    - `scale`: the positive energy scale $s$ (as in
+        [`lagrangian_zoo.metrics.energy_discrepancy`][]); with `energy`, or neither.
+    - `max_energy_error`: the largest acceptable energy error as a fraction of `scale`,
+        positive; 1.0 (100 %) by default.
+
+    **Returns:** a boolean per trajectory, shape `(*batch,)`: `True` where the rollout failed.
+    """
+    true_ys, predicted_ys = _trajectories(("true_ys", "predicted_ys"), true_ys, predicted_ys)
+    failed = ~jnp.all(jnp.isfinite(predicted_ys), axis=(-2, -1))
+    if not _energy_and_scale(energy, scale):
+        return failed
+    assert energy is not None
+    scale = _positive("scale", scale, true_ys.dtype)
+    limit = _positive("max_energy_error", max_energy_error, true_ys.dtype)
+    true_energy = _energies(energy, true_ys, "true_ys")
+    predicted_energy = _energies(energy, predicted_ys, "predicted_ys")
+    gap = jnp.abs(true_energy - predicted_energy) / scale
+    # Written as "not within" so that a nan energy counts as exceeding.
+    return failed | jnp.any(~(gap <= limit), axis=-1)
+
+
+class RolloutScores(eqx.Module):
+    """A batch of rollouts scored with its failures set aside: what
+    `lagrangian_zoo.metrics.score_rollouts` returns.
+
+    Each metric comes twice: its mean over the rollouts that did not fail (`nan` when all
+    failed), and its median over all rollouts with every failed one counted as the worst value
+    (`+inf` for the errors, the first time `ts[0]` for the valid prediction time). So a table
+    never averages a blown-up rollout into a mean, and its median still sees the failures.
+
+    **Fields:**
+
+    - `failed`: the number of failed rollouts (see `lagrangian_zoo.metrics.failed_rollouts`).
+    - `total`: the number of rollouts.
+    - `rollout_mse`, `rollout_mse_median`: of [`lagrangian_zoo.metrics.rollout_mse`][].
+    - `energy_mse`, `energy_mse_median`: of [`lagrangian_zoo.metrics.energy_mse`][]; `None`
+        without an energy.
+    - `energy_discrepancy`, `energy_discrepancy_median`: of
+        [`lagrangian_zoo.metrics.energy_discrepancy`][] (a fraction of the scale); `None`
+        without an energy.
+    - `valid_prediction_time`, `valid_prediction_time_median`: of
+        [`lagrangian_zoo.metrics.valid_prediction_time`][]; `None` without `ts`.
+    """
+
+    failed: Int[Array, ""]
+    total: int = eqx.field(static=True)
+    rollout_mse: Float[Array, ""]
+    rollout_mse_median: Float[Array, ""]
+    energy_mse: Float[Array, ""] | None = None
+    energy_mse_median: Float[Array, ""] | None = None
+    energy_discrepancy: Float[Array, ""] | None = None
+    energy_discrepancy_median: Float[Array, ""] | None = None
+    valid_prediction_time: Float[Array, ""] | None = None
+    valid_prediction_time_median: Float[Array, ""] | None = None
+
+    def __repr__(self) -> str:
+        if isinstance(self.failed, jax.core.Tracer):
+            return eqx.tree_pformat(self)
+        parts = [f"failed={int(self.failed)} of {self.total}"]
+        for name in ("rollout_mse", "energy_mse", "energy_discrepancy", "valid_prediction_time"):
+            mean, median = getattr(self, name), getattr(self, f"{name}_median")
+            if mean is not None:
+                parts.append(f"{name}={float(mean):.4g} (median {float(median):.4g})")
+        return f"RolloutScores({', '.join(parts)})"
+
+
+def score_rollouts(
+    true_ys: Float[ArrayLike, "*_batch _times _state"],
+    predicted_ys: Float[ArrayLike, "*_batch _times _state"],
+    *,
+    energy: EnergyFunction | None = None,
+    scale: float | Real[ArrayLike, ""] | None = None,
+    ts: Real[ArrayLike, " _times"] | None = None,
+    periodic: Sequence[bool] | None = None,
+    at: Literal["final", "mean"] = "final",
+    max_energy_error: float | Real[ArrayLike, ""] = 1.0,
+) -> RolloutScores:
+    r"""Scores a batch of rollouts, counting the failed ones and scoring the rest.
+
+    A rollout fails as [`lagrangian_zoo.metrics.failed_rollouts`][] says: a non-finite state,
+    or (with `energy` and `scale`) an energy error above `max_energy_error` times the scale.
+    The metrics are [`lagrangian_zoo.metrics.rollout_mse`][], and with `energy` and `scale`
+    [`lagrangian_zoo.metrics.energy_mse`][] and [`lagrangian_zoo.metrics.energy_discrepancy`][]
+    (at `at`), and with `ts` [`lagrangian_zoo.metrics.valid_prediction_time`][]; each is
+    reported as its mean over the rollouts that did not fail and its median over all, a failed
+    rollout counting as the worst value.
+
+    **Arguments:**
+
+    - `true_ys`: true trajectories `[q, q_t]`, shape `(*batch, T, 2n)`.
+    - `predicted_ys`: predicted trajectories from the same initial states, the same shape.
+    - `energy`, `scale`: the true energy function and a positive energy scale, both or
+        neither.
+    - `ts`: the times `(T,)` of the trajectories, for the valid prediction time.
+    - `periodic`: `n` bools, `True` for the coordinates that are angles (`system.periodic`).
+    - `at`: `"final"` (default) or `"mean"`, the energy discrepancy's time reduction.
+    - `max_energy_error`: the failure bound on the energy error, as a fraction of `scale`.
+
+    **Returns:** a `lagrangian_zoo.metrics.RolloutScores`.
+
+    !!! example
+
+        ```python
+        scores = lz.metrics.score_rollouts(
+            true_ys, predicted_ys, energy=system.energy, scale=29.4, ts=ts
+        )
+        print(f"{scores.failed} of {scores.total} failed; "
+              f"energy discrepancy {100 * scores.energy_discrepancy:.2f} % (mean of the rest)")
+        ```
+    """
+    with_energy = _energy_and_scale(energy, scale)
+    true_ys, predicted_ys = _trajectories(("true_ys", "predicted_ys"), true_ys, predicted_ys)
+    # Checked here, where the values are concrete, so that a wrong one is a plain ValueError;
+    # then the arrays go into one compiled program (eager, its many small operations would
+    # each compile on first use).
+    if at not in ("final", "mean"):
+        raise ValueError(f"`at` must be 'final' or 'mean', got {at!r}.")
+    _angle_mask(periodic, true_ys, "true_ys")
+    if with_energy:
+        scale = _positive("scale", scale, true_ys.dtype)
+    limit = _positive("max_energy_error", max_energy_error, true_ys.dtype)
+    if ts is not None:
+        ts = jnp.asarray(ts)
+    periodic = None if periodic is None else tuple(bool(entry) for entry in periodic)
+    return _score_rollouts(true_ys, predicted_ys, energy, scale, ts, periodic, at, limit)
+
+
+@eqx.filter_jit
+def _score_rollouts(true_ys, predicted_ys, energy, scale, ts, periodic, at, limit):
+    failed = failed_rollouts(
+        true_ys, predicted_ys, energy=energy, scale=scale, max_energy_error=limit
+    )
+    kept = ~failed
+
+    def mean_and_median(per_trajectory: Array, worst: Array | float) -> tuple[Array, Array]:
+        mean = _mean_where(per_trajectory, kept)
+        return mean, jnp.median(jnp.where(failed, worst, per_trajectory))
+
+    fields = {}
+    per = rollout_mse(predicted_ys, true_ys, periodic=periodic, reduction="none")
+    fields["rollout_mse"], fields["rollout_mse_median"] = mean_and_median(per, jnp.inf)
+    if energy is not None:
+        per = energy_mse(energy, true_ys, predicted_ys, reduction="none")
+        fields["energy_mse"], fields["energy_mse_median"] = mean_and_median(per, jnp.inf)
+        per = energy_discrepancy(
+            energy, true_ys, predicted_ys, scale=scale, at=at, reduction="none"
+        )
+        pair = mean_and_median(per, jnp.inf)
+        fields["energy_discrepancy"], fields["energy_discrepancy_median"] = pair
+    if ts is not None:
+        per = valid_prediction_time(ts, true_ys, predicted_ys, periodic=periodic)
+        # A failed rollout counts as valid for no time at all.
+        pair = mean_and_median(per, ts.astype(per.dtype)[0])
+        fields["valid_prediction_time"], fields["valid_prediction_time_median"] = pair
+    return RolloutScores(failed=jnp.sum(failed), total=math.prod(failed.shape), **fields)
+
+
 # The HNN paper's two energy protocols ------------------------------------------------------
 
 
@@ -510,8 +744,9 @@ def energy_mse_test_trajectories(
 
     The model, `true_ys` and `energy` must use the same coordinates (`[q, p]` for an HNN,
     `[q, q_t]` for an LNN). A rollout that goes non-finite is not an error here: its
-    trajectory's value is `nan` or `inf` (see it with `reduction="none"`), so that a benchmark
-    can count failures instead of stopping.
+    trajectory's value is `nan` or `inf` (see it with `reduction="none"`) and is left out of
+    the mean, as in [`lagrangian_zoo.metrics.energy_mse`][], so that a benchmark can count
+    failures instead of stopping.
 
     **Arguments:**
 
@@ -521,7 +756,8 @@ def energy_mse_test_trajectories(
     - `true_ys`: the true trajectories, shape `(*batch, T, 2n)`.
     - `dt0`: the RK4 step; default a tenth of the smallest gap of `ts`, so that every sample
         time is a step end (see [`lagrangian_zoo.rollout`][]).
-    - `reduction`: `"mean"` (default) or `"none"` (one value per trajectory).
+    - `reduction`: `"mean"` (default, over the trajectories with a finite value) or `"none"`
+        (one value per trajectory).
 
     **Returns:** the energy MSE, a scalar (or `(*batch,)`).
 
@@ -612,7 +848,7 @@ def energy_mse_long_horizon(
 
     As in [`lagrangian_zoo.metrics.energy_mse_test_trajectories`][], the model, `true_dynamics`,
     `y0` and `energy` share one set of coordinates, and a rollout that goes non-finite gives a
-    non-finite value for its trajectory instead of an error.
+    non-finite value for its trajectory (left out of the mean) instead of an error.
 
     **Arguments:**
 
@@ -624,7 +860,8 @@ def energy_mse_long_horizon(
     - `time_stretch`: the factor on the model's time axis (positive).
     - `solver`, `rtol`, `atol`: the adaptive solver of both rollouts (see
         [`lagrangian_zoo.rollout`][]).
-    - `reduction`: `"mean"` (default) or `"none"` (one value per initial state).
+    - `reduction`: `"mean"` (default, over the starts with a finite value) or `"none"` (one
+        value per initial state).
 
     **Returns:** the energy MSE, a scalar (or `(starts,)`).
     """
@@ -654,6 +891,9 @@ __all__ = [
     "energy_discrepancy",
     "valid_prediction_time",
     "energy_drift",
+    "failed_rollouts",
+    "score_rollouts",
+    "RolloutScores",
     "energy_mse_test_trajectories",
     "long_horizon_initial_states",
     "energy_mse_long_horizon",

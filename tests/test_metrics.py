@@ -451,3 +451,110 @@ def test_energy_protocol_argument_errors(getkey):
         lz.metrics.energy_mse_long_horizon(field, field, _spring_energy, y0, time_stretch=0.0)
     with pytest.raises(ValueError, match="low"):
         lz.metrics.long_horizon_initial_states(getkey(), low=1.0, high=0.5)
+
+
+# Failed rollouts ----------------------------------------------------------------------------
+
+
+def _batch_with_failures():
+    """Five rollouts of one true motion [[1, 0], [0, 1]] (E = 1/2 at both times): exact, two
+    with small errors, one that went nan, and one that stayed finite but ran away (its energy
+    error is 1e10, ten billion times a scale of 1)."""
+    true = np.broadcast_to(np.array([[1.0, 0.0], [0.0, 1.0]]), (5, 2, 2))
+    predicted = true.copy()
+    predicted[1, 1, 1] = 1.2  # E = 0.72
+    predicted[2, 1] = np.nan
+    predicted[3, 1, 1] = np.sqrt(2e10 + 1.0)  # E = 1e10 + 1/2
+    predicted[4, 1, 1] = 1.1  # E = 0.605
+    return jnp.asarray(true), jnp.asarray(predicted)
+
+
+def test_batch_means_leave_out_non_finite_rollouts():
+    true, predicted = _batch_with_failures()
+    # Per trajectory, by hand; the nan rollout (index 2) is left out of every mean.
+    runaway = (np.sqrt(2e10 + 1.0) - 1.0) ** 2 / 4
+    rollout = [0.0, 0.04 / 4, runaway, 0.01 / 4]
+    energy = [0.0, 0.22**2 / 2, 1e20 / 2, 0.105**2 / 2]
+    discrepancy = [0.0, 0.22, 1e10, 0.105]
+    assert float(lz.metrics.rollout_mse(predicted, true)) == pytest.approx(
+        np.mean(rollout), rel=1e-12
+    )
+    assert float(lz.metrics.energy_mse(harmonic_energy, true, predicted)) == pytest.approx(
+        np.mean(energy), rel=1e-12
+    )
+    assert float(
+        lz.metrics.energy_discrepancy(harmonic_energy, true, predicted, scale=1.0)
+    ) == pytest.approx(np.mean(discrepancy), rel=1e-12)
+    # One value per trajectory still shows the failure; a batch of failures alone has no mean.
+    per = lz.metrics.rollout_mse(predicted, true, reduction="none")
+    assert np.isnan(per[2]) and np.isfinite(np.delete(np.asarray(per), 2)).all()
+    assert np.isnan(float(lz.metrics.rollout_mse(jnp.full_like(true, jnp.nan), true)))
+
+
+def test_failed_rollouts_by_hand():
+    true, predicted = _batch_with_failures()
+    failed = lz.metrics.failed_rollouts(true, predicted)
+    assert failed.dtype == jnp.bool_
+    assert failed.tolist() == [False, False, True, False, False]
+    with_energy = lz.metrics.failed_rollouts(true, predicted, energy=harmonic_energy, scale=1.0)
+    assert with_energy.tolist() == [False, False, True, True, False]
+    # Energy errors 0, 0.22, nan, 1e10, 0.105 against bounds of 0.2 and of 1e11 * 1.
+    strict = lz.metrics.failed_rollouts(
+        true, predicted, energy=harmonic_energy, scale=1.0, max_energy_error=0.2
+    )
+    assert strict.tolist() == [False, True, True, True, False]
+    loose = lz.metrics.failed_rollouts(true, predicted, energy=harmonic_energy, scale=1e11)
+    assert loose.tolist() == [False, False, True, False, False]
+    assert lz.metrics.failed_rollouts(true[0], predicted[2]).shape == ()
+
+
+def test_score_rollouts_by_hand():
+    true, predicted = _batch_with_failures()
+    ts = jnp.array([0.0, 2.0])
+    options = dict(energy=harmonic_energy, scale=1.0, ts=ts)
+    scores = lz.metrics.score_rollouts(true, predicted, **options)
+    assert (int(scores.failed), scores.total) == (2, 5)
+    # Means over rollouts 0, 1 and 4; medians over all five with the two failed as +inf.
+    assert float(scores.rollout_mse) == pytest.approx((0.01 + 0.0025) / 3, rel=1e-12)
+    assert float(scores.rollout_mse_median) == pytest.approx(0.01, rel=1e-12)
+    assert float(scores.energy_mse) == pytest.approx((0.0242 + 0.0055125) / 3, rel=1e-12)
+    assert float(scores.energy_mse_median) == pytest.approx(0.0242, rel=1e-12)
+    assert float(scores.energy_discrepancy) == pytest.approx((0.22 + 0.105) / 3, rel=1e-12)
+    assert float(scores.energy_discrepancy_median) == pytest.approx(0.22, rel=1e-12)
+    # Errors of 0, 0.2 and 0.1 against an RMS norm of 1 stay below 0.4: valid to ts[-1].
+    assert float(scores.valid_prediction_time) == 2.0
+    assert float(scores.valid_prediction_time_median) == 2.0
+    # Rollouts 0 and 1 gone as well: four of five failed, so every median is the worst value
+    # and every mean that of rollout 4 alone.
+    worse = lz.metrics.score_rollouts(true, predicted.at[:2].set(jnp.nan), **options)
+    assert (int(worse.failed), worse.total) == (4, 5)
+    assert float(worse.rollout_mse) == pytest.approx(0.0025, rel=1e-12)
+    assert float(worse.energy_discrepancy) == pytest.approx(0.105, rel=1e-12)
+    assert float(worse.rollout_mse_median) == float(worse.energy_mse_median) == np.inf
+    assert float(worse.valid_prediction_time_median) == 0.0
+    assert repr(worse).startswith("RolloutScores(failed=4 of 5, rollout_mse=0.0025 (median inf)")
+    # Without an energy: only the state metrics, and only the nan rollout fails; when all
+    # fail, no mean.
+    plain = lz.metrics.score_rollouts(true, predicted)
+    assert int(plain.failed) == 1 and plain.energy_mse is None
+    assert plain.valid_prediction_time is None
+    assert float(plain.rollout_mse) == pytest.approx(
+        (0.01 + (np.sqrt(2e10 + 1.0) - 1.0) ** 2 / 4 + 0.0025) / 4, rel=1e-12
+    )
+    assert np.isnan(
+        float(lz.metrics.score_rollouts(true, jnp.full_like(true, jnp.nan)).rollout_mse)
+    )
+
+
+def test_failed_rollout_arguments_are_checked():
+    true, predicted = _batch_with_failures()
+    with pytest.raises(ValueError, match="`energy` was given without `scale`"):
+        lz.metrics.failed_rollouts(true, predicted, energy=harmonic_energy)
+    with pytest.raises(ValueError, match="`scale` was given without `energy`"):
+        lz.metrics.score_rollouts(true, predicted, scale=1.0)
+    with pytest.raises(ValueError, match="`max_energy_error` must be positive"):
+        lz.metrics.failed_rollouts(
+            true, predicted, energy=harmonic_energy, scale=1.0, max_energy_error=0.0
+        )
+    with pytest.raises(ValueError, match="`true_ys` and `predicted_ys` must have the same"):
+        lz.metrics.score_rollouts(true, predicted[:, :1])
