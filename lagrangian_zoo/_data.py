@@ -439,7 +439,7 @@ def generate_dataset(
     is then added to the states only, as in the HNN paper (noise on $q$ and $p$, derivatives
     exact).
 
-    `system` can be any vector field: a system of [`lagrangian_zoo.systems`][], or one of your
+    `system` can be any vector field: a system of `lz.systems`, or one of your
     own, such as `lz.lagrangian_vector_field(L)` of a Lagrangian `L(q, q_t)`; give the latter
     its initial states with `y0` or `sampler`.
 
