@@ -34,8 +34,13 @@ the minibatches):
   distribution; no time stretch; none on the real pendulum, which has no true dynamics;
 - `valid_prediction_time`: `lz.metrics.valid_prediction_time` (threshold 0.4, rms scale) of an
   RK4 rollout over the same long horizon (on the real pendulum: over its test segment);
-- `failures`: non-finite rollouts (over seeds and all three rollout metrics) and failed
-  trainings. The means average the finite values only, so a row with failures says so.
+- `failures`: failed rollouts (over seeds and all three rollout metrics) and failed
+  trainings. A rollout failed when it is non-finite or, for the energy metrics, when the root
+  mean square of its energy error exceeds the task's `energy_scale` (the root mean square true
+  energy along the clean test trajectories): it left the physical range. The means average
+  the other rollouts only, so a row with failures says so. Rows scored before that rule
+  (runs without `energy_failure_rule`) whose mean exceeds the squared scale are marked
+  `energy_mse_diverged`: they hold at least one such rollout, and their mean is no score.
 
 Full runs write `hnn_tasks.json` after every (task, model, recipe, seed), marked
 `"partial": true` until the last one; `--resume` continues from it.
@@ -434,11 +439,24 @@ def denoised_states(ts: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray
     return integral + offset
 
 
-def _finite_mean(values) -> tuple[float, int]:
+def _finite_mean(values, bound: float = math.inf) -> tuple[float, int]:
+    """The mean of the values at or below `bound`, and how many others (non-finite or above
+    the bound: failed rollouts, counted and never averaged in)."""
     values = np.asarray(values, dtype=np.float64).ravel()
-    finite = np.isfinite(values)
-    mean = float(np.mean(values[finite])) if finite.any() else math.nan
-    return mean, int(np.sum(~finite))
+    kept = values <= bound  # False for nan
+    mean = float(np.mean(values[kept])) if kept.any() else math.nan
+    return mean, int(np.sum(~kept))
+
+
+def energy_scale(task: Task) -> float:
+    """The task's energy scale: the root mean square true energy along its clean test
+    trajectories. A rollout whose energy error has a larger root mean square has left the
+    physical range: a failed rollout (its energy MSE is above this squared)."""
+    q, p = np.split(np.asarray(task.test_clean, np.float64), 2, axis=-1)
+    with jax.enable_x64(True):
+        energies = jax.vmap(task.energy)(jnp.asarray(q.reshape(-1, task.dof)),
+                                         jnp.asarray(p.reshape(-1, task.dof)))  # fmt: skip
+    return float(np.sqrt(np.mean(np.asarray(energies) ** 2)))
 
 
 def run_one(task: Task, model_name: str, recipe: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -505,7 +523,8 @@ def run_one(task: Task, model_name: str, recipe: dict[str, Any], seed: int) -> d
     per_trajectory = lz.metrics.energy_mse_test_trajectories(
         model, energy, jnp.asarray(task.test_ts, dtype), clean, reduction="none"
     )
-    energy_mse, failures = _finite_mean(per_trajectory)
+    bound = energy_scale(task) ** 2
+    energy_mse, failures = _finite_mean(per_trajectory, bound)
 
     figure_rollout = None
     if task.system is not None:
@@ -516,7 +535,7 @@ def run_one(task: Task, model_name: str, recipe: dict[str, Any], seed: int) -> d
         long = lz.metrics.energy_mse_long_horizon(
             model, true_field, energy, starts, reduction="none"
         )
-        energy_mse_long, long_failures = _finite_mean(long)
+        energy_mse_long, long_failures = _finite_mean(long, bound)
         failures += long_failures
         ts_long = jnp.linspace(0.0, 20.0, 100, dtype=dtype)
         truth = lz.rollout(
@@ -547,6 +566,8 @@ def run_one(task: Task, model_name: str, recipe: dict[str, Any], seed: int) -> d
             to_canonical(rolled[0], mass, coordinates), np.float64
         ).tolist()
     result.update(
+        # Failures of the energy metrics include finite rollouts beyond the energy scale.
+        energy_failure_rule=True,
         seconds=seconds,
         training_failed=False,
         test_loss=test_loss,
@@ -580,11 +601,15 @@ COLUMNS = (
     "valid_prediction_time",
     "valid_prediction_time_std",
     "failures",
+    "energy_scale",
+    "energy_mse_diverged",
     "seconds",
 )
 
 
-def aggregate(runs: list[dict[str, Any]], floors: dict[str, float | None]) -> list[dict]:
+def aggregate(
+    runs: list[dict[str, Any]], floors: dict[str, float | None], scales: dict[str, float]
+) -> list[dict]:
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for run in runs:
         groups.setdefault((run["task"], run["model"], run["recipe"]), []).append(run)
@@ -603,6 +628,17 @@ def aggregate(runs: list[dict[str, Any]], floors: dict[str, float | None]) -> li
         row["published_energy_mse"] = published.get("energy_mse")
         row["published_energy_mse_long"] = PUBLISHED_LONG.get((task, model))
         row["noise_floor"] = floors.get(task)
+        row["energy_scale"] = scales.get(task)
+        # Runs scored before the energy failure rule averaged every finite rollout: a mean
+        # above the squared scale holds at least one rollout that left the physical range,
+        # so it is no score (the README shows it as diverged).
+        row["energy_mse_diverged"] = any(
+            not run.get("energy_failure_rule") for run in group
+        ) and any(
+            row[metric] > scales.get(task, math.inf) ** 2
+            for metric in ("energy_mse", "energy_mse_long")
+            if math.isfinite(row[metric])
+        )
         rows.append(row)
     order = {name: i for i, name in enumerate(TASKS)}
     models = {name: i for i, name in enumerate(MODELS)}
@@ -663,8 +699,10 @@ def goal_notes(rows: list[dict]) -> list[str]:
     return notes
 
 
-def write(directory: Path, mode: str, config: dict, runs: list[dict], partial: bool, floors):
-    rows = aggregate(runs, floors)
+def write(
+    directory: Path, mode: str, config: dict, runs: list[dict], partial: bool, floors, scales
+):
+    rows = aggregate(runs, floors, scales)
     notes = [
         "Published numbers: the HNN README (`published_test_loss`, `published_energy_mse`) and "
         "the spring notebook (`published_energy_mse_long`), from PAPERS.md. `test_loss` is "
@@ -824,10 +862,12 @@ def main(argv=None) -> int:
     }
     tasks: dict[str, Task] = {}
     floors: dict[str, float | None] = {}
+    scales: dict[str, float] = {}
     started = time.perf_counter()
     for task_name in task_names:
         tasks[task_name] = make_task(task_name, QUICK_STEPS if quick else None)
         floors[task_name] = tasks[task_name].noise_floor
+        scales[task_name] = energy_scale(tasks[task_name])
     # The paper's two models first on every task, the costlier Lagrangian ones last, so that an
     # interrupted run has the comparison with the published numbers.
     for stage in STAGES:
@@ -854,7 +894,7 @@ def main(argv=None) -> int:
                             flush=True,
                         )
                         if not quick:
-                            write(directory, args.mode, config, runs, True, floors)
+                            write(directory, args.mode, config, runs, True, floors, scales)
     config["wall_seconds"] = round(time.perf_counter() - started, 1)
     finished = all(
         (t, m, r, s) in {(x["task"], x["model"], x["recipe"], x["seed"]) for x in runs}
@@ -865,7 +905,7 @@ def main(argv=None) -> int:
     )
     partial = not quick and not finished
     config["figures"] = [Path(path).name for path in figures(directory, tasks, runs)]
-    rows = write(directory, args.mode, config, runs, partial, floors)
+    rows = write(directory, args.mode, config, runs, partial, floors, scales)
     print(f"wrote {results_path} ({'partial' if partial else 'complete'}, {len(runs)} results)")
     if quick:
         for task_name in task_names:
