@@ -61,19 +61,7 @@ def _read_file(path: str | os.PathLike, expected_format: str) -> tuple[dict, byt
         raise FileNotFoundError(f"no lagrangian_zoo {what} file at '{path}'.")
     with open(path, "rb") as file:
         content = file.read()
-    newline = content.find(b"\n")
-    header = None
-    if newline > 0:
-        try:
-            header = json.loads(content[:newline].decode())
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            header = None
-    if not isinstance(header, dict) or "format" not in header:
-        raise ValueError(
-            f"'{path}' is not a lagrangian_zoo {what} file: its first line is not a "
-            "lagrangian_zoo header (a file from another program, or one cut short inside its "
-            "header)."
-        )
+    header, payload = _split(path, content, what)
     found = header.get("format")
     if found != expected_format:
         if isinstance(found, str) and found in _FORMAT_NAMES:
@@ -99,7 +87,31 @@ def _read_file(path: str | os.PathLike, expected_format: str) -> tuple[dict, byt
             f"{library_version()} reads version {FORMAT_VERSION} ({hint}; written by "
             f"lagrangian_zoo {header.get('library_version', 'unknown')})."
         )
-    payload = content[newline + 1 :]
+    _check_payload(path, header, payload)
+    _check_fields(path, header, expected_format)
+    return header, payload
+
+
+def _split(path: str, content: bytes, what: str) -> tuple[dict, bytes]:
+    """A file's header (its first line, parsed) and the bytes after it."""
+    newline = content.find(b"\n")
+    header = None
+    if newline > 0:
+        try:
+            header = json.loads(content[:newline].decode())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            header = None
+    if not isinstance(header, dict) or "format" not in header:
+        raise ValueError(
+            f"'{path}' is not a lagrangian_zoo {what} file: its first line is not a "
+            "lagrangian_zoo header (a file from another program, or one cut short inside its "
+            "header)."
+        )
+    return header, content[newline + 1 :]
+
+
+def _check_payload(path: str, header: dict, payload: bytes) -> None:
+    """Refuses a payload of another size or checksum than its header announces."""
     expected_bytes = header.get("payload_bytes")
     if not _is_count(expected_bytes):
         raise _damaged_header(path, "it lacks the payload size")
@@ -114,8 +126,34 @@ def _read_file(path: str | os.PathLike, expected_format: str) -> tuple[dict, byt
             f"'{path}' is corrupt: its parameters do not match the checksum in its header. "
             "Use an earlier checkpoint or a fresh copy of the file."
         )
-    _check_fields(path, header, expected_format)
-    return header, payload
+
+
+def checkpoint_damage(path: str | os.PathLike) -> ValueError | None:
+    """The error that says how a training checkpoint is damaged (cut short, corrupted, its
+    header edited), or `None` when the file is intact.
+
+    An intact file can still be refused by `load_training_state` (another format version,
+    model or settings); this tells those refusals apart from damage, for which an earlier
+    checkpoint is the remedy.
+    """
+    path = os.fspath(path)
+    what = _FORMAT_NAMES[TRAINING_FORMAT]
+    try:
+        with open(path, "rb") as file:
+            content = file.read()
+    except OSError:
+        return None
+    try:
+        header, payload = _split(path, content, what)
+        if header.get("format") != TRAINING_FORMAT:
+            return None
+        _check_payload(path, header, payload)
+        _check_header_checksum(path, header)
+        if header.get("format_version") == FORMAT_VERSION:
+            _check_fields(path, header, TRAINING_FORMAT)
+    except ValueError as error:
+        return error
+    return None
 
 
 def _damaged_header(path: str, reason: str) -> ValueError:
@@ -459,6 +497,7 @@ def load_training_state(
 
 
 __all__ = [
+    "checkpoint_damage",
     "save_model",
     "load_model",
     "save_training_state",

@@ -9,7 +9,11 @@ import numpy as np
 import optax
 import pytest
 from hypothesis import given, HealthCheck, settings, strategies as st
-from lagrangian_zoo._checkpoint import load_training_state, save_training_state
+from lagrangian_zoo._checkpoint import (
+    checkpoint_damage,
+    load_training_state,
+    save_training_state,
+)
 from lagrangian_zoo._io import atomic_write
 
 from helpers import damaged
@@ -272,3 +276,29 @@ def test_an_edited_header_is_refused(saved_files, tmp_path):
     edited.write_bytes((folder / "good.lzm").read_bytes().replace(b'"softplus"', b'"tanh"', 1))
     with pytest.raises(ValueError, match="edited.lzm' is corrupt: its header does not match"):
         lz.load_model(edited)
+
+
+def test_checkpoint_damage_tells_damage_from_a_refusal(saved_files, tmp_path):
+    # fit(resume=True) falls back to an earlier checkpoint on damage only: a file of other
+    # settings is refused as it stands.
+    folder, model, opt_state, _ = saved_files
+    good = (folder / "good.ckpt").read_bytes()
+    assert checkpoint_damage(folder / "good.ckpt") is None
+    with pytest.raises(ValueError, match="other settings"):
+        load_training_state(folder / "good.ckpt", (model, opt_state), settings={"steps": 1})
+    assert checkpoint_damage(folder / "good.lzm") is None  # a model, not a checkpoint
+
+    cases = {
+        "cut.ckpt": (good[:-10], "is truncated"),
+        "flipped.ckpt": (good[:-1] + bytes([good[-1] ^ 1]), "is corrupt: its parameters"),
+        # An edit that reads as other settings, caught by the header's own checksum.
+        "edited.ckpt": (good.replace(b'"batch_size": 32', b'"batch_size": 64', 1), "header"),
+        "empty.ckpt": (b"", "is not a lagrangian_zoo training checkpoint file"),
+    }
+    for name, (content, reason) in cases.items():
+        assert content != good
+        path = tmp_path / name
+        path.write_bytes(content)
+        damage = checkpoint_damage(path)
+        assert isinstance(damage, ValueError) and str(damage).startswith(f"'{path}' ")
+        assert reason in str(damage), str(damage)
