@@ -74,7 +74,9 @@ class TrainConfig:
     `gradient_clip` `0` turns the clipping off (without it the default LNN does not learn
     the double pendulum: its held-out error stays above that of predicting zero).
     `activation` `None` is the model's own default; `model_kwargs` holds the model's other
-    keyword arguments (an HNN's `coordinates`, an LNN's `dissipation`, ...).
+    keyword arguments (an HNN's `coordinates`, an LNN's `dissipation`, ...). `float64`
+    chooses the precision of the whole run (model, data and training), whatever the
+    session's: `train_run` works under `jax.enable_x64(config.float64)`.
     """
 
     system: str = "double_pendulum"
@@ -501,6 +503,10 @@ def train_run(
 ) -> dict[str, Any]:
     """Trains `config.model` on `config.system` and writes the run directory `out`.
 
+    The run is built and trained in float64 when `config.float64` is set and in float32
+    otherwise, whatever the session's `jax_enable_x64`, so that the model has the dtype
+    `config.json` records.
+
     **Arguments:**
 
     - `config`: the run's settings.
@@ -540,12 +546,24 @@ def train_run(
     elif out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} is a file, not a run directory.")
 
+    # The whole run, model, data and training, in the precision the config records.
+    with jax.enable_x64(config.float64):
+        return _train_in_precision(config, out, config_path, resume=resume, progress=progress)
+
+
+def _train_in_precision(
+    config: TrainConfig, out: Path, config_path: Path, *, resume: bool, progress: bool
+) -> dict[str, Any]:
+    """`train_run` after its checks of the run directory, in the precision in force."""
     # Everything that can refuse the settings runs before anything is written.
     system = build_system(config)
     model_key, data_key, train_key = jax.random.split(jax.random.key(config.seed), 3)
     model = build_model(config, system, model_key)
     data = build_data(config, system, model, data_key)
     held_out = build_held_out_data(config, system, model, jax.random.fold_in(data_key, 1))
+    if isinstance(data, Dataset):
+        # A dataset file keeps the dtype it was saved in; the run's is the config's.
+        data = cast_floating(data, jnp.float64 if config.float64 else jnp.float32)
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(config_path, config.to_dict())
