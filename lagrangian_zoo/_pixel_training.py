@@ -24,7 +24,10 @@ from ._training import (
     _Checkpoints,
     _ProgressBar,
     _trainable_spec,
+    chunk_end,
     History,
+    history_with_entry,
+    pending_losses,
     without_metadata,
 )
 from .models import PixelDynamics
@@ -120,11 +123,11 @@ def _paper_optimizer(
 
 @dataclasses.dataclass(frozen=True)
 class _StepConfig:
-    """What the compiled chunk is specialised on (hashable: a static argument). The number
-    of steps and the weights are array inputs: another value runs the same program."""
+    """What the compiled chunk is specialised on (hashable: a static argument). Where a chunk
+    starts and stops and the weights are array inputs: another value runs the same program."""
 
     optimizer: optax.GradientTransformation
-    chunk: int
+    capacity: int  # the most steps one chunk runs (the length of its loss buffer)
     batch_size: int
 
 
@@ -133,34 +136,30 @@ def _objective(params, static, x, x_next, weights):
 
 
 @eqx.filter_jit
-def _run_chunk(params, static, opt_state, data, start, steps, weights, key, config: _StepConfig):
-    """`config.chunk` optimizer steps from step `start` as one `lax.scan`; the steps past
-    `steps` leave the state unchanged. Each step draws its rows from its own key."""
+def _run_chunk(params, static, opt_state, data, start, stop, weights, key, config: _StepConfig):
+    """The optimizer steps `start, ..., stop - 1` (at most `config.capacity`) as one loop whose
+    trip count is an input, so one program runs chunks of every length. Each step draws its
+    rows from its own key.
 
-    def one_step(carry, index):
-        step_number = start + index
+    **Returns:** `(params, opt_state, losses, finite)`, the loss of each step and whether it
+    was finite in the first `stop - start` entries.
+    """
 
-        def update(carry):
-            params, opt_state = carry
-            x, x_next = data.sample(jax.random.fold_in(key, step_number), config.batch_size)
-            value, grads = eqx.filter_value_and_grad(_objective)(
-                params, static, x, x_next, weights
-            )
-            with jax.numpy_dtype_promotion("standard"):
-                updates, opt_state = config.optimizer.update(grads, opt_state, params)
-            params = eqx.apply_updates(params, updates)
-            finite = jnp.isfinite(value) & _all_finite(updates)
-            return (params, opt_state), (value, finite)
+    def one_step(index, carry):
+        params, opt_state, values, finite = carry
+        x, x_next = data.sample(jax.random.fold_in(key, start + index), config.batch_size)
+        value, grads = eqx.filter_value_and_grad(_objective)(params, static, x, x_next, weights)
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = config.optimizer.update(grads, opt_state, params)
+        params = eqx.apply_updates(params, updates)
+        values = values.at[index].set(value)
+        finite = finite.at[index].set(jnp.isfinite(value) & _all_finite(updates))
+        return params, opt_state, values, finite
 
-        def skip(carry):
-            return carry, (jnp.zeros((), data.frames.dtype), jnp.array(True))
-
-        return jax.lax.cond(step_number < steps, update, skip, carry)
-
-    (params, opt_state), (values, finite) = jax.lax.scan(
-        one_step, (params, opt_state), jnp.arange(config.chunk, dtype=jnp.int32)
-    )
-    return params, opt_state, values, finite
+    values = jnp.zeros((config.capacity,), data.frames.dtype)
+    finite = jnp.ones((config.capacity,), bool)
+    count = jnp.minimum(stop - start, config.capacity)
+    return jax.lax.fori_loop(0, count, one_step, (params, opt_state, values, finite))
 
 
 @eqx.filter_jit
@@ -203,9 +202,10 @@ def fit_pixel_dynamics(
 
     Each step draws `batch_size` distinct rows $(x_t, x_{t+1})$ with
     `data.sample(jax.random.fold_in(key, step), batch_size)` and takes an optimizer step on
-    [`lagrangian_zoo.pixel_dynamics_loss`][]. Steps run in chunks of one compiled
-    `jax.lax.scan` (compiled once per model architecture and data shape); a run resumed from a
-    checkpoint gives bit-identical parameters to an uninterrupted one.
+    [`lagrangian_zoo.pixel_dynamics_loss`][]. Steps run in chunks, each one loop of a program
+    compiled once per model architecture and data shape, that end exactly where a history
+    entry or a checkpoint is due; a run resumed from a checkpoint gives bit-identical
+    parameters to an uninterrupted one.
 
     The defaults are the HNN paper's: batch 200, Adam with a constant learning rate $10^{-3}$
     and weight decay $10^{-5}$ added to the gradient (PyTorch's), weights $(1, 1, 0.1)$; the
@@ -234,7 +234,8 @@ def fit_pixel_dynamics(
         interrupted run, or the checkpoint is refused with a message naming the difference.
     - `max_seconds`: stop, with a checkpoint, after the chunk of steps during which this many
         seconds of this call have passed; a later call with `resume=True` continues. The
-        returned history then ends before `steps`.
+        returned history then ends before `steps`, with an entry for the steps since the
+        previous one.
     - `progress`: show the progress (a bar on a terminal, plain lines otherwise).
 
     **Returns:** `(model, history)`, the trained model and a [`lagrangian_zoo.History`][]
@@ -315,19 +316,24 @@ def fit_pixel_dynamics(
     checkpoints = _Checkpoints(folder, settings)
     restored = checkpoints.restore((model, opt_state), resume=resume)
     step = 0
+    # The losses of the steps since the last history entry, one array per chunk.
+    pending: list[np.ndarray] = []
     if restored is not None:
         model, opt_state, step, saved_history = restored
         history = History.from_dict(saved_history)
+        pending = pending_losses(saved_history)
         params, static = eqx.partition(model, spec)
 
     data = without_metadata(data)
     config = _StepConfig(
         optimizer=optimizer,
-        chunk=min(math.gcd(log_every, checkpoint_every), steps),
+        # No chunk runs past a history entry, so none is longer than this.
+        capacity=min(log_every, steps),
         batch_size=batch_size,
     )
+    # Chunks end where a history entry or a checkpoint is due, at its exact step.
+    events = [log_every] if folder is None else [log_every, checkpoint_every]
     weight_array = jnp.asarray(weights, data.frames.dtype)
-    steps_array = jnp.asarray(steps, jnp.int32)
     if eval_data is not None:
         eval_x, eval_x_next = eval_data.rows()
 
@@ -335,23 +341,23 @@ def fit_pixel_dynamics(
     started = time.perf_counter()
     first_step = step
     saved_step = step if folder is not None and step > 0 else -1
-    pending: list[np.ndarray] = []
     bar = _ProgressBar(steps, step) if progress else None
+
     try:
         while step < steps:
+            stop = chunk_end(step, steps, events, config.capacity)
             new_params, new_opt_state, values, finite = _run_chunk(
                 params,
                 static,
                 opt_state,
                 data,
                 jnp.asarray(step, jnp.int32),
-                steps_array,
+                jnp.asarray(stop, jnp.int32),
                 weight_array,
                 key,
                 config,
             )
-            done = min(config.chunk, steps - step)
-            values, finite = np.asarray(values)[:done], np.asarray(finite)[:done]
+            values, finite = np.asarray(values)[: stop - step], np.asarray(finite)[: stop - step]
             if not finite.all():
                 bad = int(np.argmin(finite))
                 where = (
@@ -366,29 +372,37 @@ def fit_pixel_dynamics(
                     "another initialisation: where its learned mass matrix crosses zero the "
                     "accelerations are infinite."
                 )
-            params, opt_state, step = new_params, new_opt_state, step + done
-            pending.append(values)
-            if step % log_every == 0 or step == steps:
+            # One assignment, so that a Ctrl-C never finds the step count and the pending
+            # losses out of step with each other.
+            params, opt_state, step, pending = new_params, new_opt_state, stop, [*pending, values]
+            out_of_time = max_seconds is not None and time.perf_counter() - started > max_seconds
+            # A run stopped by the time limit logs the steps since the last entry too: the
+            # returned history holds every step's loss.
+            if step % log_every == 0 or step == steps or out_of_time:
                 eval_loss = math.nan
                 if eval_data is not None:
                     eval_loss = float(_evaluate(params, static, eval_x, eval_x_next, weight_array))
                 seconds = elapsed_before + time.perf_counter() - started
-                train_loss = float(np.mean(np.concatenate(pending)))
-                pending = []
-                history = history.append(step, train_loss, eval_loss, seconds)
+                entry = history_with_entry(history, step, pending, eval_loss, seconds)
+                history, pending = entry, []
                 if bar is not None:
                     rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
-                    bar.update(step, train_loss, eval_loss, rate)
-            out_of_time = max_seconds is not None and time.perf_counter() - started > max_seconds
+                    bar.update(step, float(history.train_loss[-1]), eval_loss, rate)
             if folder is not None and (
                 step % checkpoint_every == 0 or step == steps or out_of_time
             ):
-                checkpoints.save(step, eqx.combine(params, static), opt_state, history)
+                checkpoints.save(step, eqx.combine(params, static), opt_state, history, pending)
                 saved_step = step
             if out_of_time:
                 break
     except KeyboardInterrupt:
-        if folder is not None and step > saved_step:
+        logged_now = bool(pending)
+        if logged_now:
+            # The losses since the last entry get an entry of their own, at the step reached,
+            # in the history the checkpoint keeps.
+            seconds = elapsed_before + time.perf_counter() - started
+            history, pending = history_with_entry(history, step, pending, math.nan, seconds), []
+        if folder is not None and (step > saved_step or logged_now):
             checkpoints.save(step, eqx.combine(params, static), opt_state, history)
         raise
     finally:

@@ -20,6 +20,7 @@ import optax
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Scalar
 
 from ._checkpoint import (
+    checkpoint_damage,
     load_training_state,
     save_model,
     save_training_state,
@@ -37,9 +38,7 @@ from ._fingerprint import data_fingerprint, function_fingerprint, optimizer_fing
 from ._io import atomic_write, is_prng_key, key_data
 from ._source import (
     AbstractDataSource,
-    AbstractDerivativeSource,
     AbstractFiniteSource,
-    vector_field_on_rows,
 )
 from ._windows import RolloutWindows
 from .models._base import AbstractDynamics, trainable_filter
@@ -123,6 +122,37 @@ class History:
             fields = [f"{v:.9g}" if math.isfinite(v) else "" for v in (train, evaluation)]
             lines.append(f"{int(step)},{fields[0]},{fields[1]},{float(seconds):.3f}")
         return "\n".join(lines) + "\n"
+
+
+def history_with_entry(
+    history: History,
+    step: int,
+    pending: Sequence[np.ndarray],
+    eval_loss: float,
+    seconds: float,
+) -> History:
+    """`history` with an entry at `step` whose training loss is the mean of `pending`, the
+    losses of the steps since the previous entry."""
+    return history.append(step, float(np.mean(np.concatenate(pending))), eval_loss, seconds)
+
+
+# The header entry of a training checkpoint that holds the losses of the steps since the last
+# history entry, so that a resumed run's next entry averages over all of its steps.
+_PENDING_LOSSES = "pending_train_loss"
+
+
+def pending_losses(saved_history: dict[str, Any]) -> list[np.ndarray]:
+    """The losses since the last entry, as saved in a checkpoint's history (none before)."""
+    values = saved_history.get(_PENDING_LOSSES) or []
+    return [np.asarray(values, dtype=np.float64)] if values else []
+
+
+def chunk_end(step: int, steps: int, intervals: Sequence[int], capacity: int) -> int:
+    """Where the chunk of steps from `step` ends: at the next multiple of any of `intervals`
+    (where something is logged, evaluated or saved), at `steps`, or after `capacity` steps,
+    whichever comes first."""
+    ends = [steps, step + capacity, *((step // every + 1) * every for every in intervals)]
+    return min(ends)
 
 
 def _trainable_spec(model: eqx.Module) -> PyTree[bool]:
@@ -319,10 +349,12 @@ def fit(
 
     Each step draws a minibatch `(y, dy)` with `data.sample(jax.random.fold_in(key, i),
     batch_size)` and takes an optimizer step on `loss(model(y), dy)` over all `2n` components
-    (the HNN paper's test loss for `"l2"`). The steps are compiled once and run in chunks by
-    `jax.lax.scan`; only `lagrangian_zoo.models.trainable_filter(model)` leaves are trained
-    (input statistics stay fixed). Because every step's randomness comes from its index, a run
-    resumed from a checkpoint gives bit-identical parameters to an uninterrupted one.
+    (the HNN paper's test loss for `"l2"`). The steps are compiled once, as a loop whose
+    length is an input of the program, and run in chunks that end exactly where something is
+    logged, evaluated or saved; only `lagrangian_zoo.models.trainable_filter(model)` leaves
+    are trained (input statistics stay fixed). Because every step's randomness comes from its
+    index, a run resumed from a checkpoint gives bit-identical parameters to an uninterrupted
+    one.
 
     **Arguments:**
 
@@ -349,7 +381,8 @@ def fit(
         squared error to the whole window is minimised (`eval_data` then a `Dataset` too).
     - `rollout_window`: samples per window for `loss="rollout"`.
     - `eval_data`: a `Dataset` (all its rows) or `StateStream` (a fixed sample) on which the
-        loss is measured every `eval_every` steps and at the end.
+        loss is measured every `eval_every` steps and at the end, comparing its targets with
+        its own `predict`, as in training.
     - `checkpoint_dir`: a folder for training checkpoints (`step_XXXXXXXXX.ckpt`, written
         atomically every `checkpoint_every` steps, when interrupted by Ctrl-C, and at the
         end), `history.json`, the final model `model.lzm` (for
@@ -357,16 +390,19 @@ def fit(
         `history.csv`, rewritten (atomically) at every history entry so that a long run can
         be watched as it goes (`tail -f`, a spreadsheet, or `pandas.read_csv`).
     - `resume`: continue from the latest checkpoint in `checkpoint_dir` (or start afresh if
-        there is none). The other arguments must be those of the interrupted run: the
-        checkpoint records the settings, a fingerprint of the training data's arrays, of the
-        optimizer (its kind and the hyperparameters optax keeps in its closures, schedules
-        included) and of a callable loss, and a difference is refused with a message naming
-        it. An optimizer whose hyperparameters cannot be read gets a warning instead.
+        there is none; from the one before it, with a warning, when the latest is damaged).
+        The other arguments must be those of the interrupted run: the checkpoint records the
+        settings, a fingerprint of the training data (its arrays and functions, such as a
+        stream's sampler), of the optimizer (its kind and the hyperparameters optax keeps in
+        its closures, schedules included) and of a callable loss, and a difference is
+        refused with a message naming it. An optimizer whose hyperparameters cannot be read
+        gets a warning instead.
     - `adapt`: call `model.adapt(states)` once before training, when the model has it, to
         set its input statistics (from all rows of a `Dataset`, or a large sample of a
         `StateStream`).
     - `progress`: show a progress bar (rich) with the loss and steps per second.
-    - `log_every`: steps between history entries (and progress updates).
+    - `log_every`: steps between history entries (and progress updates). Every evaluation,
+        the end, and a Ctrl-C (for the steps since the last entry) add an entry too.
     - `devices`: where to train. `"auto"` (default) shards every batch over all devices
         (`jax.devices()`, every process's after `jax.distributed` initialisation) when
         there is more than one, and otherwise runs as on one device; `None` uses JAX's
@@ -461,13 +497,13 @@ class _StepConfig:
     """What the compiled training chunk is specialised on.
 
     Hashable, and a static argument of `_run_chunk`: a later `fit` with equal settings (and
-    the same shapes) reuses the compiled program instead of building a new one.
+    the same shapes) reuses the compiled program instead of building a new one. The number of
+    steps a chunk runs is not in it: that is an input of the program.
     """
 
     optimizer: optax.GradientTransformation
     loss_fn: Callable[[Array, Array], Scalar]
-    steps: int
-    chunk: int
+    capacity: int  # the most steps one chunk runs (the length of its loss buffer)
     batch_size: int | None  # None: every row of a Dataset in every step
     mesh: jax.sharding.Mesh | None
 
@@ -491,58 +527,62 @@ def _objective(params, static, data, y, dy, loss_fn):
 
 
 @eqx.filter_jit
-def _run_chunk(params, static, opt_state, data, start, key, config: _StepConfig):
-    """`config.chunk` optimizer steps from step `start`, as one `lax.scan`.
+def _run_chunk(params, static, opt_state, data, start, stop, key, config: _StepConfig):
+    """The optimizer steps `start, ..., stop - 1` (at most `config.capacity` of them), as one
+    loop inside one compiled program.
 
     A pure function of its inputs: `static` (the untrained arrays, such as input statistics)
-    and the data are arguments, so they are inputs of the program, not constants in it. Steps
-    past `config.steps` (the last chunk's tail) leave the state unchanged.
+    and the data are arguments, so they are inputs of the program, not constants in it. So
+    are `start` and `stop`: a chunk of any length up to the capacity runs the same program, so
+    chunks can end exactly where the training loop next logs, evaluates or checkpoints.
+
+    **Returns:** `(params, opt_state, losses, finite)`, where `losses[i]` and `finite[i]` are
+    the loss of step `start + i` and whether that step was finite; entries from `stop - start`
+    on are padding.
     """
     loss_shape = jax.eval_shape(
         lambda: _objective(params, static, data, *_draw(config, data, key, start), config.loss_fn)
     )
 
-    def one_step(carry, index):
-        step_number = start + index
+    def one_step(index, carry):
+        params, opt_state, values, finite = carry
+        y, dy = _draw(config, data, key, start + index)
+        value, grads = eqx.filter_value_and_grad(_objective)(
+            params, static, data, y, dy, config.loss_fn
+        )
+        # optax mixes Python floats with integer step counts (bias corrections, schedules),
+        # which strict dtype promotion refuses.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = config.optimizer.update(grads, opt_state, params)
+        params = eqx.apply_updates(params, updates)
+        if config.mesh is not None:
+            params, opt_state = constrain_replicated((params, opt_state), config.mesh)
+        values = values.at[index].set(value)
+        finite = finite.at[index].set(jnp.isfinite(value) & _all_finite(updates))
+        return params, opt_state, values, finite
 
-        def update(carry):
-            params, opt_state = carry
-            y, dy = _draw(config, data, key, step_number)
-            value, grads = eqx.filter_value_and_grad(_objective)(
-                params, static, data, y, dy, config.loss_fn
-            )
-            # optax mixes Python floats with integer step counts (bias corrections,
-            # schedules), which strict dtype promotion refuses.
-            with jax.numpy_dtype_promotion("standard"):
-                updates, opt_state = config.optimizer.update(grads, opt_state, params)
-            params = eqx.apply_updates(params, updates)
-            if config.mesh is not None:
-                params, opt_state = constrain_replicated((params, opt_state), config.mesh)
-            finite = jnp.isfinite(value) & _all_finite(updates)
-            return (params, opt_state), (value, finite)
-
-        def skip(carry):
-            return carry, (jnp.zeros((), loss_shape.dtype), jnp.array(True))
-
-        return jax.lax.cond(step_number < config.steps, update, skip, carry)
-
-    (params, opt_state), (values, finite) = jax.lax.scan(
-        one_step, (params, opt_state), jnp.arange(config.chunk, dtype=jnp.int32)
-    )
-    return params, opt_state, values, finite
+    values = jnp.zeros((config.capacity,), loss_shape.dtype)
+    finite = jnp.ones((config.capacity,), bool)
+    # A loop whose trip count is an input: one program serves chunks of every length.
+    count = jnp.minimum(stop - start, config.capacity)
+    return jax.lax.fori_loop(0, count, one_step, (params, opt_state, values, finite))
 
 
 @eqx.filter_jit
-def _evaluate(params, static, eval_data, y, dy, loss_fn, mesh):
-    """The loss on all evaluation rows, in passes that bound the memory."""
+def _evaluate(params, static, eval_data, y, target, loss_fn, mesh):
+    """The loss on all evaluation rows: the source's own prediction (`eval_data.predict`, as
+    in training), in passes that bound the memory."""
     model = eqx.combine(params, static)
-    if not isinstance(eval_data, AbstractDerivativeSource):
-        return loss_fn(eval_data.predict(model, y), dy)
+    prediction = _predict_in_passes(eval_data, model, y, mesh)
     if mesh is not None:
-        return loss_fn(*constrain_batch((_predict_sharded(model, y, mesh), dy), mesh))
-    t = jnp.zeros((), y.dtype)
-    prediction = jax.lax.map(lambda row: model(t, row, None), y, batch_size=_EVAL_ROWS_PER_PASS)
-    return loss_fn(prediction, dy)
+        prediction, target = constrain_batch((prediction, target), mesh)
+    return loss_fn(prediction, target)
+
+
+def _reason(path: str, error: Exception) -> str:
+    """The first sentence of an error about the file `path`, without the file's name."""
+    text = str(error).removeprefix(f"'{path}' ")
+    return text.split(". ")[0].rstrip(".")
 
 
 class _Checkpoints:
@@ -558,9 +598,10 @@ class _Checkpoints:
         return [] if self.folder is None else _checkpoints(self.folder)
 
     def restore(self, like: tuple[PyTree, PyTree], *, resume: bool):
-        """`(model, opt_state, step, history)` from the latest checkpoint, or `None` to start
-        afresh; creates the folder. Checkpoints of another run are refused unless `resume`,
-        and a resumed run's settings must be those saved."""
+        """`(model, opt_state, step, history)` from the latest checkpoint (from an earlier one,
+        with a warning, when the latest is damaged), or `None` to start afresh; creates the
+        folder. Checkpoints of another run are refused unless `resume`, and a resumed run's
+        settings must be those saved."""
         if self.folder is None:
             return None
         existing = self.existing()
@@ -571,9 +612,30 @@ class _Checkpoints:
                 "empty checkpoint_dir."
             )
         os.makedirs(self.folder, exist_ok=True)
-        if not existing:
-            return None
-        return load_training_state(existing[-1][1], like, settings=self.settings)
+        damaged: list[tuple[str, ValueError, ValueError]] = []
+        for step, path in reversed(existing):
+            try:
+                restored = load_training_state(path, like, settings=self.settings)
+            except ValueError as error:
+                damage = checkpoint_damage(path)
+                if damage is None:
+                    raise
+                # The previous checkpoint is kept for this: a file cut short or corrupted
+                # (a full disk, a bad copy) costs the steps since that one, not the run.
+                damaged.append((path, error, damage))
+                continue
+            if damaged:
+                names = "; ".join(f"'{bad}' {_reason(bad, damage)}" for bad, _, damage in damaged)
+                newest = "checkpoint" if len(damaged) == 1 else f"{len(damaged)} checkpoints"
+                warnings.warn(
+                    f"fit(resume=True): the newest {newest} cannot be used: {names}. Resuming "
+                    f"from the latest intact one, '{path}' (step {step}).",
+                    stacklevel=4,
+                )
+            return restored
+        if damaged:
+            raise damaged[0][1]
+        return None
 
     def log(self, history: "History") -> None:
         """Rewrites `history.csv` (atomically): a live log of a run, one line per entry."""
@@ -581,15 +643,28 @@ class _Checkpoints:
             csv = history.as_csv().encode()
             atomic_write(os.path.join(self.folder, "history.csv"), lambda file: file.write(csv))
 
-    def save(self, step: int, model, opt_state, history: "History") -> None:
+    def save(
+        self,
+        step: int,
+        model,
+        opt_state,
+        history: "History",
+        pending: Sequence[np.ndarray] = (),
+    ) -> None:
+        """Writes the checkpoint of `step`, with the losses `pending` since the last history
+        entry, and `history.json`; removes all but the newest checkpoints."""
         if self.folder is None:
             return
         model, opt_state = gather_to_host((model, opt_state))
         if not self.writer:
             return
         path = os.path.join(self.folder, f"step_{step:09d}.ckpt")
+        saved_history = history.as_dict()
+        if len(pending):
+            losses = np.concatenate(pending)
+            saved_history[_PENDING_LOSSES] = [float(value) for value in losses]
         save_training_state(
-            path, model, opt_state, step=step, history=history.as_dict(), settings=self.settings
+            path, model, opt_state, step=step, history=saved_history, settings=self.settings
         )
         atomic_write(
             os.path.join(self.folder, "history.json"),
@@ -670,9 +745,12 @@ def _train(
     checkpoints = _Checkpoints(folder, settings)
     restored = checkpoints.restore((model, opt_state), resume=resume)
     step = 0
+    # The losses of the steps since the last history entry, one array per chunk.
+    pending: list[np.ndarray] = []
     if restored is not None:
         model, opt_state, step, saved_history = restored
         history = dataclasses.replace(History.from_dict(saved_history), devices=history.devices)
+        pending = pending_losses(saved_history)
         params, static = eqx.partition(model, spec)
 
     if mesh is not None:
@@ -680,40 +758,43 @@ def _train(
         # the minibatches drawn inside the compiled loop are split.
         params, static, opt_state, data = replicate((params, static, opt_state, data), mesh)
 
-    # The chunk length divides every interval, so logs, evaluations and checkpoints fall on
-    # chunk boundaries; the last chunk masks the steps past `steps`.
     config = _StepConfig(
         optimizer=optimizer,
         loss_fn=loss_fn,
-        steps=steps,
-        chunk=min(math.gcd(log_every, eval_every, checkpoint_every), steps),
+        # No chunk runs past a history entry, so none is longer than this.
+        capacity=min(log_every, steps),
         batch_size=None if full_batch else batch_size,
         mesh=mesh,
     )
-
+    # Each chunk runs to the next of these steps' multiples (or the end), so that every log,
+    # evaluation and checkpoint happens at its exact step, whatever the intervals.
+    events = [log_every]
     if eval_data is not None:
+        events.append(eval_every)
         eval_y, eval_dy = _evaluation_rows(eval_data, eval_key, mesh)
+    if folder is not None:
+        events.append(checkpoint_every)
 
     elapsed_before = float(history.seconds[-1]) if history.seconds.size else 0.0
     started = time.perf_counter()
     first_step = step
     saved_step = step if folder is not None and step > 0 else -1
-    pending: list[np.ndarray] = []
     bar = _ProgressBar(steps, step) if progress else None
     try:
         while step < steps:
+            stop = chunk_end(step, steps, events, config.capacity)
             new_params, new_opt_state, values, finite = _run_chunk(
                 params,
                 static,
                 opt_state,
                 data,
                 jnp.asarray(step, dtype=jnp.int32),
+                jnp.asarray(stop, dtype=jnp.int32),
                 train_key,
                 config,
             )
-            done = min(config.chunk, steps - step)
             values, finite = gather_to_host((values, finite))
-            values, finite = np.asarray(values)[:done], np.asarray(finite)[:done]
+            values, finite = np.asarray(values)[: stop - step], np.asarray(finite)[: stop - step]
             if not finite.all():
                 bad = step + int(np.argmin(finite))
                 where = (
@@ -727,26 +808,35 @@ def _train(
                     f"finite (loss {values[int(np.argmin(finite))]}). {where} Lower the "
                     "learning rate, check the data for NaNs, or normalise the inputs."
                 )
-            params, opt_state, step = new_params, new_opt_state, step + done
-            pending.append(values)
-            if step % log_every == 0 or step == steps:
+            # One assignment, so that a Ctrl-C never finds the step count and the pending
+            # losses out of step with each other.
+            params, opt_state, step, pending = new_params, new_opt_state, stop, [*pending, values]
+            evaluate = eval_data is not None and (step % eval_every == 0 or step == steps)
+            if step % log_every == 0 or evaluate or step == steps:
                 eval_loss = np.nan
-                if eval_data is not None and (step % eval_every == 0 or step == steps):
+                if evaluate:
                     value = _evaluate(params, static, eval_data, eval_y, eval_dy, loss_fn, mesh)
                     eval_loss = float(gather_to_host(value))
                 seconds = elapsed_before + time.perf_counter() - started
-                train_loss = float(np.mean(np.concatenate(pending)))
-                pending = []
-                history = history.append(step, train_loss, eval_loss, seconds)
+                entry = history_with_entry(history, step, pending, eval_loss, seconds)
+                history, pending = entry, []
                 checkpoints.log(history)
                 if bar is not None:
                     rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
-                    bar.update(step, train_loss, eval_loss, rate)
+                    bar.update(step, float(history.train_loss[-1]), eval_loss, rate)
             if folder is not None and (step % checkpoint_every == 0 or step == steps):
-                checkpoints.save(step, eqx.combine(params, static), opt_state, history)
+                checkpoints.save(step, eqx.combine(params, static), opt_state, history, pending)
                 saved_step = step
     except KeyboardInterrupt:
-        if folder is not None and step > saved_step:
+        logged_now = bool(pending)
+        if logged_now:
+            # The losses since the last entry get an entry of their own, at the step reached:
+            # the history, its CSV and the checkpoint keep every loss computed so far.
+            seconds = elapsed_before + time.perf_counter() - started
+            history, pending = history_with_entry(history, step, pending, np.nan, seconds), []
+        if history.step.size:
+            checkpoints.log(history)
+        if folder is not None and (step > saved_step or logged_now):
             checkpoints.save(step, eqx.combine(params, static), opt_state, history)
         raise
     finally:
@@ -762,26 +852,34 @@ def _train(
     return model, history
 
 
-def _predict_sharded(
-    model, y: Float[Array, "rows state"], mesh: jax.sharding.Mesh
-) -> Float[Array, "rows state"]:
-    """The model on every row, in passes of at most `_EVAL_ROWS_PER_PASS` rows split over `mesh`.
+def _predict_in_passes(
+    source: AbstractDataSource,
+    model,
+    y: Float[Array, "rows state"],
+    mesh: jax.sharding.Mesh | None,
+) -> PyTree[Array]:
+    """`source.predict(model, y)`, in passes of at most `_EVAL_ROWS_PER_PASS` rows, each split
+    over `mesh` when there is one.
 
     The rows are padded (with copies of the last one) to whole passes that split evenly, and
     the padding is dropped from the result.
     """
     rows = y.shape[0]
-    count = batch_devices(mesh)
+    count = 1 if mesh is None else batch_devices(mesh)
     per_pass = max(count, _EVAL_ROWS_PER_PASS // count * count)
     per_pass = min(per_pass, -(-rows // count) * count)
     passes = -(-rows // per_pass)
-    padded = jnp.pad(y, ((0, passes * per_pass - rows), (0, 0)), mode="edge")
 
     def one_pass(chunk):
-        return constrain_batch(vector_field_on_rows(model, constrain_batch(chunk, mesh)), mesh)
+        if mesh is None:
+            return source.predict(model, chunk)
+        return constrain_batch(source.predict(model, constrain_batch(chunk, mesh)), mesh)
 
-    prediction = jax.lax.map(one_pass, padded.reshape(passes, per_pass, y.shape[-1]))
-    return prediction.reshape(passes * per_pass, y.shape[-1])[:rows]
+    if passes * per_pass == rows == per_pass:
+        return one_pass(y)
+    padded = jnp.pad(y, [(0, passes * per_pass - rows)] + [(0, 0)] * (y.ndim - 1), mode="edge")
+    prediction = jax.lax.map(one_pass, padded.reshape(passes, per_pass, *y.shape[1:]))
+    return jax.tree.map(lambda x: x.reshape(passes * per_pass, *x.shape[2:])[:rows], prediction)
 
 
 class _ProgressBar:

@@ -14,8 +14,10 @@ import lagrangian_zoo._training as training
 import numpy as np
 import optax
 import pytest
+from lagrangian_zoo._experiment import settings_from_dataset, train_run, TrainConfig
 
 import _resume_script
+from test_compile import count_compilations
 
 
 SCRIPT = pathlib.Path(__file__).with_name("_resume_script.py")
@@ -366,3 +368,187 @@ def test_gradient_clip_and_an_optimizer_are_exclusive(spring_data):
             gradient_clip=1.0,
             optimizer=optax.adam(1e-3),
         )
+
+
+def _derivatives(model, y):
+    return jax.vmap(model, in_axes=(None, 0, None))(jnp.zeros(()), y, None)
+
+
+def test_a_streams_fingerprint_is_the_same_in_another_process():
+    # A function's repr holds its memory address, which differs from one process to the
+    # next: a run on a stream with a sampler of its own could not be resumed.
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--fingerprints"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    here = _resume_script.stream_fingerprints()
+    assert json.loads(result.stdout) == here
+    # Another function, or the same one with other numbers, is another stream.
+    assert len(set(here.values())) == len(here)
+
+
+def test_train_run_trains_in_the_precision_its_config_records(spring_data, tmp_path):
+    # The session runs in float64 and the dataset file holds float64 arrays; a config that
+    # says float32 gets a float32 model.
+    spring_data.save(tmp_path / "spring.npz")
+    settings = {"data": str(tmp_path / "spring.npz"), "model": "baseline", "float64": False}
+    settings |= {"width": 8, "depth": 1, "steps": 2, "batch_size": 8}
+    train_run(TrainConfig.from_dict(settings_from_dataset(settings)), tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["float64"] is False
+    model = lz.load_model(tmp_path / "run" / "model.lzm")
+    dtypes = {leaf.dtype for leaf in jax.tree.leaves(model) if eqx.is_inexact_array(leaf)}
+    assert dtypes == {jnp.dtype(jnp.float32)}
+
+
+def test_coprime_intervals_run_one_chunk_per_event_with_one_program(spring_data, monkeypatch):
+    starts, compilations = [], []
+    run_chunk = training._run_chunk
+
+    def counted(*args):
+        with count_compilations() as count:
+            result = jax.block_until_ready(run_chunk(*args))
+        starts.append(int(args[4]))
+        compilations.append(count[0])
+        return result
+
+    monkeypatch.setattr(training, "_run_chunk", counted)
+    model, history = lz.fit(
+        _baseline(),
+        spring_data,
+        steps=300,
+        key=jax.random.key(2),
+        batch_size=16,
+        learning_rate=1e-2,
+        eval_data=spring_data,
+        log_every=100,
+        eval_every=99,
+        progress=False,
+    )
+    # One dispatch from each event to the next, not one per step (their gcd is 1).
+    assert starts == [0, 99, 100, 198, 200, 297]
+    assert compilations[0] <= 1 and compilations[1:] == [0] * 5
+    np.testing.assert_array_equal(history.step, [99, 100, 198, 200, 297, 300])
+    evaluated = ~np.isnan(history.eval_loss)
+    np.testing.assert_array_equal(evaluated, [True, False, True, False, True, True])
+    y, dy = spring_data.states()
+    expected = jnp.mean((_derivatives(model, y) - dy) ** 2)
+    np.testing.assert_allclose(history.eval_loss[-1], expected, rtol=1e-12)
+
+
+def test_resume_falls_back_from_a_damaged_newest_checkpoint(spring_data, tmp_path):
+    # log_every 10 and checkpoint_every 15: the checkpoint of step 45 also holds the losses
+    # of steps 41 to 45, which the entry of step 50 averages over.
+    arguments = dict(
+        steps=60,
+        key=jax.random.key(3),
+        batch_size=16,
+        learning_rate=1e-2,
+        log_every=10,
+        checkpoint_every=15,
+        progress=False,
+    )
+    folder = tmp_path / "run"
+    reference, reference_history = lz.fit(
+        _baseline(), spring_data, checkpoint_dir=folder, **arguments
+    )
+    newest, previous = folder / "step_000000060.ckpt", folder / "step_000000045.ckpt"
+    newest.write_bytes(newest.read_bytes()[:-100])
+
+    with pytest.warns(UserWarning, match="cannot be used") as warned:
+        resumed, history = lz.fit(
+            _baseline(), spring_data, checkpoint_dir=folder, resume=True, **arguments
+        )
+    (message,) = [str(w.message) for w in warned if "cannot be used" in str(w.message)]
+    assert f"'{newest}' is truncated" in message and f"'{previous}' (step 45)" in message
+    _assert_params_identical(resumed, reference)
+    np.testing.assert_array_equal(history.step, np.arange(10, 61, 10))
+    np.testing.assert_array_equal(history.train_loss, reference_history.train_loss)
+    header = json.loads(newest.read_bytes().split(b"\n", 1)[0])
+    assert header["step"] == 60  # written again, whole
+
+
+def test_ctrl_c_keeps_the_losses_since_the_last_entry(spring_data, tmp_path, monkeypatch):
+    arguments = dict(
+        steps=60,
+        key=jax.random.key(4),
+        batch_size=16,
+        learning_rate=1e-2,
+        log_every=10,
+        progress=False,
+    )
+    reference, _ = lz.fit(_baseline(), spring_data, **arguments)
+
+    run_chunk = training._run_chunk
+    losses = []  # of every step, as the compiled chunks return them
+
+    def interrupted_at_25(*args):
+        start = int(args[4])
+        if start == 25:
+            raise KeyboardInterrupt  # Ctrl-C while steps 26-30 run
+        result = run_chunk(*args)
+        losses.extend(np.asarray(result[2])[:5])
+        return result
+
+    monkeypatch.setattr(training, "_run_chunk", interrupted_at_25)
+    folder = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        lz.fit(_baseline(), spring_data, checkpoint_dir=folder, checkpoint_every=5, **arguments)
+    # Steps 21-25 ran after the entry of step 20; their mean loss gets an entry of its own.
+    assert len(losses) == 25
+    expected = np.mean(losses[20:25])
+    with open(folder / "history.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [int(row["step"]) for row in rows] == [10, 20, 25]
+    np.testing.assert_allclose(float(rows[2]["train_loss"]), expected, rtol=1e-8)
+    saved = json.loads((folder / "history.json").read_text())
+    assert saved["step"] == [10, 20, 25]
+    np.testing.assert_allclose(saved["train_loss"][2], expected, rtol=1e-15)
+    header = json.loads((folder / "step_000000025.ckpt").read_bytes().split(b"\n", 1)[0])
+    assert header["history"]["step"] == [10, 20, 25]
+
+    monkeypatch.setattr(training, "_run_chunk", run_chunk)
+    resumed, history = lz.fit(
+        _baseline(),
+        spring_data,
+        checkpoint_dir=folder,
+        checkpoint_every=5,
+        resume=True,
+        **arguments,
+    )
+    _assert_params_identical(resumed, reference)
+    np.testing.assert_array_equal(history.step, [10, 20, 25, 30, 40, 50, 60])
+
+
+class Accelerations(lz.AbstractDerivativeSource, lz.AbstractFiniteSource):
+    """A dataset whose targets are the accelerations only, the second half of `dy`."""
+
+    data: lz.Dataset
+
+    def states(self):
+        y, dy = self.data.states()
+        return y, dy[:, 1:]
+
+    def sample(self, key, batch_size):
+        y, dy = self.data.sample(key, batch_size)
+        return y, dy[:, 1:]
+
+    def predict(self, model, y):
+        return _derivatives(model, y)[:, 1:]
+
+
+def test_evaluation_uses_the_sources_prediction(spring_data):
+    source = Accelerations(spring_data)
+    model, history = lz.fit(
+        _baseline(),
+        source,
+        steps=5,
+        key=jax.random.key(5),
+        batch_size=16,
+        eval_data=source,
+        log_every=5,
+        progress=False,
+    )
+    # The training objective on every row, written out: the accelerations' squared error.
+    y, dy = spring_data.y.reshape(-1, 2), spring_data.dy.reshape(-1, 2)
+    expected = jnp.mean((_derivatives(model, y)[:, 1] - dy[:, 1]) ** 2)
+    np.testing.assert_allclose(history.eval_loss[-1], expected, rtol=1e-12)
