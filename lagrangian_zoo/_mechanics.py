@@ -107,12 +107,21 @@ _SINGULAR_MESSAGE = (
 )
 
 
-def _singular(pivots: Float[Array, " m"], matrix: Array) -> Array:
-    """Whether the pivots of a factorisation show a singular (or non-finite) matrix."""
-    pivots = jnp.abs(pivots)
+def _singular(pivots: Float[Array, " m"], scales: Float[Array, " m"], terms: int) -> Array:
+    """Whether the pivots of a factorisation show a singular (or non-finite) matrix.
+
+    Each pivot is compared with the largest entry of the column it eliminates (`scales`), not
+    with the largest pivot: rounding moves a pivot by a few ulps of the entries it is made of,
+    which all lie in its column, and scaling a column scales its pivot and this size alike.
+    So a mass matrix `diag(1e-7, 1)` (a light coordinate beside a heavy one) is as regular as
+    the identity, in float32 too, while a pivot at or below `terms` ulps of its column (a
+    column that is a combination of the others, as in `[[1, 1], [1, 1]]`), a zero column, or
+    a non-finite entry counts as singular. `terms` is the number of entries a column holds.
+    """
     eps = jnp.finfo(pivots.dtype).eps
-    tolerance = pivots.shape[0] * eps * jnp.max(pivots)
-    return jnp.any(pivots <= tolerance) | ~jnp.all(jnp.isfinite(matrix))
+    tolerance = terms * eps * scales
+    # `~(a > b)` rather than `a <= b`, so that a nan pivot counts as singular.
+    return jnp.any(~(jnp.abs(pivots) > tolerance)) | ~jnp.all(jnp.isfinite(scales))
 
 
 def _solve_checked(
@@ -121,7 +130,10 @@ def _solve_checked(
     acc, pivots = lu_solve(mass, rhs[:, None])
     acc = acc[:, 0]
     if checks:
-        acc = eqx.error_if(acc, _singular(pivots, mass), _SINGULAR_MESSAGE.format(extra=""))
+        # The LU permutes rows only, so pivot j eliminates column j of `mass`.
+        scales = jnp.max(jnp.abs(mass), axis=0)
+        singular = _singular(pivots, scales, mass.shape[0])
+        acc = eqx.error_if(acc, singular, _SINGULAR_MESSAGE.format(extra=""))
     return acc
 
 
@@ -171,22 +183,22 @@ def solve_mass_band(
     """Solves `M q_tt = rhs` for a band-stored mass matrix, refusing a singular one.
 
     `band[d, i] = M[i, i + d - k]` (mod n when `periodic`, which needs n >= 2k + 2); with
-    `checks`, a zero pivot or a non-finite entry raises the engine's singular-matrix error,
-    also under `jit`.
+    `checks`, a pivot that is zero against its own column (see `_singular`) or a non-finite
+    entry raises the engine's singular-matrix error, also under `jit`.
     """
     if periodic and bandwidth > 0:
-        acc, pivots = solve_periodic_banded_with_pivots(band, rhs)
+        acc, pivots, scales = solve_periodic_banded_with_pivots(band, rhs)
         extra = (
             f" and that mass_bandwidth={bandwidth} (periodic) covers every coupling between "
             "velocities"
         )
     else:
-        acc, pivots = solve_banded_with_pivots(band, rhs)
+        acc, pivots, scales = solve_banded_with_pivots(band, rhs)
         extra = f" and that mass_bandwidth={bandwidth} covers every coupling between velocities"
     if checks:
         acc = eqx.error_if(
             acc,
-            _singular(pivots, band) | ~jnp.all(jnp.isfinite(acc)),
+            _singular(pivots, scales, 2 * bandwidth + 1) | ~jnp.all(jnp.isfinite(acc)),
             _SINGULAR_MESSAGE.format(extra=extra),
         )
     return acc

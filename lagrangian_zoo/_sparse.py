@@ -202,28 +202,46 @@ def _solve_tridiagonal(
     return xs, pivots
 
 
+def band_column_scales(band: Float[Array, "colours n"]) -> Float[Array, " n"]:
+    """The largest magnitude in each column of a band-stored matrix.
+
+    Column `j` of `M` is `band[d, j + k - d]` over the rows `j + k - d` inside the matrix; a
+    pivot of column `j` counts as zero against this size, so scaling a column (a light
+    coordinate beside a heavy one) scales its pivot and its tolerance together.
+    """
+    band = jnp.asarray(band)
+    k, n = _check_band(band)
+    offsets = np.arange(2 * k + 1)[:, None]
+    rows = np.arange(n)[None, :] + k - offsets
+    inside = (rows >= 0) & (rows < n)
+    values = jnp.abs(band[offsets, np.clip(rows, 0, n - 1)])
+    return jnp.max(jnp.where(jnp.asarray(inside), values, jnp.zeros((), band.dtype)), axis=0)
+
+
 def solve_banded_with_pivots(
     band: Float[Array, "colours n"], rhs: Float[Array, " n"]
-) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
-    """As `solve_banded`, and also the pivots of the elimination.
+) -> tuple[Float[Array, " n"], Float[Array, " n"], Float[Array, " n"]]:
+    """As `solve_banded`, and also the pivots of the elimination and the sizes they count against.
 
     The pivots are the diagonals of the `U` factors of every block step (for `k = 0`, the
-    diagonal itself). A pivot that is zero relative to the largest one means `M` is singular
-    (or too ill-conditioned for an elimination without pivoting across blocks).
+    diagonal itself); pivot `j` eliminates column `j` (partial pivoting swaps rows within a
+    block, never columns). A pivot that is zero relative to the largest entry of its own
+    column means `M` is singular (or too ill-conditioned for an elimination without pivoting
+    across blocks).
 
-    **Returns:** `(x, pivots)`, with `pivots` of shape `(n,)`: those of the real rows only.
-    The padding rows' unit pivots are dropped, so that they never set the scale against
-    which a pivot counts as zero (a healthy matrix with entries of 1e6 in float32, or of
-    1e-8, would otherwise look singular).
+    **Returns:** `(x, pivots, scales)`, each of shape `(n,)`: the solution, the pivots of the
+    real rows (the padding rows' unit pivots are dropped), and `scales[j]`, the largest
+    magnitude in column `j` of `M` (`band_column_scales`).
     """
     band, rhs = jnp.asarray(band), jnp.asarray(rhs)
     k, n = _check_band(band)
     if rhs.shape != (n,):
         raise ValueError(f"`rhs` must have shape ({n},) to match `band`, got shape {rhs.shape}.")
+    scales = band_column_scales(band)
     if k == 0:
-        return rhs / band[0], band[0]
+        return rhs / band[0], band[0], scales
     if k == 1:
-        return _solve_tridiagonal(band, rhs)
+        return (*_solve_tridiagonal(band, rhs), scales)
     size = k
     count = -(-n // size)
     lower, diagonal, upper = _blocks(band, size, count)
@@ -251,7 +269,7 @@ def solve_banded_with_pivots(
     _, xs = jax.lax.scan(backward, jnp.zeros(size, band.dtype), (uppers, rhss), reverse=True)
     # Padding rows are decoupled from the real ones (`_blocks`), so partial pivoting never
     # swaps them in: the pivots of the real columns come first, in order.
-    return xs.reshape(-1)[:n], pivots.reshape(-1)[:n]
+    return xs.reshape(-1)[:n], pivots.reshape(-1)[:n], scales
 
 
 def solve_banded(band: Float[Array, "colours n"], rhs: Float[Array, " n"]) -> Float[Array, " n"]:
@@ -353,7 +371,7 @@ def periodic_band_to_dense(band: Float[Array, "band n"]) -> Float[Array, "n n"]:
 
 def solve_periodic_banded_with_pivots(
     band: Float[Array, "band n"], rhs: Float[Array, " n"]
-) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
+) -> tuple[Float[Array, " n"], Float[Array, " m"], Float[Array, " m"]]:
     r"""Solves `M x = rhs` for a periodic band matrix by the Woodbury identity, in `O(n k^3)`.
 
     `M = B + E W E^T`: `B` is the plain band (no wrap), `E` selects the first and last `k`
@@ -362,8 +380,9 @@ def solve_periodic_banded_with_pivots(
     Like `solve_banded`, it needs `B`'s leading blocks non-singular, which holds for the
     diagonally dominant mass matrices of local densities.
 
-    **Returns:** `(x, pivots)`: the pivots of the band's elimination, then those of the
-    `2k x 2k` capacitance matrix.
+    **Returns:** `(x, pivots, scales)`: the pivots of the band's elimination, then those of
+    the `2k x 2k` capacitance matrix, and beside each the largest magnitude in the column it
+    eliminates (of the band without its corners, then of the capacitance matrix).
     """
     band, rhs = jnp.asarray(band), jnp.asarray(rhs)
     k, n = _check_band(band)
@@ -390,12 +409,17 @@ def solve_periodic_banded_with_pivots(
     )
     selection = jnp.zeros((2 * k, n), band.dtype).at[np.arange(2 * k), ends].set(1)
     right = jnp.concatenate([rhs[None], selection])
-    solved, pivots = jax.vmap(solve_banded_with_pivots, in_axes=(None, 0))(plain, right)
+    solved, pivots, scales = jax.vmap(solve_banded_with_pivots, in_axes=(None, 0))(plain, right)
     y, z = solved[0], solved[1:].T
     capacitance = jnp.eye(2 * k, dtype=band.dtype) + corners @ z[ends]
     correction, capacitance_pivots = lu_solve(capacitance, (corners @ y[ends])[:, None])
     x = y - z @ correction[:, 0]
-    return x, jnp.concatenate([pivots[0], capacitance_pivots])
+    capacitance_scales = jnp.max(jnp.abs(capacitance), axis=0)
+    return (
+        x,
+        jnp.concatenate([pivots[0], capacitance_pivots]),
+        jnp.concatenate([scales[0], capacitance_scales]),
+    )
 
 
 def solve_periodic_banded(

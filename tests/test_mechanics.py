@@ -356,6 +356,58 @@ def test_singular_mass_matrix_raises(bandwidth):
     assert np.allclose(paper, 0.0)
 
 
+# Masses 1e-7 and 1 alternate: a light coordinate beside a heavy one. Coupling 0.3 between
+# neighbours in the potential, V = |q|^2 / 2 + 0.3 sum_i q_i q_(i+1), so q_tt = -K q / m with
+# K = I + 0.3 (sub- and super-diagonal).
+LIGHT, COUPLING = 1e-7, 0.3
+
+
+def _light_and_heavy(q, q_t):
+    masses = jnp.where(jnp.arange(q.shape[0]) % 2 == 0, LIGHT, 1.0).astype(q_t.dtype)
+    return 0.5 * q_t @ (masses * q_t) - 0.5 * q @ q - COUPLING * q[:-1] @ q[1:]
+
+
+@pytest.mark.parametrize(
+    "dtype, n, bandwidth, periodic",
+    [
+        (jnp.float32, 2, None, False),
+        (jnp.float32, 2, 0, False),
+        (jnp.float32, 2, 1, False),
+        (jnp.float32, 4, 1, True),
+        (jnp.float64, 2, None, False),
+    ],
+)
+def test_light_and_heavy_masses_are_not_singular(dtype, n, bandwidth, periodic):
+    # A pivot of 1e-7 is at most 2 ulps of float32 against the largest pivot, 1, but it is its
+    # whole column: the matrix is as regular as the identity once each column is scaled.
+    q = np.linspace(0.4, -0.7, n)
+    masses = np.where(np.arange(n) % 2 == 0, LIGHT, 1.0)
+    stiffness = np.eye(n) + COUPLING * (np.eye(n, k=1) + np.eye(n, k=-1))
+    expected = -(stiffness @ q) / masses
+    acc = lz.euler_lagrange(_light_and_heavy, mass_bandwidth=bandwidth, mass_periodic=periodic)
+    got = acc(jnp.asarray(q, dtype), jnp.asarray(np.linspace(0.2, 0.5, n), dtype))
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == jnp.float32 else 1e-12)
+
+
+def _sum_of_velocities(q, q_t):  # M = [[1, 1], [1, 1]]: singular at any scale
+    return 0.5 * (q_t[0] + q_t[1]) ** 2 - 0.5 * q @ q
+
+
+def _no_velocities(q, q_t):  # M = 0
+    return -0.5 * q @ q
+
+
+@pytest.mark.parametrize("bandwidth", [None, 1])
+def test_singular_mass_matrices_are_refused_per_column(bandwidth):
+    # In float32, where ulps are coarsest; the float64 cases are test_singular_mass_matrix_raises.
+    q, q_t = jnp.asarray([0.3, -0.2], jnp.float32), jnp.asarray([0.1, 0.4], jnp.float32)
+    for lagrangian in (_sum_of_velocities, _no_velocities):
+        acc = lz.euler_lagrange(lagrangian, mass_bandwidth=bandwidth)
+        with pytest.raises(Exception, match="mass matrix d2L/dq_t2 is singular"):
+            acc(q, q_t).block_until_ready()
+
+
 def test_force_shape_error():
     acc = lz.euler_lagrange(oscillator, force=lambda q, q_t: jnp.zeros(3))
     with pytest.raises(ValueError, match=r"generalized force .* shape \(2,\).*shape \(3,\)"):

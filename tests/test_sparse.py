@@ -60,7 +60,7 @@ def test_colour_tangents(n, k):
 def _assemble_and_solve(matrix, tangents, rhs):
     k = tangents.shape[0] // 2
     band = decompress_band((matrix @ tangents.T).T, k)
-    x, pivots = solve_banded_with_pivots(band, rhs)
+    x, pivots, _ = solve_banded_with_pivots(band, rhs)
     return band, band_to_dense(band), x, pivots
 
 
@@ -119,10 +119,26 @@ def test_singular_matrix_shows_in_the_pivots(k):
     n = 6
     matrix = 2 * np.eye(n) - np.eye(n, k=1) - np.eye(n, k=-1)
     matrix[0, 0] = matrix[-1, -1] = 1.0
-    _, pivots = jax.jit(solve_banded_with_pivots)(
+    _, pivots, scales = jax.jit(solve_banded_with_pivots)(
         jnp.asarray(dense_to_band(matrix, k)), jnp.ones(n)
     )
-    assert float(jnp.min(jnp.abs(pivots))) < 1e-12 * float(jnp.max(jnp.abs(pivots)))
+    assert float(jnp.min(jnp.abs(pivots) / scales)) < 1e-12
+
+
+# k = 0 is the diagonal, k = 1 the Thomas sweep, k = 2 the block sweep (n = 7 pads a row).
+@pytest.mark.parametrize("n, k", [(5, 0), (6, 1), (7, 2)])
+def test_pivots_come_with_the_largest_entry_of_their_column(n, k):
+    # Columns scaled by 1e-7 .. 1e3 in a non-symmetric matrix, so that a column's largest
+    # entry is neither its row's nor its diagonal's; garbage in the slots outside the matrix.
+    rng = np.random.default_rng(5 + k)
+    matrix = random_banded(rng, n, k, symmetric=False) * np.logspace(-7, 3, n)[None, :]
+    band = dense_to_band(matrix, k)
+    band[np.asarray(dense_to_band(np.ones((n, n)), k)) == 0] = 1e9
+    x, pivots, scales = jax.jit(solve_banded_with_pivots)(jnp.asarray(band), jnp.ones(n))
+    np.testing.assert_allclose(scales, np.max(np.abs(matrix), axis=0), rtol=1e-15)
+    np.testing.assert_allclose(x, np.linalg.solve(matrix, np.ones(n)), rtol=1e-10)
+    # The matrix is diagonally dominant by rows, so every pivot is a good share of its column.
+    assert np.all(np.abs(pivots) / scales > 1e-2)
 
 
 def test_errors():
@@ -172,9 +188,14 @@ def test_periodic_assembly_and_woodbury_solve_against_dense(n, k):
     tangents = np.asarray(periodic_colour_tangents(n, k))
     band = decompress_periodic_band(jnp.asarray((matrix @ tangents.T).T), k)
     assert np.array_equal(np.asarray(periodic_band_to_dense(band)), matrix)
-    x, pivots = jax.jit(solve_periodic_banded_with_pivots)(band, jnp.asarray(rhs))
+    x, pivots, scales = jax.jit(solve_periodic_banded_with_pivots)(band, jnp.asarray(rhs))
     np.testing.assert_allclose(x, np.linalg.solve(matrix, rhs), rtol=1e-11, atol=1e-12)
     assert np.all(np.abs(pivots) > 1e-3)
+    # The band's pivots count against the columns of the band without its corners.
+    distance = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    plain = np.where(distance <= k, matrix, 0.0)
+    np.testing.assert_allclose(scales[:n], np.max(np.abs(plain), axis=0), rtol=1e-15)
+    assert scales.shape == pivots.shape
 
 
 def test_periodic_band_needs_2k_plus_1_points():
