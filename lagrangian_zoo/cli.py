@@ -612,6 +612,9 @@ def evaluate(
 ) -> None:
     """Roll out a trained model against the truth and report the metrics (JSON).
 
+    A rollout that blows up, or whose energy error passes the energy scale, is counted as
+    failed; the errors are averaged over the others.
+
     The valid prediction time is shown with the horizon (--t-end, by default the run's), the
     most it can be: a rollout that never leaves the truth scores the horizon.
     """
@@ -624,6 +627,8 @@ def evaluate(
     table.add_column("value", justify="right")
     for key, value in result["metrics"].items():
         text = f"{value:.4g}"
+        if key == "failed_rollouts":
+            text = f"{value} of {result['trajectories']}"
         if key == "valid_prediction_time":
             # Capped by the horizon: a time equal to it means no rollout left the truth.
             text += f" of {result['t_end']:.4g} (the horizon)"

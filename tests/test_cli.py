@@ -165,15 +165,37 @@ def test_evaluate_writes_metrics(run):
     evaluation = json.loads((out / "evaluation.json").read_text())
     metrics = evaluation["metrics"]
     assert set(metrics) == {
+        "failed_rollouts",
         "rollout_mse",
         "energy_mse",
         "energy_discrepancy_percent",
         "valid_prediction_time",
     }
+    assert metrics["failed_rollouts"] == 0
     assert all(math.isfinite(v) and v >= 0 for v in metrics.values())
     assert metrics["valid_prediction_time"] <= float(T_END)
     assert evaluation["system"] == "spring" and evaluation["trajectories"] == 1
     assert "rollout_mse" in result.stdout
+
+
+def test_evaluate_counts_a_failed_rollout_and_scores_the_rest(run, monkeypatch):
+    from lagrangian_zoo import _experiment
+
+    out, _ = run
+    rolled_out = _experiment.model_rollout
+
+    def first_blows_up(*args, **kwargs):
+        # An under-trained model: its first rollout comes back non-finite.
+        assert kwargs.get("checks") is False, "evaluation must not stop at a failed rollout"
+        return rolled_out(*args, **kwargs).at[0, 1:].set(jnp.inf)
+
+    monkeypatch.setattr(_experiment, "model_rollout", first_blows_up)
+    result = invoke("evaluate", "--run", out, "--trajectories", "2", "--t-end", T_END)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "evaluation.json").read_text())["metrics"]
+    assert metrics["failed_rollouts"] == 1
+    assert math.isfinite(metrics["rollout_mse"]) and math.isfinite(metrics["energy_mse"])
+    assert re.search(r"failed_rollouts\W+1 of 2", result.stdout), result.stdout
 
 
 def test_evaluate_prints_the_valid_time_with_its_horizon(run):
