@@ -1,12 +1,53 @@
 """The implicit midpoint rule, a symmetric fixed-step Diffrax solver for any vector field."""
 
+import math
 from collections.abc import Callable
 from typing import ClassVar
 
 import diffrax
+import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 import optimistix as optx
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
+
+
+def _tolerance(value):
+    """A real scalar tolerance (a NumPy number, a 0-d array) as a Python float, the solver's
+    static setting; anything else as it came, for `__check_init__` to refuse."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return value
+    try:
+        array = np.asarray(value)
+    except Exception:  # a tracer, or an object NumPy cannot read
+        return value
+    if array.ndim == 0 and (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        return float(array)
+    return value
+
+
+class _StepInterpolation(diffrax.AbstractLocalInterpolation):
+    """Linear interpolation between the ends of a step that gives `y0` itself at its start.
+
+    Diffrax's linear interpolation computes `y0 + 0 * (y1 - y0)` there, which is NaN when the
+    step failed (`y1` NaN), and the output at `ts[0]` is read at the start of the first step.
+    """
+
+    t0: Float[ArrayLike, ""]
+    t1: Float[ArrayLike, ""]
+    y0: Float[Array, " m"]
+    y1: Float[Array, " m"]
+
+    def evaluate(self, t0, t1=None, left=True):
+        del left
+        if t1 is not None:
+            return self.evaluate(t1) - self.evaluate(t0)
+        same = self.t0 == self.t1
+        s = jnp.where(same, 0, t0 - self.t0) / jnp.where(same, 1, self.t1 - self.t0)
+        s = s.astype(self.y0.dtype)
+        return jnp.where(s == 0, self.y0, self.y0 + s * (self.y1 - self.y0))
 
 
 class ImplicitMidpoint(diffrax.AbstractImplicitSolver):
@@ -35,13 +76,15 @@ class ImplicitMidpoint(diffrax.AbstractImplicitSolver):
     one vector field evaluation and one linear solve with its Jacobian, usually two or three
     iterations per step, starting from $k = 0$. A step whose Newton
     iteration does not converge ends the solve with Diffrax's `implicit_nonconvergence`-type
-    result (take a smaller step).
+    result (take a smaller step), and its state is NaN rather than the last iterate, so that
+    a rollout without checks is non-finite from the failed step on.
 
     **Arguments:**
 
     - `rtol`, `atol`: the Newton iteration stops when its last update of every component of
         the increment is below `atol + rtol * |y|`, and so is the residual. Both default to
-        `100 * eps` of the state's dtype (about `2e-14` in float64, `1e-5` in float32).
+        `100 * eps` of the state's dtype (about `2e-14` in float64, `1e-5` in float32); any
+        finite, positive real scalar (Python, NumPy, a 0-d array) is taken as a float.
     - `root_find_max_steps`: the most Newton iterations per step.
 
     ??? cite "Reference"
@@ -60,20 +103,23 @@ class ImplicitMidpoint(diffrax.AbstractImplicitSolver):
         ```
     """
 
-    rtol: float | None = None
-    atol: float | None = None
+    rtol: float | None = eqx.field(default=None, converter=_tolerance)
+    atol: float | None = eqx.field(default=None, converter=_tolerance)
     root_find_max_steps: int = 20
 
     term_structure: ClassVar = diffrax.AbstractTerm
-    interpolation_cls: ClassVar[Callable[..., diffrax.LocalLinearInterpolation]] = (
-        diffrax.LocalLinearInterpolation
+    interpolation_cls: ClassVar[Callable[..., diffrax.AbstractLocalInterpolation]] = (
+        _StepInterpolation
     )
 
     def __check_init__(self):
         for name in ("rtol", "atol"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(f"ImplicitMidpoint: `{name}` must be a positive number or None.")
+            positive = isinstance(value, float) and math.isfinite(value) and value > 0
+            if value is not None and not positive:
+                raise ValueError(
+                    f"ImplicitMidpoint: `{name}` must be a positive number or None, got {value!r}."
+                )
         if isinstance(self.root_find_max_steps, bool) or not (
             isinstance(self.root_find_max_steps, int) and self.root_find_max_steps >= 1
         ):
@@ -125,7 +171,11 @@ class ImplicitMidpoint(diffrax.AbstractImplicitSolver):
             max_steps=self.root_find_max_steps,
         )
         k = solution.value * scale
-        y1 = y0 + k
+        # A step whose Newton iteration failed has no next state. Its last iterate is finite
+        # and wrong; NaN instead shows the failure from this step on in a rollout run
+        # without checks, where Diffrax saves the step before it stops.
+        failed = solution.result != optx.RESULTS.successful
+        y1 = jnp.where(failed, jnp.nan, y0 + k)
         slope = jnp.where(h == 0, solver_state, k / jnp.where(h == 0, 1, h))
         result = diffrax.RESULTS.promote(solution.result)
         dense_info = dict(y0=y0, y1=y1)

@@ -167,6 +167,36 @@ def _validate_state(y0: Array, dynamics) -> None:
             )
 
 
+def _positive_scalar(name: str, value: Any, what: str) -> Any:
+    """`value` if it is a finite, positive real scalar: a Python, NumPy or JAX number or 0-d
+    array (a traced one is checked for its shape only). `what` ends the message: "a positive
+    number", "a positive step"."""
+    if _is_traced(value):
+        dtype = jnp.result_type(value)
+        real = jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)
+        if jnp.ndim(value) != 0 or not real:
+            raise ValueError(f"`{name}` must be {what}, a real scalar, got a traced {value!r}.")
+        return value
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        array = np.asarray(None)
+    if array.dtype == np.bool_:
+        raise ValueError(f"`{name}` must be {what}, got the bool {value!r}.")
+    real = np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    if array.ndim != 0 or not real:
+        raise ValueError(
+            f"`{name}` must be {what}, a real scalar (Python, NumPy or a 0-d array), got "
+            f"{value!r}."
+        )
+    number = array.item()
+    if not np.isfinite(number):
+        raise ValueError(f"`{name}` must be {what}, got {number!r}, which is not finite.")
+    if not number > 0:
+        raise ValueError(f"`{name}` must be {what}, got {number!r}.")
+    return value
+
+
 def _step_grid(ts: np.ndarray, dt0: float, dtype: np.dtype | type = np.float64) -> np.ndarray:
     """Step times for a fixed-step solver: every gap of `ts` cut into equal steps <= `dt0`.
 
@@ -316,8 +346,8 @@ def rollout(
     *,
     args: Args = None,
     solver: str | diffrax.AbstractSolver = "tsit5",
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
+    rtol: float | Real[ArrayLike, ""] = 1e-6,
+    atol: float | Real[ArrayLike, ""] = 1e-8,
     dt0: float | Real[ArrayLike, ""] | None = None,
     max_steps: int | None = None,
     checks: bool = True,
@@ -331,7 +361,8 @@ def rollout(
     **Arguments:**
 
     - `dynamics`: `f(t, y, args) -> dy/dt` with `y = [q, q_t]` of shape `(2n,)`.
-    - `y0`: the initial state `(2n,)`, or a batch `(batch, 2n)`.
+    - `y0`: the initial state `(2n,)`, or a batch `(batch, 2n)`. An empty batch `(0, 2n)`
+        gives an empty result `(0, T, 2n)`, after the same checks as any other.
     - `ts`: strictly increasing times `(T,)`; the solve starts at `ts[0]`.
     - `args`: passed to `dynamics`.
     - `solver`: `"tsit5"` (default), `"dopri5"`, `"dopri8"` (high order, for tight tolerances),
@@ -344,14 +375,22 @@ def rollout(
         is first order and can diverge, so use `"midpoint"` (the implicit midpoint rule,
         [`lagrangian_zoo.ImplicitMidpoint`][]: symmetric, second order, symplectic on
         canonical coordinates, for any vector field).
-    - `rtol`, `atol`: tolerances of the adaptive step-size controller.
-    - `dt0`: the largest step of a fixed-step solver; defaults to a tenth of the smallest gap in
-        `ts`. Each gap of `ts` is cut into equal steps no longer than `dt0`, so the states at
-        `ts` are step ends, never interpolated (when `ts` is traced under `jit`, the steps are
-        exactly `dt0` and outputs in between are interpolated).
+    - `rtol`, `atol`: tolerances of the adaptive step-size controller. These and `dt0` take
+        any finite, positive real scalar: a Python or NumPy number, or a 0-d array (also a
+        traced one).
+    - `dt0`: for a fixed-step solver, the largest step; defaults to a tenth of the smallest
+        gap in `ts`. Each gap of `ts` is cut into equal steps no longer than `dt0`, so the
+        states at `ts` are step ends, never interpolated (when `ts` is traced under `jit`, the
+        steps are exactly `dt0` and outputs in between are interpolated). For an adaptive
+        solver, the first step tried, which the controller then shrinks or grows (Diffrax's
+        `dt0`); by default Diffrax chooses it from the dynamics at `ts[0]`.
     - `max_steps`: the most solver steps; defaults to one sized to the horizon.
     - `checks`: raise clear errors (also under `jit`) when the solver fails or the states go
-        non-finite. When a `"verlet"` rollout stops on an error raised by the dynamics (such
+        non-finite. With `checks=False` nothing is raised: a rollout that failed (reached
+        `max_steps`, lost its step size, or blew up) holds non-finite states (`inf` or `nan`)
+        at every time of `ts` from its failure on, and the other rollouts of the batch are
+        unaffected, so a batch can be scored by counting the non-finite rollouts as failed.
+        When a `"verlet"` rollout stops on an error raised by the dynamics (such
         as a singular mass matrix where a half-step velocity left the region the Lagrangian
         is defined on, `|q_t| >= c` for a relativistic particle) at a state other than
         the initial one, the error says so and points to `"midpoint"`; under an outer `jit`
@@ -386,9 +425,10 @@ def rollout(
         raise TypeError(f"`ts` must be an array of real times, got dtype {ts.dtype}.")
     ts = ts.astype(y0.dtype)
     _validate_times(ts)
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
-            raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
+    rtol = _positive_scalar("rtol", rtol, "a positive number")
+    atol = _positive_scalar("atol", atol, "a positive number")
+    if dt0 is not None:
+        dt0 = _positive_scalar("dt0", dt0, "a positive step")
     if max_steps is not None:
         try:
             max_steps = operator.index(max_steps)
@@ -404,7 +444,9 @@ def rollout(
         controller = diffrax.PIDController(
             rtol=jnp.asarray(rtol, dtype=y0.dtype), atol=jnp.asarray(atol, dtype=y0.dtype)
         )
-        first_step = None
+        # Diffrax's first step: tried, then shrunk or grown by the controller; without it
+        # Diffrax picks one from the dynamics at ts[0].
+        first_step = None if dt0 is None else jnp.asarray(dt0, dtype=y0.dtype)
     else:
         if dt0 is None:
             if _is_traced(ts):
@@ -412,8 +454,6 @@ def rollout(
                     "fixed-step solvers need an explicit `dt0` when `ts` is traced under jit."
                 )
             dt0 = float(np.min(np.diff(np.asarray(ts, dtype=np.float64)))) / 10
-        if not _is_traced(dt0) and not float(dt0) > 0:
-            raise ValueError(f"`dt0` must be a positive step, got {dt0!r}.")
         if _is_traced(ts) or _is_traced(dt0):
             controller = diffrax.ConstantStepSize()
             first_step = jnp.asarray(dt0, dtype=y0.dtype)
@@ -430,7 +470,7 @@ def rollout(
     if max_steps is None:
         max_steps = max(16_384, 64 * int(ts.shape[0]), needed_steps)
 
-    single = y0.reshape(-1, y0.shape[-1])[0]
+    single = jax.ShapeDtypeStruct(y0.shape[-1:], y0.dtype)
     out = jax.eval_shape(dynamics, ts[0], single, args)
     if getattr(out, "shape", None) != (y0.shape[-1],):
         got = getattr(out, "shape", None)
@@ -440,6 +480,10 @@ def rollout(
         )
 
     batch = y0.reshape(-1, y0.shape[-1])
+    if batch.shape[0] == 0:
+        # An empty batch (a filter that kept no state) rolls out to an empty batch, as a
+        # vmap over it would, once everything above has been checked.
+        return jnp.zeros((*y0.shape[:-1], ts.shape[0], y0.shape[-1]), y0.dtype)
     # Called eagerly (nothing traced), the checks run in Python on the solve's status codes:
     # the compiled solve then holds no host callback, so the persistent compilation cache
     # can keep it for the next process.

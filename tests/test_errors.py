@@ -277,6 +277,41 @@ def test_rollout_refuses_non_positive_tolerances(spring, name, value):
         lz.rollout(spring, jnp.ones(2), TS, **{name: value})
 
 
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("rtol", True, r"`rtol` must be a positive number, got the bool True"),
+        ("rtol", math.inf, r"`rtol` must be a positive number, got inf, which is not finite"),
+        ("atol", np.float32(-0.5), r"`atol` must be a positive number, got -0\.5\."),
+        ("dt0", True, r"`dt0` must be a positive step, got the bool True"),
+        ("dt0", np.float64(np.inf), r"`dt0` must be a positive step, got inf, which is not"),
+        ("dt0", np.int64(0), r"`dt0` must be a positive step, got 0\."),
+        ("dt0", jnp.asarray(math.nan), r"`dt0` must be a positive step, got nan, which is not"),
+    ],
+)
+@pytest.mark.parametrize("solver", ["tsit5", "rk4"])
+def test_rollout_refuses_bools_and_non_finite_steps_and_tolerances(
+    spring, name, value, words, solver
+):
+    with pytest.raises(ValueError, match=words):
+        lz.rollout(spring, jnp.ones(2), TS, solver=solver, **{name: value})
+
+
+@pytest.mark.parametrize(
+    "name, value", [("atol", np.bool_(True)), ("rtol", np.array([1e-6, 1e-6])), ("dt0", "0.1")]
+)
+def test_rollout_refuses_tolerances_and_steps_that_are_not_real_scalars(spring, name, value):
+    # Caught by the annotation under the runtime type checker, by our check without it.
+    with pytest.raises((TypeError, ValueError), match=name):
+        lz.rollout(spring, jnp.ones(2), TS, **{name: value})
+
+
+@pytest.mark.parametrize("value", [True, math.inf, np.float32(-1.0), np.array([1e-6, 1e-6])])
+def test_implicit_midpoint_refuses_tolerances_that_are_not_finite_positive_scalars(value):
+    with pytest.raises((TypeError, ValueError), match=r"rtol"):
+        lz.ImplicitMidpoint(rtol=value)
+
+
 def test_rollout_refuses_dynamics_of_the_wrong_shape():
     with pytest.raises(
         ValueError,

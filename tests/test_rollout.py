@@ -182,3 +182,84 @@ def test_max_steps_and_non_finite_state_eagerly_and_under_jit():
         simulate(Y0).block_until_ready()
     with pytest.raises(Exception, match="`y0` contains non-finite values"):
         simulate(Y0.at[0].set(jnp.nan)).block_until_ready()
+
+
+def test_empty_batch_rolls_out_to_an_empty_batch():
+    ys = lz.rollout(oscillator, jnp.zeros((0, 4)), TS)
+    assert ys.shape == (0, 13, 4) and ys.dtype == jnp.float64
+    # Checked like any other batch first.
+    with pytest.raises(ValueError, match=r"has dof=2, so it expects 2 \* dof = 4"):
+        lz.rollout(TwoSprings(), jnp.zeros((0, 6)), TS)
+    with pytest.raises(ValueError, match=r"same shape as a state, \(4,\).*shape \(2,\)"):
+        lz.rollout(lambda t, y, args: y[:2], jnp.zeros((0, 4)), TS)
+
+
+def test_tolerances_and_steps_take_any_real_scalar():
+    # NumPy scalars and 0-d arrays, as NumPy code and config files hand them over (the options
+    # of test_every_solver_matches_cos_sin, so the compiled solve is shared).
+    exact = exact_oscillator(Y0, TS)
+    for rtol, atol, dt0 in [
+        (np.float32(1e-9), np.float64(1e-11), np.float32(0.02)),
+        (jnp.asarray(1e-9), np.asarray(1e-11), jnp.asarray(0.02)),
+    ]:
+        ys = lz.rollout(oscillator, Y0, TS, rtol=rtol, atol=atol, dt0=dt0)
+        assert float(jnp.max(jnp.abs(ys - exact))) < 1e-6
+    # The midpoint rule's Newton tolerances too, kept as Python floats (static settings).
+    solver = lz.ImplicitMidpoint(rtol=np.float32(0.25), atol=jnp.asarray(1e-9))
+    assert (solver.rtol, solver.atol) == (0.25, 1e-9)
+
+
+_EVALUATION_TIMES: list[float] = []
+
+
+def _recorded_oscillator(t, y, args):
+    """The oscillator, recording the times at which it is evaluated."""
+    jax.debug.callback(lambda t: _EVALUATION_TIMES.append(float(t)), t)
+    return oscillator(t, y, args)
+
+
+def test_adaptive_solvers_take_dt0_as_their_first_step():
+    # The first step's stages lie in [ts[0], ts[0] + dt0]. Diffrax's own first step (8e-3
+    # here, its first stage at 1.6e-3) would put none below 1e-9 after ts[0] = 0.
+    _EVALUATION_TIMES.clear()
+    ts = jnp.linspace(0.0, 1.0, 3)
+    ys = lz.rollout(_recorded_oscillator, Y0, ts, dt0=1e-9)
+    assert 0.0 < min(t for t in _EVALUATION_TIMES if t > 0) <= 1e-9
+    assert float(jnp.max(jnp.abs(ys - exact_oscillator(Y0, ts)))) < 1e-5
+
+
+def _blows_up(t, y, args):
+    """q_t = q^2 (and a resting second entry): q = q0 / (1 - q0 t) blows up at t = 1 / q0."""
+    return jnp.stack([y[0] ** 2, jnp.zeros_like(y[1])])
+
+
+def _midpoint_steps(q0, ts):
+    """The implicit midpoint rule for q_t = q^2, step by step in NumPy: the smaller root of
+    k = h (q + k / 2)^2, which exists while 2 h q <= 1; nan from the first step without one."""
+    qs = np.full(ts.shape, np.nan)
+    qs[0] = q0
+    for i, h in enumerate(np.diff(ts)):
+        q = qs[i]
+        if 2 * h * q > 1:
+            break
+        qs[i + 1] = q + 2 * h * q**2 / ((1 - h * q) + np.sqrt(1 - 2 * h * q))
+    return qs
+
+
+def test_unchecked_batch_is_non_finite_from_each_failure_on():
+    # The middle state blows up at t = 1.305, the others after ts[-1]. Without checks the
+    # batch comes back whole, and a failed rollout is non-finite from its failure on, never a
+    # finite last iterate that a score would take for a state. Adaptive solvers keep no step
+    # with a non-finite error (docs/rollouts.md shows one); the midpoint rule fails at the
+    # first step whose equation k = h (q + k / 2)^2 has no root, and returns nan from there.
+    q0 = np.array([0.2, 1 / 1.305, 0.5])
+    y0 = jnp.asarray(np.stack([q0, np.zeros(3)], axis=1))
+    ts = jnp.linspace(0.0, 1.5, 151)
+    times = np.asarray(ts)
+    ys = np.asarray(lz.rollout(_blows_up, y0, ts, solver="midpoint", dt0=0.01, checks=False))
+    references = [_midpoint_steps(q, times) for q in q0]
+    assert [int(np.isnan(r).sum()) for r in references] == [0, 21, 0]  # the middle one fails
+    for row, reference in zip(ys, references):
+        failed = np.isnan(reference)
+        np.testing.assert_allclose(row[~failed, 0], reference[~failed], rtol=1e-10)
+        assert not np.any(np.isfinite(row[failed]))
