@@ -213,7 +213,9 @@ def _held_out_losses(trained: dict, stream, key) -> dict[str, float]:
 
 def _score_rollouts(system, trained: dict, y0, ts, true_ys, settings: "DemoSettings", scale):
     """Each model's rollouts against the truth: a row of metrics per model, the rollouts, the
-    true energy along each, and which initial states every model rolled out to the end."""
+    true energy along each, and which initial states no model failed on. A failed rollout
+    (non-finite, or an energy error above the scale: `metrics.failed_rollouts`) is counted,
+    never averaged in."""
     rows, predictions, energies = {}, {}, {}
     all_finite = np.ones(settings.initial_states, bool)
     for name, model in trained.items():
@@ -231,14 +233,16 @@ def _score_rollouts(system, trained: dict, y0, ts, true_ys, settings: "DemoSetti
             max_steps=settings.max_rollout_steps,
         )
         rollout_seconds = time.perf_counter() - start
-        finite = np.asarray(jnp.all(jnp.isfinite(predicted), axis=(-2, -1)))
+        kept = ~np.asarray(
+            metrics.failed_rollouts(true_ys, predicted, energy=system.energy, scale=scale)
+        )
         predictions[name] = np.asarray(predicted)
         energies[name] = np.asarray(energy_along(system.energy, predicted))
-        all_finite &= finite
-        rows[name] = {"failed_rollouts": int((~finite).sum())}
-        if not finite.any():
+        all_finite &= kept
+        rows[name] = {"failed_rollouts": int((~kept).sum())}
+        if not kept.any():
             continue
-        predicted, truth = predicted[finite], true_ys[finite]
+        predicted, truth = predicted[kept], true_ys[kept]
         rows[name].update(
             {
                 "energy_discrepancy_final_percent": 100
