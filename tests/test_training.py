@@ -400,6 +400,20 @@ def test_train_run_trains_in_the_precision_its_config_records(spring_data, tmp_p
     assert dtypes == {jnp.dtype(jnp.float32)}
 
 
+def _short_fit(data, *, seed: int, steps: int = 60, **options):
+    """A small baseline's fit (batch 16, Adam 1e-2, no progress bar) with `options`."""
+    return lz.fit(
+        _baseline(),
+        data,
+        steps=steps,
+        key=jax.random.key(seed),
+        batch_size=16,
+        learning_rate=1e-2,
+        progress=False,
+        **options,
+    )
+
+
 def test_coprime_intervals_run_one_chunk_per_event_with_one_program(spring_data, monkeypatch):
     starts, compilations = [], []
     run_chunk = training._run_chunk
@@ -412,17 +426,8 @@ def test_coprime_intervals_run_one_chunk_per_event_with_one_program(spring_data,
         return result
 
     monkeypatch.setattr(training, "_run_chunk", counted)
-    model, history = lz.fit(
-        _baseline(),
-        spring_data,
-        steps=300,
-        key=jax.random.key(2),
-        batch_size=16,
-        learning_rate=1e-2,
-        eval_data=spring_data,
-        log_every=100,
-        eval_every=99,
-        progress=False,
+    model, history = _short_fit(
+        spring_data, seed=2, steps=300, eval_data=spring_data, log_every=100, eval_every=99
     )
     # One dispatch from each event to the next, not one per step (their gcd is 1).
     assert starts == [0, 99, 100, 198, 200, 297]
@@ -438,26 +443,14 @@ def test_coprime_intervals_run_one_chunk_per_event_with_one_program(spring_data,
 def test_resume_falls_back_from_a_damaged_newest_checkpoint(spring_data, tmp_path):
     # log_every 10 and checkpoint_every 15: the checkpoint of step 45 also holds the losses
     # of steps 41 to 45, which the entry of step 50 averages over.
-    arguments = dict(
-        steps=60,
-        key=jax.random.key(3),
-        batch_size=16,
-        learning_rate=1e-2,
-        log_every=10,
-        checkpoint_every=15,
-        progress=False,
-    )
-    folder = tmp_path / "run"
-    reference, reference_history = lz.fit(
-        _baseline(), spring_data, checkpoint_dir=folder, **arguments
-    )
+    arguments = dict(seed=3, log_every=10, checkpoint_every=15, checkpoint_dir=tmp_path / "run")
+    folder = arguments["checkpoint_dir"]
+    reference, reference_history = _short_fit(spring_data, **arguments)
     newest, previous = folder / "step_000000060.ckpt", folder / "step_000000045.ckpt"
     newest.write_bytes(newest.read_bytes()[:-100])
 
     with pytest.warns(UserWarning, match="cannot be used") as warned:
-        resumed, history = lz.fit(
-            _baseline(), spring_data, checkpoint_dir=folder, resume=True, **arguments
-        )
+        resumed, history = _short_fit(spring_data, resume=True, **arguments)
     (message,) = [str(w.message) for w in warned if "cannot be used" in str(w.message)]
     assert f"'{newest}' is truncated" in message and f"'{previous}' (step 45)" in message
     _assert_params_identical(resumed, reference)
@@ -468,15 +461,7 @@ def test_resume_falls_back_from_a_damaged_newest_checkpoint(spring_data, tmp_pat
 
 
 def test_ctrl_c_keeps_the_losses_since_the_last_entry(spring_data, tmp_path, monkeypatch):
-    arguments = dict(
-        steps=60,
-        key=jax.random.key(4),
-        batch_size=16,
-        learning_rate=1e-2,
-        log_every=10,
-        progress=False,
-    )
-    reference, _ = lz.fit(_baseline(), spring_data, **arguments)
+    reference, _ = _short_fit(spring_data, seed=4, log_every=10)
 
     run_chunk = training._run_chunk
     losses = []  # of every step, as the compiled chunks return them
@@ -491,8 +476,9 @@ def test_ctrl_c_keeps_the_losses_since_the_last_entry(spring_data, tmp_path, mon
 
     monkeypatch.setattr(training, "_run_chunk", interrupted_at_25)
     folder = tmp_path / "run"
+    arguments = dict(seed=4, log_every=10, checkpoint_dir=folder, checkpoint_every=5)
     with pytest.raises(KeyboardInterrupt):
-        lz.fit(_baseline(), spring_data, checkpoint_dir=folder, checkpoint_every=5, **arguments)
+        _short_fit(spring_data, **arguments)
     # Steps 21-25 ran after the entry of step 20; their mean loss gets an entry of its own.
     assert len(losses) == 25
     expected = np.mean(losses[20:25])
@@ -507,14 +493,7 @@ def test_ctrl_c_keeps_the_losses_since_the_last_entry(spring_data, tmp_path, mon
     assert header["history"]["step"] == [10, 20, 25]
 
     monkeypatch.setattr(training, "_run_chunk", run_chunk)
-    resumed, history = lz.fit(
-        _baseline(),
-        spring_data,
-        checkpoint_dir=folder,
-        checkpoint_every=5,
-        resume=True,
-        **arguments,
-    )
+    resumed, history = _short_fit(spring_data, resume=True, **arguments)
     _assert_params_identical(resumed, reference)
     np.testing.assert_array_equal(history.step, [10, 20, 25, 30, 40, 50, 60])
 
