@@ -101,7 +101,8 @@ class TwoBody(AbstractNBody):
     - `masses`: $(m_1, m_2)$, both positive; default unit masses.
     - `gravitational_constant`: $G > 0$; default 1.
 
-    Initial states follow the HNN paper: the first body's $x$ and $y$ each $U(0.5, 1.5)$, the
+    Initial states follow the HNN paper and its repository (`experiment-2body/data.py`, the
+    `random_config` of its two-body data): the first body's $x$ and $y$ each $U(0.5, 1.5)$, the
     second body at the mirror point $-q_1$; velocities perpendicular to the radius with the
     circular-orbit speed, scaled by one common factor $1 + 0.05\,\mathcal N(0, 1)$. For unit
     masses and $G = 1$ that speed is $1 / (2\sqrt{r})$ with $r = |q_1|$, and the second
@@ -148,12 +149,28 @@ class ThreeBody(AbstractNBody):
     - `masses`: $(m_1, m_2, m_3)$, all positive; default unit masses.
     - `gravitational_constant`: $G > 0$; default 1.
 
-    Initial states, the natural analogue of the two-body task: the bodies at the corners of an
-    equilateral triangle on a circle of radius $r \sim U(0.9, 1.2)$ about the origin, at a
-    random phase $U(0, 2\pi)$; velocities those of the rigid circular rotation (Lagrange's
-    solution, speed $\sqrt{G m / (\sqrt3\, r)}$ for equal masses), each body's scaled by its own
-    factor $1 + 0.05\,\mathcal N(0, 1)$, which makes the orbits slightly perturbed and, over
-    time, chaotic.
+    Initial states are those of the HNN repository's three-body task
+    (`experiment-3body/data.py`): the first body at radius $r \sim U(0.9, 1.2)$ from the origin,
+    in the direction of a point drawn uniformly from the square $[-1, 1]^2$ (the repository's
+    draw, so directions near the diagonals are more likely than near the axes), the other two
+    at $+120°$ and $+240°$ on the same circle. Each body's velocity is first the circular-orbit
+    one, the radius vector turned by $90°$ with speed $\sqrt{G m / (\sqrt3\, r)}$ for equal
+    masses (the repository's $r^{-1/2} \sqrt{\sin(\pi/3) / (2 \cos^2(\pi/6))}$ for unit
+    masses and $G = 1$: Lagrange's rigidly rotating triangle), then each of its two components
+    is scaled by its own factor $1 + U(-0.2, 0.2)$, which makes the orbits near-circular and,
+    over time, chaotic. For other masses the unperturbed velocities are those of the rigid
+    rotation about the centre of mass, still a circular solution.
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @inproceedings{greydanus2019hamiltonian,
+          title={Hamiltonian Neural Networks},
+          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
+          booktitle={Advances in Neural Information Processing Systems},
+          year={2019}
+        }
+        ```
     """
 
     name: ClassVar[str] = "three_body"
@@ -163,12 +180,19 @@ class ThreeBody(AbstractNBody):
     periodic: tuple[bool, ...] = eqx.field(default=(False,) * 6, init=False, static=True)
 
     def sample_initial_state(self, key: PRNGKeyArray) -> State:
-        radius_key, phase_key, noise_key = jax.random.split(key, 3)
+        direction_key, radius_key, noise_key = jax.random.split(key, 3)
+        # The repository normalises a point of the square, not an angle: its law of directions
+        # is kept (a zero-length point has probability zero).
+        point = sample_uniform(direction_key, (2,), -1.0, 1.0)
         radius = sample_uniform(radius_key, (), 0.9, 1.2)
-        phase = sample_uniform(phase_key, (), 0.0, 2 * jnp.pi)
-        angles = phase + jnp.asarray([0.0, 2 * jnp.pi / 3, 4 * jnp.pi / 3], dtype=phase.dtype)
-        positions = radius * jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=1)
+        first = radius * point / jnp.sqrt(point @ point)
+        turns = jnp.asarray([0.0, 2 * jnp.pi / 3, 4 * jnp.pi / 3], dtype=first.dtype)
+        cos, sin = jnp.cos(turns)[:, None], jnp.sin(turns)[:, None]
+        positions = jnp.concatenate(
+            [cos * first[0] - sin * first[1], sin * first[0] + cos * first[1]], axis=1
+        )
         side = 3**0.5 * radius
-        scale = 1 + 0.05 * jax.random.normal(noise_key, (3, 1), dtype=radius.dtype)
+        # One factor per velocity component, as the repository perturbs them.
+        scale = 1 + sample_uniform(noise_key, (3, 2), -0.2, 0.2)
         velocities = scale * self._rigid_rotation(positions, side)
         return jnp.concatenate([positions.reshape(-1), velocities.reshape(-1)])
