@@ -22,6 +22,16 @@ BOUNDARIES = ("fixed", "free", "periodic")
 # (about 1 MB at width 32), where one pass over a whole string of 10^6 points would stream
 # gigabytes through memory.
 _EDGES_PER_PASS = 1024
+# With the mass prior, the densities see velocities at a tenth of their scale, so that their
+# share of the mass matrix starts 100 times below their other derivatives and grows only as
+# their weights on velocities grow. Seeing them at full scale, training on the wave system
+# drove the mass matrix through zero within 40 to 60 steps (shrinking it is the quickest way
+# to enlarge every acceleration at once) and the loss jumped by orders of magnitude.
+_PRIOR_VELOCITY_SPREAD = 10.0
+# The prior's initial mass in scaled units: with Equinox's initialisation the densities'
+# slopes are 0.01 to 0.1, which this mass turns into accelerations of about the data's scale
+# (a mass of 1 left them ten times smaller, and training slower).
+_PRIOR_INITIAL_MASS = 0.1
 
 
 def grid_edges(n: int, neighbourhood: int, boundary: str) -> tuple[np.ndarray, np.ndarray]:
@@ -58,9 +68,12 @@ class LGN(AbstractLagrangianModel):
     With site features $x_i = (q_i, \dot q_i)$ (scaled by the normaliser; an angle as
     $(\cos q_i, \sin q_i)$),
     $$L_\theta(q, \dot q) = \sum_{(i, j) \in E} \phi_\theta(x_i, x_j, d_{ij}/r)
-    + \sum_i \psi_\theta(x_i),$$
-    where $\phi_\theta$ and $\psi_\theta$ are MLPs shared by every edge and every point, and
-    $d_{ij}$ is the grid distance of an edge. On a grid, $E$ joins the points up to
+    + \sum_i \psi_\theta(x_i) + \frac{e^{s}}{2} \sum_i v_i^2,$$
+    where $\phi_\theta$ and $\psi_\theta$ are MLPs shared by every edge and every point,
+    $d_{ij}$ is the grid distance of an edge, and the last sum, the mass prior, gives every
+    point the kinetic energy of a free particle in its scaled velocity
+    $v_i = (\dot q_i - \mu_{\dot q}) / s_{\dot q}$, with a learned $s$ (see `mass_prior`).
+    On a grid, $E$ joins the points up to
     `neighbourhood` $= r$ apart (plus, for fixed ends, edges to ghost points at rest beyond
     each end); on a graph, $E$ is the user's `edges` (all of length 1). The mass matrix
     $\partial^2 L_\theta / \partial \dot q^2$ is then banded with half-bandwidth $r$ (wrapping
@@ -75,6 +88,16 @@ class LGN(AbstractLagrangianModel):
     normaliser holds one mean and scale for positions and one for velocities, pooled over the
     points (`adapt` pools them), so that every point is scaled alike.
 
+    The defaults make training start well and stay stable. The accelerations are
+    $s_{\dot q}^2 / s_q$ (set by `adapt`) times those of $L_\theta$ in the scaled
+    variables, where the mass matrix is $e^s I$ plus the densities' share. Equinox's
+    initialisation keeps that share small, and with the prior the densities see $v_i / 10$,
+    which keeps it 100 times smaller still and lets it grow only slowly: so the matrix starts
+    well conditioned and training does not drive it through zero. With the LNN paper's
+    initialisation and no prior (`init="lnn", mass_prior=False`) it starts indefinite and
+    at some states nearly singular, and on the wave system the loss started up to $10^5$
+    times that of predicting no acceleration (see the LGN page).
+
     **Arguments:**
 
     - `dof`: the number of points $n$.
@@ -82,12 +105,17 @@ class LGN(AbstractLagrangianModel):
     - `neighbourhood`: $r \ge 1$, how far apart two grid points an edge joins.
     - `width`, `depth`: the hidden layers of both MLPs.
     - `activation`: with a non-zero second derivative (`"softplus"` by default).
-    - `init`: `"lnn"` (default) or `"default"`, as for [`lagrangian_zoo.models.MLP`][].
+    - `init`: `"default"` (Equinox's, default) or `"lnn"`, as for
+        [`lagrangian_zoo.models.MLP`][].
     - `boundary`: `"fixed"` (default), `"free"` or `"periodic"`, for a grid.
     - `edges`: an int array `(E, 2)` of coupled points for a graph instead of a grid; then
         `neighbourhood` and `boundary` are unused. The mass matrix must be positive definite
         for the graph's conjugate-gradient solve (that of a physical kinetic energy is).
     - `periodic`: `n` bools marking angles; all equal (the density is shared). Default none.
+    - `mass_prior`: add the free particles' kinetic energy $\tfrac12 e^s \sum_i v_i^2$ above,
+        $e^s$ starting at 0.1, and give the densities the velocities as $v_i / 10$ (default
+        `True`); they learn the rest and can cancel the prior, velocity-dependent terms more
+        slowly. `False`: $L_\theta$ is the two MLPs' sum, of the velocities $v_i$.
     - `checks`: raise an error (also under `jit`) where the learned mass matrix is singular.
 
     ??? cite "Reference"
@@ -110,6 +138,7 @@ class LGN(AbstractLagrangianModel):
     dissipation_function: RayleighDissipation | None
     graph: MassGraph | None
     edges: Int[Array, "edges 2"] | None
+    log_prior_mass: Float[Array, ""] | None
     dof: int = eqx.field(static=True)
     neighbourhood: int = eqx.field(static=True)
     boundary: str = eqx.field(static=True)
@@ -128,10 +157,11 @@ class LGN(AbstractLagrangianModel):
         width: int = 64,
         depth: int = 2,
         activation: str = "softplus",
-        init: str = "lnn",
+        init: str = "default",
         boundary: str = "fixed",
         edges: ArrayLike | Sequence[Sequence[int]] | None = None,
         periodic: Sequence[bool] | None = None,
+        mass_prior: bool = True,
         checks: bool = True,
     ):
         check_dof("LGN", dof)
@@ -141,6 +171,8 @@ class LGN(AbstractLagrangianModel):
         check_curved_activation("LGN", activation)
         check_init(init)
         check_choice("LGN", "boundary", boundary, BOUNDARIES)
+        if not isinstance(mass_prior, bool):
+            raise TypeError(f"LGN: `mass_prior` must be a bool, got {mass_prior!r}.")
         periodic = as_periodic(dof, periodic)
         if len(set(periodic)) > 1:
             raise ValueError(
@@ -167,6 +199,12 @@ class LGN(AbstractLagrangianModel):
         self.init = init
         self.checks = bool(checks)
         self.dissipation_function = None
+        # In the parameters' default dtype (float64 when x64 is on).
+        self.log_prior_mass = (
+            jnp.asarray(np.log(_PRIOR_INITIAL_MASS), jnp.result_type(float))
+            if mass_prior
+            else None
+        )
         self.normaliser = Normaliser.identity(periodic)
         site = 3 if periodic[0] else 2
         edge_key, node_key = jax.random.split(key)
@@ -189,14 +227,20 @@ class LGN(AbstractLagrangianModel):
             "boundary": self.boundary,
             "edges": None if self.edges is None else np.asarray(self.edges).tolist(),
             "periodic": list(self.periodic),
+            "mass_prior": self.log_prior_mass is not None,
             "checks": self.checks,
         }
 
     # The density is shared by every point, so the statistics are too: pooled over the points
     # rather than per coordinate as `AbstractDynamics.adapt` would make them.
     def adapt(self, states: Float[ArrayLike, "*batch state"]) -> "LGN":
-        """A copy whose normaliser holds the position and velocity statistics of `states`,
+        r"""A copy whose normaliser holds the position and velocity statistics of `states`,
         pooled over every point (see [`lagrangian_zoo.models.AbstractDynamics.adapt`][]).
+
+        The statistics also set the scale of the accelerations, $s_{\dot q}^2 / s_q$ (the
+        velocity scale squared over the position scale): with the prior, an adapted model
+        starts with the mass matrix $e^s / s_{\dot q}^2$ at every point and accelerations of
+        that scale times the densities' slopes over $e^s$, about those of the data.
 
         **Arguments:**
 
@@ -235,21 +279,39 @@ class LGN(AbstractLagrangianModel):
             periodic=fresh.periodic,
         )
         return eqx.tree_at(
-            lambda model: (model.edge_density, model.node_density, model.normaliser),
+            lambda model: (
+                model.edge_density,
+                model.node_density,
+                model.log_prior_mass,
+                model.normaliser,
+            ),
             fresh,
-            (self.edge_density, self.node_density, normaliser),
+            (self.edge_density, self.node_density, self.log_prior_mass, normaliser),
+            is_leaf=lambda leaf: leaf is None,
         )
+
+    @property
+    def _velocity_spread(self) -> float:
+        return 1.0 if self.log_prior_mass is None else _PRIOR_VELOCITY_SPREAD
 
     def _sites(self, q: Array, q_t: Array) -> Float[Array, "n site"]:
         n = self.dof
         mean, scale = self.normaliser.mean, self.normaliser.scale
-        velocity = (q_t - mean[n]) / scale[n]
+        velocity = (q_t - mean[n]) / (scale[n] * self._velocity_spread)
         if self.periodic[0]:
             return jnp.stack([jnp.cos(q), jnp.sin(q), velocity], axis=1)
         return jnp.stack([(q - mean[0]) / scale[0], velocity], axis=1)
 
+    def _node_term(self, site: Float[Array, " site"]) -> Scalar:
+        """The density of one point, with the prior's kinetic energy of its scaled velocity."""
+        value = self.node_density(site)
+        if self.log_prior_mass is None:
+            return value
+        velocity = self._velocity_spread * site[-1]  # the scaled velocity v_i
+        return value + 0.5 * jnp.exp(self.log_prior_mass) * velocity**2
+
     def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
-        """The learned Lagrangian: the sum of the edge and point densities."""
+        """The learned Lagrangian: the sum of the edge and point densities (and the prior)."""
         q, q_t = jnp.asarray(q), jnp.asarray(q_t)
         n = self.dof
         if q.shape != (n,) or q_t.shape != (n,):
@@ -273,7 +335,7 @@ class LGN(AbstractLagrangianModel):
                 padded = jnp.concatenate([ghost, sites, ghost])
         inputs = jnp.concatenate([padded[edges[:, 0]], padded[edges[:, 1]], lengths[:, None]], 1)
         edge_terms = jax.vmap(self.edge_density)(inputs)
-        node_terms = jax.vmap(self.node_density)(sites)
+        node_terms = jax.vmap(self._node_term)(sites)
         return jnp.sum(edge_terms) + jnp.sum(node_terms)
 
     def energy(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
@@ -350,7 +412,7 @@ class LGN(AbstractLagrangianModel):
         )
 
         def node_term(x):
-            return self.node_density(self._sites(x[:1], x[1:])[0])
+            return self._node_term(self._sites(x[:1], x[1:])[0])
 
         def node_derivatives(x):
             return jax.jvp(jax.grad(node_term), (x,), (jnp.asarray([0, 1], x.dtype),))
