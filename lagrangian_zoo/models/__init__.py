@@ -15,6 +15,11 @@ from ._lgn import LGN as LGN
 from ._lnn import LNN as LNN
 from ._mlp import ACTIVATIONS as ACTIVATIONS, MLP as MLP
 from ._normaliser import Normaliser as Normaliser
+from ._pairwise import (
+    AbstractPairwiseModel as AbstractPairwiseModel,
+    PairwiseHamiltonian as PairwiseHamiltonian,
+    PairwiseLagrangian as PairwiseLagrangian,
+)
 from ._pixel import PixelDynamics as PixelDynamics
 from ._registry import (
     COMPOSITE_MODELS as COMPOSITE_MODELS,

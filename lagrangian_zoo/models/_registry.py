@@ -12,6 +12,7 @@ from ._delan import DeLaN
 from ._hnn import HNN
 from ._lgn import LGN
 from ._lnn import LNN
+from ._pairwise import PairwiseHamiltonian, PairwiseLagrangian
 from ._pixel import PixelDynamics
 
 
@@ -21,6 +22,8 @@ MODELS: dict[str, type[AbstractDynamics]] = {
     "lnn": LNN,
     "delan": DeLaN,
     "lgn": LGN,
+    "pairwise_lnn": PairwiseLagrangian,
+    "pairwise_hnn": PairwiseHamiltonian,
 }
 # Models assembled from other models (not built by `get(name, dof)`), which
 # `lagrangian_zoo.load_model` rebuilds from their `config()` as it does those of `MODELS`.
@@ -60,10 +63,11 @@ def get(name: str, dof: int, *, key: PRNGKeyArray, **kwargs) -> AbstractDynamics
     **Arguments:**
 
     - `name`: one of [`lagrangian_zoo.models.names`][]`()`: `"baseline"`, `"hnn"`, `"lnn"`,
-        `"delan"`, `"lgn"`.
+        `"delan"`, `"lgn"`, `"pairwise_lnn"`, `"pairwise_hnn"`.
     - `dof`: the number of degrees of freedom `n`.
     - `key`: a `jax.random` key for the initial parameters.
-    - `**kwargs`: the model's keyword arguments (`width`, `depth`, `periodic`, ...).
+    - `**kwargs`: the model's keyword arguments (`width`, `depth`, `periodic`,
+        `dimension`, ...).
 
     **Returns:** the model, an [`lagrangian_zoo.models.AbstractDynamics`][].
 
