@@ -28,7 +28,7 @@ from ._mechanics import energy_along, momenta, split_state, velocities
 from ._rollout import rollout
 from ._source import AbstractDerivativeSource
 from ._training import fit
-from .models import get as get_model, HNN
+from .models import get as get_model, HNN, PairwiseHamiltonian
 from .models._registry import model_class
 from .systems._registry import system_class
 
@@ -195,9 +195,11 @@ def cast_floating(tree, dtype):
 def model_coordinates(model) -> str:
     """The coordinates a model's states are in: `"canonical"` (`[q, p]`) or `"velocity"`.
 
-    An HNN says which in its `coordinates`; every other model reads `[q, q_t]`.
+    The Hamiltonian models (`HNN`, `PairwiseHamiltonian`) say which in their `coordinates`;
+    every other model reads `[q, q_t]`.
     """
-    return model.coordinates if isinstance(model, HNN) else "velocity"
+    hamiltonian = isinstance(model, (HNN, PairwiseHamiltonian))
+    return model.coordinates if hamiltonian else "velocity"
 
 
 def system_parameters(name: str, params: dict[str, Any]) -> dict[str, Any]:

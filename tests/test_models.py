@@ -505,12 +505,14 @@ def test_config_round_trip(models, variant):
 
 
 def test_registry(getkey):
-    assert lz.models.names() == ["baseline", "delan", "hnn", "lgn", "lnn"]
+    assert lz.models.names() == [
+        "baseline", "delan", "hnn", "lgn", "lnn", "pairwise_hnn", "pairwise_lnn"
+    ]  # fmt: skip
     assert lz.models.MODELS["lnn"] is lz.models.LNN
     model = lz.models.get("delan", 2, key=key(), width=8, periodic=[True, False])
     assert isinstance(model, lz.models.DeLaN) and model.dof == 2 and model.width == 8
     assert model.periodic == (True, False) and model.depth == 2
-    known = "baseline, delan, hnn, lgn, lnn"
+    known = "baseline, delan, hnn, lgn, lnn, pairwise_hnn, pairwise_lnn"
     with pytest.raises(ValueError, match=f"unknown model 'lnm'.*'lnn'.*{known}"):
         lz.models.get("lnm", 2, key=getkey())
     with pytest.raises(ValueError, match="'hidden'.*model 'hnn'.*width, depth"):
@@ -551,3 +553,12 @@ def test_wrong_state_shape(models, variant):
         model.adapt(jnp.zeros((10, 3)))
     with pytest.raises(ValueError, match="non-finite"):
         model.adapt(jnp.full((10, 4), jnp.nan))
+
+
+def test_hamiltonian_models_say_their_coordinates(getkey):
+    from lagrangian_zoo._experiment import model_coordinates
+
+    pairwise = lz.models.get("pairwise_hnn", 4, key=getkey(), width=8)
+    assert model_coordinates(pairwise) == "canonical"
+    assert model_coordinates(lz.models.get("hnn", 2, key=getkey(), width=8)) == "canonical"
+    assert model_coordinates(lz.models.get("pairwise_lnn", 4, key=getkey(), width=8)) == "velocity"
