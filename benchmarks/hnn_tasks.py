@@ -1212,6 +1212,7 @@ def main(argv=None) -> int:
     recipe_names = args.recipes or (("paper",) if quick else ("paper", "ours"))
     steps = args.steps or (QUICK_STEPS if quick else None)
     runs: list[dict] = []
+    previous_figures: list[str] = []
     floors: dict[str, float | None] = {}
     scales: dict[str, float] = {}
     exact: dict[str, tuple[float, int]] = {}
@@ -1219,6 +1220,7 @@ def main(argv=None) -> int:
     if args.resume and results_path.exists():
         previous = json.loads(results_path.read_text())
         runs = [r for r in previous["runs"] if _still_valid(r, previous["config"], args.steps)]
+        previous_figures = previous["config"].get("figures", [])
         print(
             f"resuming: {len(runs)} results still valid in {results_path} (of "
             f"{len(previous['runs'])}; the others were run with other task or recipe settings)"
@@ -1306,7 +1308,9 @@ def main(argv=None) -> int:
         for s in range(FULL_SEEDS)
     )
     partial = not quick and not finished
-    config["figures"] = [Path(path).name for path in figures(directory, tasks, runs)]
+    drawn = [Path(path).name for path in figures(directory, tasks, runs)]
+    # A run of some tasks (`--tasks`) leaves the other tasks' figures as they were.
+    config["figures"] = sorted(set(previous_figures) | set(drawn))
     rows = write(directory, args.mode, config, runs, partial, floors, scales, exact)
     print(f"wrote {results_path} ({'partial' if partial else 'complete'}, {len(runs)} results)")
     if quick:
