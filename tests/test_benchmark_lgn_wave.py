@@ -128,8 +128,8 @@ def test_quick_mode(tmp_path):
         assert row["test_points"] == 10 * (config["train_points"] + 1) - 1
         assert row["steps"] == config["rollout_steps"]
         assert 0 <= row["failed_rollouts"] <= row["rollouts"] == config["initial_states"]
-        assert 0 <= row["diverged_rollouts"] <= row["rollouts"] - row["failed_rollouts"]
-        assert math.isfinite(row["energy_drift"])
+        # The median takes a failed rollout as the worst: infinite only when half failed.
+        assert math.isfinite(row["energy_drift"]) or 2 * row["failed_rollouts"] >= row["rollouts"]
     exact = rows["exact"]
     last = f"state_rmse_step_{config['rollout_steps']}"
     # The solver on the true system against the closed form: the floor of every other row.
