@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import equinox as eqx
 import jax
@@ -98,63 +98,6 @@ def _pooled_scales(
     return jnp.concatenate([jnp.full(n, length), jnp.full(n, speed)])
 
 
-class _Parts(eqx.Module):
-    """The learned parts a pairwise model is built from (shared by both constructors)."""
-
-    potential_network: MLP
-    potential_linear: Float[Array, " 3"]
-    edge_network: MLP | None
-    log_mass: Float[Array, " masses"]
-
-
-def _build_parts(
-    owner: str,
-    bodies: int,
-    *,
-    key: PRNGKeyArray,
-    width: int,
-    depth: int,
-    activation: str,
-    init: str,
-    masses_per_body: bool,
-    form: str,
-) -> _Parts:
-    check_size(owner, "width", width)
-    check_size(owner, "depth", depth)
-    check_activation(activation)
-    check_init(init)
-    check_choice(owner, "form", form, _FORMS)
-    if not isinstance(masses_per_body, bool):
-        raise TypeError(f"{owner}: `masses_per_body` must be a bool, got {masses_per_body!r}.")
-    potential_key, edge_key = jax.random.split(key)
-    hidden = (width,) * depth
-    potential_network = MLP(
-        _DISTANCE_FEATURES, "scalar", hidden, activation=activation, init=init, key=potential_key
-    )
-    edge_network = None
-    if form == "general":
-        edge_network = MLP(
-            _EDGE_FEATURES, "scalar", hidden, activation=activation, init=init, key=edge_key
-        )
-        # A zero output layer: the edge term starts at zero, so a new model's mass matrix is
-        # the positive diagonal of its masses rather than that plus a random indefinite part.
-        last = edge_network.layers[-1]
-        edge_network = eqx.tree_at(
-            lambda net: (net.layers[-1].weight, net.layers[-1].bias),
-            edge_network,
-            (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),
-        )
-    # Parameters in the default float dtype (float64 when x64 is on). The linear part starts at
-    # zero, so a new potential is the network's alone.
-    dtype = jnp.result_type(float)
-    return _Parts(
-        potential_network=potential_network,
-        potential_linear=jnp.zeros(_DISTANCE_FEATURES, dtype),
-        edge_network=edge_network,
-        log_mass=jnp.zeros(bodies if masses_per_body else 1, dtype),
-    )
-
-
 class AbstractPairwiseModel(AbstractEnergyModel):
     r"""A model of bodies that interact in pairs: what `PairwiseLagrangian` and
     `PairwiseHamiltonian` share.
@@ -193,6 +136,104 @@ class AbstractPairwiseModel(AbstractEnergyModel):
     form: eqx.AbstractVar[str]
     masses_per_body: eqx.AbstractVar[bool]
     checks: eqx.AbstractVar[bool]
+    # The string options of a concrete model beyond the shared ones (the Hamiltonian's
+    # `coordinates`), each with its choices: checked on construction and listed in `config()`
+    # after `form`.
+    _options: eqx.AbstractClassVar[tuple[tuple[str, tuple[str, ...]], ...]]
+
+    def _init_shared(
+        self,
+        dof: int,
+        *,
+        key: PRNGKeyArray,
+        dimension: int,
+        width: int,
+        depth: int,
+        activation: str,
+        init: str,
+        masses_per_body: bool,
+        form: str,
+        periodic: Sequence[bool] | None,
+        checks: bool,
+        **options: str,
+    ) -> None:
+        """Checks the constructor's arguments and sets the fields both models share (and the
+        model's `_options`); called from `__init__`."""
+        owner = type(self).__name__
+        bodies = bodies_of(owner, dof, dimension)
+        periodic = _cartesian(owner, dof, periodic)
+        for name, choices in self._options:
+            check_choice(owner, name, options[name], choices)
+        check_size(owner, "width", width)
+        check_size(owner, "depth", depth)
+        check_activation(activation)
+        check_init(init)
+        check_choice(owner, "form", form, _FORMS)
+        if not isinstance(masses_per_body, bool):
+            raise TypeError(f"{owner}: `masses_per_body` must be a bool, got {masses_per_body!r}.")
+        potential_key, edge_key = jax.random.split(key)
+        hidden = (width,) * depth
+        self.potential_network = MLP(
+            _DISTANCE_FEATURES,
+            "scalar",
+            hidden,
+            activation=activation,
+            init=init,
+            key=potential_key,
+        )
+        edge_network = None
+        if form == "general":
+            edge_network = MLP(
+                _EDGE_FEATURES, "scalar", hidden, activation=activation, init=init, key=edge_key
+            )
+            # A zero output layer: the edge term starts at zero, so a new model's mass matrix
+            # is the positive diagonal of its masses rather than that plus a random indefinite
+            # part.
+            last = edge_network.layers[-1]
+            edge_network = eqx.tree_at(
+                lambda net: (net.layers[-1].weight, net.layers[-1].bias),
+                edge_network,
+                (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)),
+            )
+        self.edge_network = edge_network
+        # Parameters in the default float dtype (float64 when x64 is on). The linear part
+        # starts at zero, so a new potential is the network's alone.
+        dtype = jnp.result_type(float)
+        self.potential_linear = jnp.zeros(_DISTANCE_FEATURES, dtype)
+        self.log_mass = jnp.zeros(bodies if masses_per_body else 1, dtype)
+        self.normaliser = Normaliser.identity(periodic)
+        self.dof = dof
+        self.dimension = dimension
+        self.width = width
+        self.depth = depth
+        self.activation = activation
+        self.init = init
+        self.form = form
+        self.masses_per_body = masses_per_body
+        for name, value in options.items():
+            setattr(self, name, value)
+        self.checks = bool(checks)
+
+    def __check_init__(self):
+        owner = type(self).__name__
+        check_choice(owner, "form", self.form, _FORMS)
+        for name, choices in self._options:
+            check_choice(owner, name, getattr(self, name), choices)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "dof": self.dof,
+            "dimension": self.dimension,
+            "width": self.width,
+            "depth": self.depth,
+            "activation": self.activation,
+            "init": self.init,
+            "masses_per_body": self.masses_per_body,
+            "form": self.form,
+            **{name: getattr(self, name) for name, _ in self._options},
+            "periodic": list(self.periodic),
+            "checks": self.checks,
+        }
 
     @property
     def bodies(self) -> int:
@@ -458,6 +499,7 @@ class PairwiseLagrangian(AbstractPairwiseModel, AbstractLagrangianModel):
     form: str = eqx.field(static=True)
     masses_per_body: bool = eqx.field(static=True)
     checks: bool = eqx.field(static=True)
+    _options: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
 
     def __init__(
         self,
@@ -474,52 +516,20 @@ class PairwiseLagrangian(AbstractPairwiseModel, AbstractLagrangianModel):
         periodic: Sequence[bool] | None = None,
         checks: bool = True,
     ):
-        owner = "PairwiseLagrangian"
-        bodies = bodies_of(owner, dof, dimension)
-        periodic = _cartesian(owner, dof, periodic)
-        parts = _build_parts(
-            owner,
-            bodies,
+        self._init_shared(
+            dof,
             key=key,
+            dimension=dimension,
             width=width,
             depth=depth,
             activation=activation,
             init=init,
             masses_per_body=masses_per_body,
             form=form,
+            periodic=periodic,
+            checks=checks,
         )
-        self.potential_network = parts.potential_network
-        self.potential_linear = parts.potential_linear
-        self.edge_network = parts.edge_network
-        self.log_mass = parts.log_mass
-        self.normaliser = Normaliser.identity(periodic)
         self.dissipation_function = None
-        self.dof = dof
-        self.dimension = dimension
-        self.width = width
-        self.depth = depth
-        self.activation = activation
-        self.init = init
-        self.form = form
-        self.masses_per_body = masses_per_body
-        self.checks = bool(checks)
-
-    def __check_init__(self):
-        check_choice("PairwiseLagrangian", "form", self.form, _FORMS)
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "dof": self.dof,
-            "dimension": self.dimension,
-            "width": self.width,
-            "depth": self.depth,
-            "activation": self.activation,
-            "init": self.init,
-            "masses_per_body": self.masses_per_body,
-            "form": self.form,
-            "periodic": list(self.periodic),
-            "checks": self.checks,
-        }
 
     def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
         """The learned Lagrangian `L(q, q_t)`, kinetic energy less the pair terms."""
@@ -627,6 +637,7 @@ class PairwiseHamiltonian(AbstractPairwiseModel):
     masses_per_body: bool = eqx.field(static=True)
     coordinates: str = eqx.field(static=True)
     checks: bool = eqx.field(static=True)
+    _options: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (("coordinates", _COORDINATES),)
 
     def __init__(
         self,
@@ -644,55 +655,20 @@ class PairwiseHamiltonian(AbstractPairwiseModel):
         periodic: Sequence[bool] | None = None,
         checks: bool = True,
     ):
-        owner = "PairwiseHamiltonian"
-        bodies = bodies_of(owner, dof, dimension)
-        periodic = _cartesian(owner, dof, periodic)
-        check_choice(owner, "coordinates", coordinates, _COORDINATES)
-        parts = _build_parts(
-            owner,
-            bodies,
+        self._init_shared(
+            dof,
             key=key,
+            dimension=dimension,
             width=width,
             depth=depth,
             activation=activation,
             init=init,
             masses_per_body=masses_per_body,
             form=form,
+            periodic=periodic,
+            checks=checks,
+            coordinates=coordinates,
         )
-        self.potential_network = parts.potential_network
-        self.potential_linear = parts.potential_linear
-        self.edge_network = parts.edge_network
-        self.log_mass = parts.log_mass
-        self.normaliser = Normaliser.identity(periodic)
-        self.dof = dof
-        self.dimension = dimension
-        self.width = width
-        self.depth = depth
-        self.activation = activation
-        self.init = init
-        self.form = form
-        self.masses_per_body = masses_per_body
-        self.coordinates = coordinates
-        self.checks = bool(checks)
-
-    def __check_init__(self):
-        check_choice("PairwiseHamiltonian", "form", self.form, _FORMS)
-        check_choice("PairwiseHamiltonian", "coordinates", self.coordinates, _COORDINATES)
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "dof": self.dof,
-            "dimension": self.dimension,
-            "width": self.width,
-            "depth": self.depth,
-            "activation": self.activation,
-            "init": self.init,
-            "masses_per_body": self.masses_per_body,
-            "form": self.form,
-            "coordinates": self.coordinates,
-            "periodic": list(self.periodic),
-            "checks": self.checks,
-        }
 
     def hamiltonian(self, q: Float[ArrayLike, " n"], p: Float[ArrayLike, " n"]) -> Scalar:
         """The learned Hamiltonian `H(q, p)`, kinetic energy plus the pair terms."""
