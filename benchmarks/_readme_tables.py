@@ -311,8 +311,8 @@ def goals(results: Path) -> str:
     intro = (
         f"Each published number and project goal the tables above are measured against: {met} of "
         f"{len(rows)} met, from the committed results files. Lower is better everywhere. The "
-        'papers give no spread, so a number at or below the target is "met", never '
-        '"reproduced"; a missed goal stays in this list until a run meets it.'
+        'papers give no spread, so a number at or below the target is "met", and none is '
+        "claimed as a reproduction; a missed goal stays in this list until a run meets it."
     )
     return intro + "\n\n" + "\n".join(lines) + "\n"
 
