@@ -5,7 +5,12 @@ from ._chain import PendulumChain as PendulumChain
 from ._double_pendulum import DoublePendulum as DoublePendulum
 from ._falling_ball import FallingBall as FallingBall
 from ._kepler import Kepler as Kepler
-from ._n_body import AbstractNBody as AbstractNBody, ThreeBody as ThreeBody, TwoBody as TwoBody
+from ._n_body import (
+    AbstractNBody as AbstractNBody,
+    NBody as NBody,
+    ThreeBody as ThreeBody,
+    TwoBody as TwoBody,
+)
 from ._pendulum import Pendulum as Pendulum
 from ._registry import get as get, names as names, parameters as parameters
 from ._relativistic import RelativisticParticle as RelativisticParticle

@@ -1,10 +1,13 @@
-"""Planar gravitating bodies: the HNN paper's two-body and three-body tasks."""
+"""Planar gravitating bodies: the HNN paper's two- and three-body tasks, and any number."""
 
+import numbers
+from collections.abc import Sequence
 from typing import ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
@@ -39,13 +42,12 @@ class AbstractNBody(AbstractSystem):
 
     def _potential(self, q: Coordinates) -> Scalar:
         positions = q.reshape(-1, 2)
-        total = jnp.zeros((), q.dtype)
-        for i in range(len(self.masses)):
-            for j in range(i + 1, len(self.masses)):
-                separation = positions[i] - positions[j]
-                r = jnp.sqrt(separation @ separation)
-                total = total - self.gravitational_constant * self.masses[i] * self.masses[j] / r
-        return total
+        masses = jnp.asarray(self.masses, dtype=q.dtype)
+        # Each pair once, by static index arrays: one traced term whatever the number of bodies.
+        first, second = np.triu_indices(len(self.masses), k=1)
+        separation = positions[first] - positions[second]
+        r = jnp.sqrt(jnp.sum(separation**2, axis=1))
+        return -self.gravitational_constant * jnp.sum(masses[first] * masses[second] / r)
 
     def lagrangian(self, q: Coordinates, q_t: Velocities) -> Scalar:
         return self._kinetic(q_t) - self._potential(q)
@@ -56,19 +58,16 @@ class AbstractNBody(AbstractSystem):
     def acceleration(self, q: Coordinates, q_t: Velocities) -> Accelerations:
         del q_t
         positions = q.reshape(-1, 2)
-        bodies = len(self.masses)
-        accelerations = []
-        for i in range(bodies):
-            total = jnp.zeros((2,), q.dtype)
-            for j in range(bodies):
-                if j != i:
-                    separation = positions[j] - positions[i]
-                    r = jnp.sqrt(separation @ separation)
-                    total = total + (
-                        self.gravitational_constant * self.masses[j] * separation / r**3
-                    )
-            accelerations.append(total)
-        return jnp.concatenate(accelerations)
+        masses = jnp.asarray(self.masses, dtype=q.dtype)
+        separation = positions[None, :, :] - positions[:, None, :]  # [i, j] = q_j - q_i
+        squared = jnp.sum(separation**2, axis=-1)
+        self_pair = jnp.eye(len(self.masses), dtype=bool)
+        # A body does not pull on itself. Its zero distance is replaced by 1 before the power,
+        # not after, so that derivatives through the discarded branch stay finite.
+        safe = jnp.where(self_pair, 1.0, squared)
+        inverse_cube = jnp.where(self_pair, 0.0, safe**-1.5)
+        pull = self.gravitational_constant * masses[None, :] * inverse_cube
+        return jnp.sum(pull[:, :, None] * separation, axis=1).reshape(-1)
 
     def centre_of_mass(self, q: Coordinates) -> Float[Array, " 2"]:
         """The centre of mass of the bodies at positions `q`."""
@@ -86,6 +85,12 @@ class AbstractNBody(AbstractSystem):
         """
         total_mass = sum(self.masses)
         omega = jnp.sqrt(self.gravitational_constant * total_mass / separation**3)
+        return self._rotation_about_centre_of_mass(positions, omega)
+
+    def _rotation_about_centre_of_mass(
+        self, positions: Float[Array, "bodies 2"], omega: Float[Array, ""]
+    ) -> Float[Array, "bodies 2"]:
+        """Velocities of a rigid anticlockwise rotation at `omega` about the centre of mass."""
         relative = positions - self.centre_of_mass(positions.reshape(-1))[None, :]
         return omega * jnp.stack([-relative[:, 1], relative[:, 0]], axis=1)
 
@@ -195,4 +200,163 @@ class ThreeBody(AbstractNBody):
         # One factor per velocity component, as the repository perturbs them.
         scale = 1 + sample_uniform(noise_key, (3, 2), -0.2, 0.2)
         velocities = scale * self._rigid_rotation(positions, side)
+        return jnp.concatenate([positions.reshape(-1), velocities.reshape(-1)])
+
+
+@register
+class NBody(AbstractNBody):
+    r"""Any number of bodies in the plane under gravity, started on a rotating ring.
+
+    See [`lagrangian_zoo.systems.AbstractNBody`][] for the equations;
+    $q = (x_1, y_1, \dots, x_N, y_N)$. With three bodies and the defaults its initial states
+    are exactly those of [`lagrangian_zoo.systems.ThreeBody`][] (the same draws in the same
+    order), so a model trained on three bodies can be rolled out on other numbers of bodies
+    from the same kind of states.
+
+    **Arguments:**
+
+    - `bodies`: the number of bodies $N \ge 2$. Any two of `bodies` and `masses` that are
+        given must agree on $N$; with neither, $N = 3$.
+    - `masses`: $(m_1, \dots, m_N)$, all positive; default unit masses.
+    - `gravitational_constant`: $G > 0$; default 1.
+    - `radius_range`: the ring's radius is drawn from $U(r_0, r_1)$, $0 < r_0 \le r_1$;
+        default $(0.9, 1.2)$.
+    - `perturbation`: each velocity component is scaled by its own factor $1 + U(-p, p)$,
+        $0 \le p < 1$; default $0.2$.
+
+    Initial states generalise the HNN repository's three-body ones: the first body at radius
+    $R \sim U(r_0, r_1)$ from the origin, in the direction of a point drawn uniformly from the
+    square $[-1, 1]^2$, the others at $+2\pi k / N$ on the same circle. The velocities are
+    those of the rigid anticlockwise rotation about the centre of mass at the angular velocity
+    `ring_angular_velocity(R)` (the ring's relative equilibrium, below), each component then
+    scaled by its own factor $1 + U(-p, p)$.
+
+    With equal masses the unperturbed ring is a relative equilibrium: it turns rigidly. From
+    three bodies on it is an unstable one (as Lagrange's equal-mass triangle is): a small
+    error grows by orders of magnitude each turn, so over a few turns even an unperturbed
+    ring breaks up. With unequal masses the angular velocity
+    is that of equal bodies of the mean mass $\bar m$: for two and three bodies this is still
+    an exact circular solution (the one [`lagrangian_zoo.systems.TwoBody`][] and `ThreeBody`
+    use), for four or more only a starting state that turns roughly rigidly at first. Without
+    the perturbation the total momentum is zero; the perturbation, as in the HNN repository,
+    leaves a small net momentum.
+    """
+
+    name: ClassVar[str] = "n_body"
+    bodies: int = eqx.field(default=3, static=True)
+    masses: Float[Array, " bodies"] = parameter((1.0, 1.0, 1.0))
+    gravitational_constant: Float[Array, ""] = parameter(1.0)
+    radius_range: Float[Array, " 2"] = parameter((0.9, 1.2))
+    perturbation: Float[Array, ""] = parameter(0.2)
+
+    def __init__(
+        self,
+        bodies: int | None = None,
+        masses: Sequence[float] | None = None,
+        gravitational_constant: float = 1.0,
+        radius_range: tuple[float, float] = (0.9, 1.2),
+        perturbation: float = 0.2,
+    ):
+        if bodies is not None and (
+            isinstance(bodies, bool) or not isinstance(bodies, numbers.Integral) or bodies < 2
+        ):
+            raise ValueError(
+                f"n_body: parameter `bodies` must be an int of at least 2, got {bodies!r}."
+            )
+        if masses is not None:
+            if isinstance(masses, (str, bytes)) or not hasattr(masses, "__len__"):
+                raise ValueError(
+                    "n_body: parameter `masses` must be a tuple with one number per body, got "
+                    f"{masses!r}."
+                )
+            if bodies is not None and len(masses) != bodies:
+                raise ValueError(
+                    f"n_body: parameter `masses` must be a tuple of {int(bodies)} numbers, one "
+                    f"per body (`bodies` is {int(bodies)}), got {len(masses)}: {masses!r}."
+                )
+            if bodies is None and len(masses) < 2:
+                raise ValueError(
+                    "n_body: parameter `masses` must hold one number per body, at least 2, "
+                    f"got {masses!r}."
+                )
+        n = int(bodies) if bodies is not None else (3 if masses is None else len(masses))
+        self.bodies = n
+        self.masses = (1.0,) * n if masses is None else tuple(masses)
+        self.gravitational_constant = gravitational_constant
+        self.radius_range = radius_range
+        self.perturbation = perturbation
+
+    def __check_init__(self):
+        check_entries("n_body", 2, radius_range=self.radius_range)
+        if not isinstance(self.radius_range, jax.core.Tracer):
+            low, high = np.asarray(self.radius_range, dtype=float)
+            if not low <= high:
+                raise ValueError(
+                    "n_body: parameter `radius_range` must satisfy 0 < low <= high, got "
+                    f"{(float(low), float(high))!r}."
+                )
+        if isinstance(self.perturbation, jax.core.Tracer):
+            return
+        message = (
+            "n_body: parameter `perturbation` must be a number p with 0 <= p < 1, got "
+            f"{self.perturbation!r}."
+        )
+        if np.shape(self.perturbation) != () or isinstance(self.perturbation, (bool, str)):
+            raise ValueError(message)
+        try:
+            value = float(self.perturbation)
+        except (TypeError, ValueError):
+            raise ValueError(message) from None
+        if not 0 <= value < 1:
+            raise ValueError(message)
+
+    @property
+    def dof(self) -> int:
+        return 2 * self.bodies
+
+    @property
+    def periodic(self) -> tuple[bool, ...]:
+        return (False,) * (2 * self.bodies)
+
+    def ring_angular_velocity(self, radius: Float[ArrayLike, ""]) -> Float[Array, ""]:
+        r"""The angular velocity of the rigidly turning ring of radius `radius`.
+
+        On a regular $N$-gon of radius $R$, bodies $k$ steps apart are $2R \sin(\pi k / N)$
+        apart, and the pulls of the others on one body add up to a centripetal acceleration
+        along the radius:
+
+        $$\omega^2 R = \sum_{k=1}^{N-1} \frac{G \bar m}{4 R^2 \sin(\pi k / N)},$$
+
+        with $\bar m$ the mean mass (the exact relative equilibrium for equal masses). For two
+        bodies it gives $\omega^2 = G M / (2R)^3$, for three $G M / (\sqrt3 R)^3$, $M$ the
+        total mass.
+
+        **Arguments:**
+
+        - `radius`: the ring's radius $R > 0$.
+
+        **Returns:** $\omega$, a scalar.
+        """
+        k = np.arange(1, self.bodies)
+        # A sum over the static number of bodies: a constant of the compiled program.
+        pulls = float(np.sum(1 / np.sin(np.pi * k / self.bodies)))
+        mean_mass = jnp.mean(jnp.asarray(self.masses))
+        return jnp.sqrt(self.gravitational_constant * mean_mass * pulls / (4 * radius**3))
+
+    def sample_initial_state(self, key: PRNGKeyArray) -> State:
+        # ThreeBody's draws, in its order, so that three bodies give its states.
+        direction_key, radius_key, noise_key = jax.random.split(key, 3)
+        point = sample_uniform(direction_key, (2,), -1.0, 1.0)
+        radius = sample_uniform(radius_key, (), *self.radius_range)
+        first = radius * point / jnp.sqrt(point @ point)
+        turns = 2 * jnp.pi * jnp.arange(self.bodies, dtype=first.dtype) / self.bodies
+        cos, sin = jnp.cos(turns)[:, None], jnp.sin(turns)[:, None]
+        positions = jnp.concatenate(
+            [cos * first[0] - sin * first[1], sin * first[0] + cos * first[1]], axis=1
+        )
+        omega = self.ring_angular_velocity(radius)
+        scale = 1 + sample_uniform(
+            noise_key, (self.bodies, 2), -self.perturbation, self.perturbation
+        )
+        velocities = scale * self._rotation_about_centre_of_mass(positions, omega)
         return jnp.concatenate([positions.reshape(-1), velocities.reshape(-1)])
