@@ -64,6 +64,33 @@ _HNN_COLUMNS = (
     ("lnn", "ours", "LNN, ours"),
     ("delan", "ours", "DeLaN, ours"),
 )
+# Columns shown once the results plan their model (the config's `task_models`) or hold a row
+# of it: the pairwise models run on the many-body tasks only, and results written before them
+# know nothing of them.
+_HNN_OPTIONAL_COLUMNS = (
+    ("pairwise_hnn", "ours", "pairwise HNN, ours"),
+    ("pairwise_lnn", "ours", "pairwise LNN, ours"),
+)
+
+
+def _hnn_columns(data: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    known = {row["model"] for row in data["rows"]}
+    for plan in data["config"].get("task_models", {}).values():
+        known.update(model for models in plan.values() for model in models)
+    return _HNN_COLUMNS + tuple(c for c in _HNN_OPTIONAL_COLUMNS if c[0] in known)
+
+
+def _hnn_cell(data: Mapping[str, Any], task: str, model: str, recipe: str, metric: str) -> str:
+    """A model's number on a task: `–` where a full run does not train it on that task (as the
+    results' `task_models` say), `not run` where it does and no row has come yet."""
+    row = next(
+        (r for r in data["rows"] if (r["task"], r["model"], r["recipe"]) == (task, model, recipe)),
+        None,
+    )
+    planned = data["config"].get("task_models", {}).get(task, {}).get(recipe)
+    if row is None and planned is not None and model not in planned:
+        return "–"
+    return _with_failures(row, metric)
 
 
 def _block(intro: str, data: Mapping[str, Any], header: list[str], rows: list[list[str]]) -> str:
@@ -97,13 +124,14 @@ def _failures(row: Mapping[str, Any], metric: str) -> int:
 
 def hnn_tasks(data: Mapping[str, Any]) -> str:
     by_key = {(r["task"], r["model"], r["recipe"]): r for r in data["rows"]}
-    header = ["task", "published baseline", "published HNN"] + [c[2] for c in _HNN_COLUMNS]
+    columns = _hnn_columns(data)
+    header = ["task", "published baseline", "published HNN"] + [c[2] for c in columns]
     rows = [
         [
             task,
             _number(by_key.get((task, "baseline", "paper"), {}).get("published_energy_mse")),
             _number(by_key.get((task, "hnn", "paper"), {}).get("published_energy_mse")),
-            *(_with_failures(by_key.get((task, m, recipe))) for m, recipe, _ in _HNN_COLUMNS),
+            *(_hnn_cell(data, task, m, recipe, "energy_mse") for m, recipe, _ in columns),
         ]
         for task in dict.fromkeys(r["task"] for r in data["rows"])
     ]
@@ -124,15 +152,16 @@ def hnn_tasks(data: Mapping[str, Any]) -> str:
 def _hnn_tasks_today(data: Mapping[str, Any], protocols: Mapping[str, str]) -> str:
     """The energy MSE of each analysis notebook's protocol, beside the README's today."""
     by_key = {(r["task"], r["model"], r["recipe"]): r for r in data["rows"]}
+    columns = _hnn_columns(data)
     header = ["task", "protocol", "published baseline", "published HNN"]
-    header += [c[2] for c in _HNN_COLUMNS]
+    header += [c[2] for c in columns]
     rows = [
         [
             task,
             metric,
             _number(by_key.get((task, "baseline", "paper"), {}).get("published_energy_mse_today")),
             _number(by_key.get((task, "hnn", "paper"), {}).get("published_energy_mse_today")),
-            *(_with_failures(by_key.get((task, m, r)), metric) for m, r, _ in _HNN_COLUMNS),
+            *(_hnn_cell(data, task, m, r, metric) for m, r, _ in columns),
         ]
         for task in dict.fromkeys(r["task"] for r in data["rows"])
         if (metric := protocols.get(task))
@@ -251,6 +280,12 @@ _GOALS = (
               for metric in ("test_loss", "energy_mse", "energy_mse_notebook")),
         )
         for recipe in ("paper", "ours")
+    ),
+    # The pairwise models train with `ours` only (`hnn_tasks.EXTRA_MODELS`).
+    *(
+        ("hnn_tasks", {"task": "three_body", "model": model, "recipe": "ours"},
+         "energy_mse_notebook", "goal_energy_mse_notebook", "10x below the HNN's")
+        for model in ("pairwise_hnn", "pairwise_lnn")
     ),
     *(
         ("pixel_pendulum", {"model": "hnn", "recipe": recipe}, m, f"published_{m}", "published")

@@ -2,15 +2,19 @@
 
 It trains the paper's baseline and HNN on the spring and the pendulum for a few hundred steps
 and checks what the full run must also show: every number is finite, and the HNN's energy MSE
-(the paper's protocol, RK4 along the test trajectories) is below the baseline's.
+(the paper's protocol, RK4 along the test trajectories) is below the baseline's. The tests
+below check the two- and three-body tasks on ten orbits: their data, the notebooks' protocol,
+the goals, the pairwise models' rows and what `--resume` keeps.
 """
 
+import dataclasses
 import importlib
 import json
 import math
 import pathlib
 import sys
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -155,6 +159,8 @@ def test_goals_of_the_issue_and_their_failures(hnn_tasks, tmp_path, monkeypatch)
              failures=12, energy_mse_failures=12, energy_mse_notebook_failures=0),
         _run("three_body", "hnn", "ours", seed=1, test_loss=0.5, energy_mse=1e-2,
              energy_mse_notebook=5e-4, energy_mse_failures=0, energy_mse_notebook_failures=0),
+        _run("three_body", "pairwise_hnn", "ours", energy_mse=2e-3, energy_mse_notebook=3e-5,
+             energy_mse_notebook_failures=0),
     ]  # fmt: skip
     rows = hnn_tasks.aggregate(runs, {}, {})
     row = {(r["task"], r["model"]): r for r in rows}
@@ -175,8 +181,13 @@ def test_goals_of_the_issue_and_their_failures(hnn_tasks, tmp_path, monkeypatch)
     assert three["goal_energy_mse"] is None
     assert (three["energy_mse_failures"], three["energy_mse_notebook_failures"]) == (12, 0)
     assert three["published_energy_mse_today"] == 4.1926e-02
+    # The pairwise models: 10x below the HNN's mean (4e-4) under the notebook's protocol.
+    pairwise = row[("three_body", "pairwise_hnn")]
+    assert pairwise["goal_energy_mse_notebook"] == pytest.approx(4e-5)
+    assert pairwise["goal_test_loss"] is None and pairwise["goal_energy_mse"] is None
     notes = "\n".join(hnn_tasks.goal_notes(rows))
     assert "issue goal energy_mse_notebook 4.000e-04 <= 4.193e-04: met" in notes
+    assert "issue goal energy_mse_notebook 3.000e-05 <= 4.000e-05: met" in notes
     assert "issue goal energy_mse_notebook 1.000e-06 <= 4.000e-07: MISSED" in notes
     # The README's goals table judges each goal by its own protocol's failures.
     monkeypatch.syspath_prepend(str(SCRIPT.parent))
@@ -191,6 +202,31 @@ def test_goals_of_the_issue_and_their_failures(hnn_tasks, tmp_path, monkeypatch)
     ]
     status = {cells[2]: cells[-1] for cells in lines}
     assert status == {"test_loss": "met", "energy_mse_notebook": "met"}
+    # A pairwise model with a row is judged; one without is "not run", no failure.
+    lines = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in tables.goals(tmp_path).splitlines()
+        if line.startswith("| `hnn_tasks` | three_body, pairwise")
+    ]
+    assert [(cells[1], cells[2], cells[-1]) for cells in lines] == [
+        ("three_body, pairwise_hnn, ours", "energy_mse_notebook", "met"),
+        ("three_body, pairwise_lnn, ours", "energy_mse_notebook", "not run"),
+    ]
+    # The HNN table shows the pairwise columns once a row holds them: `–` where a full run
+    # does not train the model, `not run` where its row has not come yet.
+    plan = {task: {"ours": list(hnn_tasks.task_models(task, "ours"))}
+            for task in ("spring", "three_body")}  # fmt: skip
+    spring = {"task": "spring", "model": "hnn", "recipe": "ours", "energy_mse": 1e-4}
+    data = {"benchmark": "hnn_tasks", "mode": "full", "config": {"task_models": plan},
+            "rows": [r for r in rows if r["task"] == "three_body"] + [spring]}  # fmt: skip
+    table = tables.hnn_tasks(data).split("\n\n")[1].splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert header[-2:] == ["pairwise HNN, ours", "pairwise LNN, ours"]
+    cells = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.strip("|").split("|")][-2:]
+        for line in table[2:]
+    }
+    assert cells == {"three_body": ["2.00e-03", "not run"], "spring": ["–", "–"]}
 
 
 def test_resume_keeps_only_runs_of_the_current_settings(hnn_tasks):
@@ -211,3 +247,82 @@ def test_resume_keeps_only_runs_of_the_current_settings(hnn_tasks):
     run = _run("three_body", "hnn", "ours", settings_digest=digest)
     assert hnn_tasks._still_valid(run, {}, None)
     assert not hnn_tasks._still_valid(run, {}, 2000)
+
+
+def test_pairwise_models_read_their_coordinates(hnn_tasks, three_body):
+    # With the pair potential set to gravity (V = -1/r: the network's output layer zero, the
+    # weight of the 1/r feature -1) and unit masses, both models give Newton's derivatives
+    # through the benchmark's coordinate conversions, in the recipe's float32.
+    recipe = hnn_tasks.recipe_for("three_body", "ours")
+    y = three_body.test_y[:, ::7].reshape(-1, 12)
+    expected = np.array([_gravity(0.0, state) for state in y])
+    for name, coordinates in (("pairwise_hnn", "canonical"), ("pairwise_lnn", "velocity")):
+        model, got = hnn_tasks.build_model(name, three_body, recipe, jax.random.key(0))
+        assert got == coordinates
+        # Their own width (64), not the recipe's 200 for the plain networks.
+        assert (model.width, model.depth, recipe["width"]) == (64, 2, 200)
+        assert model.potential_linear.dtype == jnp.float32
+        last = model.potential_network.layers[-1]
+        model = eqx.tree_at(
+            lambda m: (m.potential_network.layers[-1].weight, m.potential_network.layers[-1].bias,
+                       m.potential_linear),
+            model,
+            (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias),
+             jnp.asarray([0.0, -1.0, 0.0], jnp.float32)),
+        )  # fmt: skip
+        mass = jnp.asarray(three_body.mass, jnp.float32)
+        states = hnn_tasks.to_coordinates(jnp.asarray(y, jnp.float32), mass, coordinates)
+        derivatives = jax.vmap(lambda state: model(0.0, state, None))(states)
+        canonical = hnn_tasks.derivative_to_canonical(derivatives, mass, coordinates)
+        np.testing.assert_allclose(canonical, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_pairwise_row_is_scored(hnn_tasks, three_body):
+    # A few steps on the small task, and the notebook protocol's first 50 times (t <= 0.3):
+    # every metric comes out finite, and the row has its goal. The Lagrangian alone, for time:
+    # its velocity states take the longer path (the Hamiltonian's is the HNN's).
+    task = dataclasses.replace(
+        three_body,
+        batch_size=40,
+        notebook_ts=three_body.notebook_ts[:50],
+        notebook_truth=three_body.notebook_truth[:, :50],
+    )
+    recipe = hnn_tasks.recipe_for("three_body", "ours")
+    # As the script runs: the float32 model's states meet the task's float64 masses.
+    with jax.numpy_dtype_promotion("standard"):
+        run = hnn_tasks.run_one(task, "pairwise_lnn", recipe, 0)
+    assert not run["training_failed"], run.get("error")
+    for metric in ("test_loss", "energy_mse", "energy_mse_notebook", "valid_prediction_time"):
+        assert math.isfinite(run[metric]), metric
+    assert np.isfinite(run["figure_rollout"]).all()
+    runs = [{**run, "recipe": "ours"}, _run("three_body", "hnn", "ours", energy_mse_notebook=2e-3)]
+    rows = {r["model"]: r for r in hnn_tasks.aggregate(runs, {}, {})}
+    assert rows["pairwise_lnn"]["energy_mse_notebook"] == run["energy_mse_notebook"]
+    assert rows["pairwise_lnn"]["goal_energy_mse_notebook"] == pytest.approx(2e-4)
+
+
+def test_resume_keeps_the_stored_runs_and_adds_the_pairwise_ones(hnn_tasks):
+    # The digests the full run stored (benchmarks/results/hnn_tasks.json) before the pairwise
+    # models came: their runs stay valid, so `--resume` trains the new models only.
+    stored = {("two_body", "paper"): 1009835721, ("two_body", "ours"): 2112459753,
+              ("three_body", "paper"): 1862860923, ("three_body", "ours"): 2190505867}  # fmt: skip
+    tasks, models = ("two_body", "three_body"), hnn_tasks.MODELS
+    done = set()
+    for task, model, recipe, seed in hnn_tasks.schedule(tasks, ("paper", "ours"), models, 3):
+        if model not in hnn_tasks.PAIRWISE_MODELS:
+            digest = stored[(task, recipe)]
+            assert hnn_tasks._still_valid(_run(task, model, recipe, seed, settings_digest=digest),
+                                          {}, None)  # fmt: skip
+            done.add((task, model, recipe, seed))
+    left = [
+        run for run in hnn_tasks.schedule(tasks, ("paper", "ours"), models, 3) if run not in done
+    ]
+    assert left == [
+        (task, model, "ours", seed)
+        for task in tasks
+        for model in ("pairwise_hnn", "pairwise_lnn")
+        for seed in range(3)
+    ]
+    # `--models pairwise_hnn pairwise_lnn` selects them, and no recipe but ours runs them.
+    assert hnn_tasks.schedule(tasks, ("paper", "ours"), hnn_tasks.PAIRWISE_MODELS, 3) == left
+    assert hnn_tasks.schedule(("spring",), ("ours",), hnn_tasks.PAIRWISE_MODELS, 1) == []
