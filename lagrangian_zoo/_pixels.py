@@ -6,19 +6,27 @@ rendered by OpenAI Gym, cropped and downsampled; here they are drawn directly, f
 over one pixel), vectorised over frames and pixels.
 """
 
+import dataclasses
 import functools
 import math
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real, Scalar
 
 from ._data import _as_metadata, Metadata, parameters_of
 from ._io import is_prng_key, key_data, library_version
 from ._rollout import rollout
+from ._source import AbstractFiniteSource
+from .models import PixelDynamics
+
+
+# The HNN paper's weights of reconstruction, latent-coordinate consistency and latent step.
+PAPER_WEIGHTS = (1.0, 1.0, 0.1)
 
 
 def _positive(name: str, value: Any) -> float:
@@ -170,6 +178,15 @@ class PixelDataset(eqx.Module):
         """The number of training rows `(x_t, x_{t+1})`: `trials * (T - 2)`."""
         return self.num_trials * (self.frames.shape[1] - 2)
 
+    def check_model(self, model: PixelDynamics, name: str) -> None:
+        """Refuses a model whose autoencoder does not take inputs of these frames; the
+        error names the data as `name`."""
+        if 2 * self.size**2 != model.autoencoder.in_size:
+            raise ValueError(
+                f"{name} holds {self.size} x {self.size} frames, inputs of {2 * self.size**2} "
+                f"values, but the model's autoencoder takes {model.autoencoder.in_size}."
+            )
+
     def inputs(self) -> Float[Array, "trials inputs pixels"]:
         """Every model input `x_t = [f_t, f_{t+1}]` of every trial, `(trials, T - 1, 2 size²)`."""
         flat = self.frames.reshape(*self.frames.shape[:2], -1)
@@ -225,6 +242,85 @@ class PixelDataset(eqx.Module):
             )
 
         return part(slice(0, cut), "train"), part(slice(cut, None), "test")
+
+    def source(self, weights: Sequence[float] = PAPER_WEIGHTS) -> "PixelRows":
+        """The training rows of these trials as a source for [`lagrangian_zoo.fit`][], scored
+        by the HNN paper's pixel loss with the given weights of reconstruction, consistency and
+        latent step (see [`lagrangian_zoo.pixel_dynamics_loss`][])."""
+        # Without the metadata: a static field would make every dataset a new program.
+        return PixelRows(dataclasses.replace(self, metadata=None), check_weights(weights))
+
+
+def check_weights(weights: Any) -> tuple[float, float, float]:
+    """The three weights of the pixel loss as floats, or an error naming `weights`."""
+    if (
+        not isinstance(weights, Sequence)
+        or len(weights) != 3
+        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights)
+        or not all(math.isfinite(w) and w >= 0 for w in weights)
+    ):
+        raise ValueError(
+            "`weights` must be three numbers >= 0 (reconstruction, consistency, latent step), "
+            f"such as the paper's {PAPER_WEIGHTS}; got {weights!r}."
+        )
+    return tuple(float(w) for w in weights)  # type: ignore[return-value]
+
+
+def weighted_loss(terms: Float[Array, "batch 3"], weights: Float[Array, "3"]) -> Scalar:
+    """The mean over rows of the weighted sum of each row's three loss terms."""
+    return jnp.mean(terms @ weights.astype(terms.dtype))
+
+
+class PixelRows(AbstractFiniteSource):
+    """The training rows `(x_t, x_{t+1})` of a [`lagrangian_zoo.PixelDataset`][], with the HNN
+    paper's pixel loss: what `dataset.source(weights)` gives [`lagrangian_zoo.fit`][].
+
+    The weights are an array, an input of the compiled training step: other weights run the
+    same program.
+    """
+
+    dataset: PixelDataset
+    weights: Float[Array, "3"] = eqx.field(converter=jnp.asarray)
+
+    divergence_advice: ClassVar[str] = (
+        "Lower the learning rate; with a latent LNN, use the Euler latent step "
+        "(integrator='euler'), or another initialisation: where its learned mass matrix "
+        "crosses zero the accelerations are infinite."
+    )
+
+    def sample(
+        self, key: PRNGKeyArray, batch_size: int
+    ) -> tuple[Float[Array, "batch pixels"], Float[Array, "batch pixels"]]:
+        """`batch_size` distinct rows, as `PixelDataset.sample` draws them."""
+        return self.dataset.sample(key, batch_size)
+
+    def states(self) -> tuple[Float[Array, "rows pixels"], Float[Array, "rows pixels"]]:
+        """All rows `(x_t, x_{t+1})`."""
+        return self.dataset.rows()
+
+    def per_row(
+        self,
+        model: PixelDynamics,
+        x: Float[Array, "batch pixels"],
+        x_next: Float[Array, "batch pixels"],
+    ) -> Float[Array, "batch 3"]:
+        """`model.loss_terms` of every row: reconstruction, consistency and latent step."""
+        if not isinstance(model, PixelDynamics):
+            raise TypeError(
+                "a PixelDataset's rows train an lz.models.PixelDynamics, got "
+                f"{type(model).__name__}."
+            )
+        self.dataset.check_model(model, "the PixelDataset")
+        return jax.vmap(model.loss_terms)(x, x_next)
+
+    def loss(
+        self,
+        values: Float[Array, "batch 3"],
+        target: Float[Array, "batch pixels"],
+        compare: Callable[[Array, Array], Scalar],
+    ) -> Scalar:
+        """The weighted pixel loss; `compare` is not used (the loss is the paper's)."""
+        return weighted_loss(values, self.weights)
 
 
 def pixel_pendulum_dataset(
@@ -311,4 +407,10 @@ def pixel_pendulum_dataset(
     return PixelDataset(ts, states, frames, Metadata(metadata))
 
 
-__all__ = ["PixelDataset", "pixel_pendulum_dataset", "render_pendulum"]
+__all__ = [
+    "PAPER_WEIGHTS",
+    "PixelDataset",
+    "PixelRows",
+    "pixel_pendulum_dataset",
+    "render_pendulum",
+]

@@ -1,11 +1,13 @@
-"""The interface of everything `fit` draws training batches from."""
+"""The interface of everything `fit` trains on: a source of rows and the loss on them."""
 
 import abc
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Scalar
 
 
 def vector_field_on_rows(
@@ -17,30 +19,72 @@ def vector_field_on_rows(
 
 
 class AbstractDataSource(eqx.Module):
-    """A source of training rows `(y, target)` and the rule that turns a model into what the
-    loss compares with `target`.
+    """A source of training rows `(y, target)` and of the loss of a model on them.
 
     [`lagrangian_zoo.fit`][] dispatches on this class, as Diffrax does on `AbstractSolver`:
-    a source says what its targets are (`predict`), instead of the training loop guessing from
-    the attributes it happens to have.
+    a source says how a model is scored on its rows, and the one training loop owns the rest
+    (chunks of compiled steps, checkpoints and resuming, progress, time budgets, evaluation,
+    history, sharding).
 
     Subclasses give:
 
     - `sample(key, batch_size) -> (y, target)`: a minibatch, drawable inside `jit`;
-    - `predict(model, y)`: the model's prediction for each row of `y`, of the shape of the
-        matching targets.
+    - `per_row(model, y, target)`: what the loss is computed from, one entry per row along
+        the first axis (evaluation computes it in passes over many rows, to bound memory);
+    - `loss(values, target, compare)`: the scalar loss of a batch from its `per_row` values.
+        `compare(prediction, target) -> scalar` is `fit`'s `loss` (`"l2"`, `"l1"` or a
+        callable); a source with a loss of its own does not use it.
+
+    Sources whose targets are something the model predicts from the rows (derivatives, windows
+    of trajectories) subclass `AbstractPredictionSource` and give `predict` only.
     """
+
+    # The advice that ends the error of a training run on this source that stops on a
+    # non-finite loss or update.
+    divergence_advice: ClassVar[str] = (
+        "Lower the learning rate, check the data for NaNs, or normalise the inputs."
+    )
 
     @abc.abstractmethod
     def sample(self, key: PRNGKeyArray, batch_size: int) -> tuple[Array, Array]:
         """A minibatch of `batch_size` rows `(y, target)`."""
 
     @abc.abstractmethod
+    def per_row(self, model: PyTree, y: Array, target: Array) -> PyTree[Array]:
+        """What the loss of the rows `(y, target)` is computed from, one entry per row."""
+
+    @abc.abstractmethod
+    def loss(
+        self, values: PyTree[Array], target: Array, compare: Callable[[Any, Array], Scalar]
+    ) -> Scalar:
+        """The loss of a batch, from its `per_row` values and its targets."""
+
+
+class AbstractPredictionSource(AbstractDataSource):
+    """A source whose rows `y` are states of the model and whose targets are what the model
+    should predict from them: the loss is `compare(predict(model, y), target)`.
+
+    Subclasses give `sample` and `predict(model, y)`, the model's prediction for each row of
+    `y`, of the shape of the matching targets. `fit` checks that the rows have the model's
+    `2 * dof` entries, and sets the model's input statistics from them (`adapt`).
+    """
+
+    @abc.abstractmethod
     def predict(self, model: PyTree, y: Float[Array, "batch state"]) -> Array:
         """What the loss compares with the targets of the rows `y`."""
 
+    def per_row(self, model: PyTree, y: Array, target: Array) -> Array:
+        """The prediction `predict(model, y)`; the targets are not needed for it."""
+        return self.predict(model, y)
 
-class AbstractDerivativeSource(AbstractDataSource):
+    def loss(
+        self, values: Array, target: Array, compare: Callable[[Array, Array], Scalar]
+    ) -> Scalar:
+        """`compare(prediction, target)`."""
+        return compare(values, target)
+
+
+class AbstractDerivativeSource(AbstractPredictionSource):
     """A source whose targets are the time derivatives `dy/dt` of its states."""
 
     def predict(
@@ -63,5 +107,6 @@ __all__ = [
     "AbstractDataSource",
     "AbstractDerivativeSource",
     "AbstractFiniteSource",
+    "AbstractPredictionSource",
     "vector_field_on_rows",
 ]

@@ -1,4 +1,4 @@
-"""Training: `fit` matches a model's vector field to the derivatives in a dataset or stream."""
+"""Training: `fit`, the one training loop, over any source of rows and its loss."""
 
 import contextlib
 import dataclasses
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray, PyTree, Scalar
+from jaxtyping import Array, PRNGKeyArray, PyTree, Scalar
 
 from ._checkpoint import (
     checkpoint_damage,
@@ -36,10 +36,7 @@ from ._distributed import (
 )
 from ._fingerprint import data_fingerprint, function_fingerprint, optimizer_fingerprint
 from ._io import atomic_write, is_prng_key, key_data
-from ._source import (
-    AbstractDataSource,
-    AbstractFiniteSource,
-)
+from ._source import AbstractDataSource, AbstractFiniteSource, AbstractPredictionSource
 from ._windows import RolloutWindows
 from .models._base import AbstractDynamics, trainable_filter
 
@@ -48,6 +45,7 @@ _LOSSES: dict[str, Callable[[Array, Array], Scalar]] = {
     "l2": lambda prediction, target: jnp.mean((prediction - target) ** 2),
     "l1": lambda prediction, target: jnp.mean(jnp.abs(prediction - target)),
 }
+
 _CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)\.ckpt$")
 _KEEP_CHECKPOINTS = 2
 # States drawn from a StateStream to set a model's input statistics, and to evaluate on.
@@ -164,7 +162,15 @@ def _trainable_spec(model: eqx.Module) -> PyTree[bool]:
     return jax.tree.map(restrict, trainable_filter(model), model)
 
 
-def _resolve_loss(loss) -> tuple[Callable[[Array, Array], Scalar], str]:
+def _resolve_loss(loss, data) -> tuple[Callable[[Array, Array], Scalar], str]:
+    if not isinstance(data, AbstractPredictionSource) and not (
+        isinstance(loss, str) and loss == "l2"
+    ):
+        raise ValueError(
+            f"`loss` compares a model's predictions with targets, but `data` (a "
+            f"{type(data).__name__}) has a loss of its own; leave `loss` at its default, got "
+            f"{loss!r}."
+        )
     if callable(loss):
         return loss, getattr(loss, "__qualname__", type(loss).__name__)
     if loss in _LOSSES:
@@ -184,13 +190,15 @@ def _resolve_loss(loss) -> tuple[Callable[[Array, Array], Scalar], str]:
 def _default_optimizer(
     learning_rate: float | optax.Schedule,
     weight_decay: float,
-    steps: int,
+    decay_steps: int | None,
     gradient_clip: float | None = None,
 ) -> optax.GradientTransformation:
-    if callable(learning_rate):
+    """Adam, with a learning rate decayed to zero over `decay_steps` by a cosine schedule
+    (constant for `None`) unless it is a schedule already."""
+    if callable(learning_rate) or decay_steps is None:
         schedule = learning_rate
     else:
-        schedule = optax.cosine_decay_schedule(init_value=learning_rate, decay_steps=steps)
+        schedule = optax.cosine_decay_schedule(init_value=learning_rate, decay_steps=decay_steps)
     transforms = [optax.adam(schedule)]
     if weight_decay:
         # Added to the gradient before Adam, as torch.optim.Adam(weight_decay=...) in the HNN
@@ -236,14 +244,15 @@ def _check_inputs(model, data, eval_data, key, batch_size) -> None:
         )
     if not isinstance(data, AbstractDataSource):
         raise TypeError(
-            "`data` must be a lz.Dataset or lz.StateStream (an AbstractDataSource), got "
-            f"{type(data).__name__}."
+            "`data` must be a lz.Dataset or lz.StateStream (an AbstractDataSource; for frames, "
+            f"a PixelDataset's .source()), got {type(data).__name__}."
         )
     if eval_data is not None and not isinstance(eval_data, AbstractDataSource):
         raise TypeError(
             f"`eval_data` must be a lz.Dataset or lz.StateStream, got {type(eval_data).__name__}."
         )
-    if not is_prng_key(key):
+    keys = key if isinstance(key, tuple) and len(key) == 3 else (key,)
+    if not all(is_prng_key(each) for each in keys):
         raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
     if batch_size is None:
         if not isinstance(data, AbstractFiniteSource):
@@ -255,8 +264,17 @@ def _check_inputs(model, data, eval_data, key, batch_size) -> None:
         _positive_int("batch_size", batch_size)
 
 
-def _resolve_optimizer(optimizer, learning_rate, weight_decay, steps: int, gradient_clip=None):
-    """The optimizer to use, and the learning rate and weight decay it was built from."""
+def resolve_optimizer(
+    optimizer,
+    learning_rate,
+    weight_decay,
+    gradient_clip=None,
+    *,
+    decay_steps: int | None,
+    default_weight_decay: float = 0.0,
+):
+    """The optimizer to use, and the learning rate and weight decay it was built from: the
+    one given, or Adam from the checked settings (see `_default_optimizer`)."""
     if optimizer is not None:
         if learning_rate is not None or weight_decay is not None or gradient_clip is not None:
             raise ValueError(
@@ -266,7 +284,7 @@ def _resolve_optimizer(optimizer, learning_rate, weight_decay, steps: int, gradi
             )
         return optimizer, learning_rate, weight_decay
     learning_rate = 1e-3 if learning_rate is None else learning_rate
-    weight_decay = 0.0 if weight_decay is None else weight_decay
+    weight_decay = default_weight_decay if weight_decay is None else weight_decay
     if not callable(learning_rate) and not (
         isinstance(learning_rate, (int, float)) and learning_rate > 0
     ):
@@ -276,27 +294,31 @@ def _resolve_optimizer(optimizer, learning_rate, weight_decay, steps: int, gradi
         )
     if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
         raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
-    if gradient_clip is not None and not (
-        isinstance(gradient_clip, (int, float))
-        and not isinstance(gradient_clip, bool)
-        and math.isfinite(gradient_clip)
-        and gradient_clip > 0
-    ):
+    if gradient_clip is not None and not _positive_number(gradient_clip):
         raise ValueError(
             f"`gradient_clip` must be a positive number (the largest global gradient norm) or "
             f"None, got {gradient_clip!r}."
         )
-    optimizer = _default_optimizer(learning_rate, weight_decay, steps, gradient_clip)
+    optimizer = _default_optimizer(learning_rate, weight_decay, decay_steps, gradient_clip)
     return optimizer, learning_rate, weight_decay
 
 
+def _positive_number(value) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
 def _check_state_sizes(model, **sources) -> None:
-    """Refuses data whose states do not have the model's `2 * dof` entries."""
+    """Refuses rows of model states that do not have the model's `2 * dof` entries."""
     if not isinstance(model, AbstractDynamics):
         return
     dof = model.dof
     for name, source in sources.items():
-        if source is None:
+        if not isinstance(source, AbstractPredictionSource):
             continue
         y_shape, _ = jax.eval_shape(lambda: source.sample(jax.random.key(0), 1))
         if y_shape.shape[-1] != 2 * dof:
@@ -326,7 +348,7 @@ def fit(
     data: Any,
     *,
     steps: int,
-    key: PRNGKeyArray,
+    key: PRNGKeyArray | tuple[PRNGKeyArray, PRNGKeyArray, PRNGKeyArray],
     batch_size: int | None = 256,
     learning_rate: float | optax.Schedule | None = None,
     weight_decay: float | None = None,
@@ -338,6 +360,7 @@ def fit(
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    max_seconds: float | None = None,
     rollout_window: int = 5,
     adapt: bool = True,
     progress: bool = True,
@@ -345,25 +368,30 @@ def fit(
     devices: Literal["auto"] | Sequence[jax.Device] | None = "auto",
     mesh: jax.sharding.Mesh | None = None,
 ) -> tuple[eqx.Module, History]:
-    r"""Trains a model's vector field `model(t, y, args)` to match the derivatives `dy`.
+    r"""Trains a model on a data source: by default its vector field `model(t, y, args)` to
+    match the derivatives `dy`.
 
     Each step draws a minibatch `(y, dy)` with `data.sample(jax.random.fold_in(key, i),
     batch_size)` and takes an optimizer step on `loss(model(y), dy)` over all `2n` components
-    (the HNN paper's test loss for `"l2"`). The steps are compiled once, as a loop whose
-    length is an input of the program, and run in chunks that end exactly where something is
-    logged, evaluated or saved; only `lagrangian_zoo.models.trainable_filter(model)` leaves
-    are trained (input statistics stay fixed). Because every step's randomness comes from its
-    index, a run resumed from a checkpoint gives bit-identical parameters to an uninterrupted
-    one.
+    (the HNN paper's test loss for `"l2"`); a source with a loss of its own (the frames of
+    `PixelDataset.source()`) scores the model by it. This is the one training loop of the
+    library: the source gives the batches and the loss, the loop everything else. The steps
+    are compiled once, as a loop whose length is an input of the program, and run in chunks
+    that end exactly where something is logged, evaluated or saved; only
+    `lagrangian_zoo.models.trainable_filter(model)` leaves are trained (input statistics stay
+    fixed). Because every step's randomness comes from its index, a run resumed from a
+    checkpoint gives bit-identical parameters to an uninterrupted one.
 
     **Arguments:**
 
     - `model`: an Equinox vector field `model(t, y, args) -> dy/dt`.
-    - `data`: a [`lagrangian_zoo.Dataset`][] or [`lagrangian_zoo.StateStream`][], or any
+    - `data`: a [`lagrangian_zoo.Dataset`][] or [`lagrangian_zoo.StateStream`][], the
+        training rows of a [`lagrangian_zoo.PixelDataset`][] (its `source()`), or any
         [`lagrangian_zoo.AbstractDataSource`][] (`sample(key, batch_size) -> (y, target)`
-        and the `predict(model, y)` that the loss compares with `target`).
+        and the loss on those rows).
     - `steps`: the number of optimizer steps.
-    - `key`: the PRNG key of the whole run.
+    - `key`: the PRNG key of the whole run, split into the keys of the minibatches, of the
+        adaptation sample and of the evaluation sample; or those three keys as a tuple.
     - `batch_size`: rows per step; `None` uses every row of a `Dataset` in every step
         (full batch, as in the HNN paper).
     - `learning_rate`: Adam's initial learning rate (default `1e-3`), decayed to zero over
@@ -379,10 +407,11 @@ def fit(
         `"rollout"`: the model is rolled out (RK4, through Diffrax) from the first state of
         random windows of `rollout_window` samples of a `Dataset`'s trajectories and the
         squared error to the whole window is minimised (`eval_data` then a `Dataset` too).
+        A source with a loss of its own (pixel frames) takes only the default.
     - `rollout_window`: samples per window for `loss="rollout"`.
     - `eval_data`: a `Dataset` (all its rows) or `StateStream` (a fixed sample) on which the
-        loss is measured every `eval_every` steps and at the end, comparing its targets with
-        its own `predict`, as in training.
+        loss is measured every `eval_every` steps and at the end, by the source's own loss
+        (comparing its targets with its own `predict`), as in training.
     - `checkpoint_dir`: a folder for training checkpoints (`step_XXXXXXXXX.ckpt`, written
         atomically every `checkpoint_every` steps, when interrupted by Ctrl-C, and at the
         end), `history.json`, the final model `model.lzm` (for
@@ -397,9 +426,12 @@ def fit(
         its closures, schedules included) and of a callable loss, and a difference is
         refused with a message naming it. An optimizer whose hyperparameters cannot be read
         gets a warning instead.
-    - `adapt`: call `model.adapt(states)` once before training, when the model has it, to
-        set its input statistics (from all rows of a `Dataset`, or a large sample of a
-        `StateStream`).
+    - `adapt`: call `model.adapt(states)` once before training, when the model has it and
+        the rows are its states, to set its input statistics (from all rows of a `Dataset`,
+        or a large sample of a `StateStream`).
+    - `max_seconds`: stop, with a history entry and a checkpoint, after the chunk of steps
+        during which this many seconds of this call have passed; a later call with
+        `resume=True` continues. The returned history then ends before `steps`.
     - `progress`: show a progress bar (rich) with the loss and steps per second.
     - `log_every`: steps between history entries (and progress updates). Every evaluation,
         the end, and a Ctrl-C (for the steps since the last entry) add an entry too.
@@ -431,12 +463,14 @@ def fit(
     _positive_int("log_every", log_every)
     _positive_int("eval_every", eval_every, optional=True)
     _positive_int("checkpoint_every", checkpoint_every, optional=True)
+    if max_seconds is not None and not _positive_number(max_seconds):
+        raise ValueError(f"`max_seconds` must be a positive number or None, got {max_seconds!r}.")
     _check_inputs(model, data, eval_data, key, batch_size)
     full_batch = batch_size is None
-    optimizer, learning_rate, weight_decay = _resolve_optimizer(
-        optimizer, learning_rate, weight_decay, steps, gradient_clip
+    optimizer, learning_rate, weight_decay = resolve_optimizer(
+        optimizer, learning_rate, weight_decay, gradient_clip, decay_steps=steps
     )
-    loss_fn, loss_name = _resolve_loss(loss)
+    loss_fn, loss_name = _resolve_loss(loss, data)
     original_data = data
     data = without_metadata(data)
     eval_data = None if eval_data is None else without_metadata(eval_data)
@@ -445,8 +479,6 @@ def fit(
         if eval_data is not None:
             eval_data = RolloutWindows(eval_data, rollout_window)
     _check_state_sizes(model, data=data, eval_data=eval_data)
-    eval_every = log_every if eval_every is None else eval_every
-    checkpoint_every = 10 * log_every if checkpoint_every is None else checkpoint_every
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the `checkpoint_dir` of the run to continue.")
 
@@ -454,7 +486,7 @@ def fit(
     settings = {
         "steps": steps,
         "batch_size": batch_size,
-        "key": key_data(key),
+        "key": [key_data(k) for k in key] if isinstance(key, tuple) else key_data(key),
         "loss": loss_name,
         "learning_rate": learning_rate if isinstance(learning_rate, (int, float)) else None,
         "weight_decay": weight_decay,
@@ -467,29 +499,32 @@ def fit(
     mesh, device = training_placement(devices, mesh)
     if mesh is not None and not full_batch:
         check_batch_size(batch_size, mesh)
+    plan = _Plan(
+        steps=steps,
+        key=key,
+        config=_StepConfig(
+            optimizer=optimizer,
+            loss_fn=loss_fn,
+            # No chunk runs past a history entry, so none is longer than this.
+            capacity=min(log_every, steps),
+            batch_size=None if full_batch else batch_size,
+            mesh=mesh,
+        ),
+        eval_data=eval_data,
+        log_every=log_every,
+        eval_every=log_every if eval_every is None else eval_every,
+        checkpoint_every=10 * log_every if checkpoint_every is None else checkpoint_every,
+        folder=None if checkpoint_dir is None else os.fspath(checkpoint_dir),
+        settings=settings,
+        resume=resume,
+        adapt=adapt,
+        progress=progress,
+        max_seconds=max_seconds,
+    )
     # One device other than the default one: let JAX place everything there.
     placement = contextlib.nullcontext() if device is None else jax.default_device(device)
     with placement:
-        return _train(
-            model,
-            data,
-            steps=steps,
-            key=key,
-            batch_size=batch_size,
-            full_batch=full_batch,
-            optimizer=optimizer,
-            loss_fn=loss_fn,
-            settings=settings,
-            eval_data=eval_data,
-            eval_every=eval_every,
-            checkpoint_dir=checkpoint_dir,
-            checkpoint_every=checkpoint_every,
-            resume=resume,
-            adapt=adapt,
-            progress=progress,
-            log_every=log_every,
-            mesh=mesh,
-        )
+        return _train(model, data, plan)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -521,9 +556,10 @@ def _draw(config: _StepConfig, data, key: PRNGKeyArray, step_number: Array):
     return batch
 
 
-def _objective(params, static, data, y, dy, loss_fn):
-    prediction = data.predict(eqx.combine(params, static), y)
-    return loss_fn(prediction, dy)
+def _objective(params, static, data, y, target, loss_fn):
+    """The source's loss of the model `(params, static)` on the rows `(y, target)`."""
+    values = data.per_row(eqx.combine(params, static), y, target)
+    return data.loss(values, target, loss_fn)
 
 
 @eqx.filter_jit
@@ -570,13 +606,48 @@ def _run_chunk(params, static, opt_state, data, start, stop, key, config: _StepC
 
 @eqx.filter_jit
 def _evaluate(params, static, eval_data, y, target, loss_fn, mesh):
-    """The loss on all evaluation rows: the source's own prediction (`eval_data.predict`, as
-    in training), in passes that bound the memory."""
+    """The loss on all evaluation rows, by the source's own loss as in training, with its
+    per-row values computed in passes that bound the memory."""
     model = eqx.combine(params, static)
-    prediction = _predict_in_passes(eval_data, model, y, mesh)
+    values = _per_row_in_passes(eval_data, model, y, target, mesh)
     if mesh is not None:
-        prediction, target = constrain_batch((prediction, target), mesh)
-    return loss_fn(prediction, target)
+        values, target = constrain_batch((values, target), mesh)
+    return eval_data.loss(values, target, loss_fn)
+
+
+def _per_row_in_passes(
+    source: AbstractDataSource,
+    model,
+    y: Array,
+    target: Array,
+    mesh: jax.sharding.Mesh | None,
+) -> PyTree[Array]:
+    """`source.per_row(model, y, target)`, in passes of at most `_EVAL_ROWS_PER_PASS` rows,
+    each split over `mesh` when there is one.
+
+    The rows are padded (with copies of the last one) to whole passes that split evenly, and
+    the padding is dropped from the result.
+    """
+    rows = y.shape[0]
+    count = 1 if mesh is None else batch_devices(mesh)
+    per_pass = max(count, _EVAL_ROWS_PER_PASS // count * count)
+    per_pass = min(per_pass, -(-rows // count) * count)
+    passes = -(-rows // per_pass)
+
+    def one_pass(chunk):
+        if mesh is None:
+            return source.per_row(model, *chunk)
+        return constrain_batch(source.per_row(model, *constrain_batch(chunk, mesh)), mesh)
+
+    if passes * per_pass == rows == per_pass:
+        return one_pass((y, target))
+
+    def in_passes(x):
+        padded = jnp.pad(x, [(0, passes * per_pass - rows)] + [(0, 0)] * (x.ndim - 1), mode="edge")
+        return padded.reshape(passes, per_pass, *x.shape[1:])
+
+    values = jax.lax.map(one_pass, (in_passes(y), in_passes(target)))
+    return jax.tree.map(lambda x: x.reshape(passes * per_pass, *x.shape[2:])[:rows], values)
 
 
 def _reason(path: str, error: Exception) -> str:
@@ -697,8 +768,9 @@ def _evaluation_rows(eval_data, key: PRNGKeyArray, mesh):
 
 
 def _adapted(model, data, key: PRNGKeyArray):
-    """The model with input statistics from the training states, when it can adapt."""
-    if not isinstance(model, AbstractDynamics):
+    """The model with input statistics from the training states, when it can adapt and the
+    rows are its states."""
+    if not isinstance(model, AbstractDynamics) or not isinstance(data, AbstractPredictionSource):
         return model
     if isinstance(data, AbstractFiniteSource):
         states, _ = data.states()
@@ -707,179 +779,220 @@ def _adapted(model, data, key: PRNGKeyArray):
     return model.adapt(states)
 
 
-def _train(
-    model,
-    data,
-    *,
-    steps,
-    key,
-    batch_size,
-    full_batch,
-    optimizer,
-    loss_fn,
-    settings,
-    eval_data,
-    eval_every,
-    checkpoint_dir,
-    checkpoint_every,
-    resume,
-    adapt,
-    progress,
-    log_every,
-    mesh,
-):
-    """The training loop of `fit`, after its arguments are checked."""
-    train_key, adapt_key, eval_key = jax.random.split(key, 3)
-    if adapt:
-        model = _adapted(model, data, adapt_key)
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """The settings of a training run, once `fit` has checked them."""
 
-    spec = _trainable_spec(model)
-    params, static = eqx.partition(model, spec)
-    with jax.numpy_dtype_promotion("standard"):
-        opt_state = optimizer.init(params)
+    steps: int
+    key: Any  # a PRNG key, or the three keys of minibatches, adaptation and evaluation
+    config: _StepConfig
+    eval_data: AbstractDataSource | None
+    log_every: int
+    eval_every: int
+    checkpoint_every: int
+    folder: str | None
+    settings: dict[str, Any]
+    resume: bool
+    adapt: bool
+    progress: bool
+    max_seconds: float | None
 
-    history = History.from_dict({})
-    if mesh is not None:
-        history = dataclasses.replace(history, devices=batch_devices(mesh))
-    folder = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
-    checkpoints = _Checkpoints(folder, settings)
-    restored = checkpoints.restore((model, opt_state), resume=resume)
-    step = 0
+    def events(self) -> list[int]:
+        """The intervals at whose multiples a chunk of steps ends, so that every log,
+        evaluation and checkpoint happens at its exact step, whatever the intervals."""
+        events = [self.log_every]
+        if self.eval_data is not None:
+            events.append(self.eval_every)
+        if self.folder is not None:
+            events.append(self.checkpoint_every)
+        return events
+
+
+@dataclasses.dataclass(frozen=True)
+class _Progress:
+    """Where a run stands. Replaced whole after each chunk, in one assignment, so that a
+    Ctrl-C never finds the step count and the pending losses out of step with each other."""
+
+    params: PyTree
+    opt_state: PyTree
+    step: int
+    history: History
     # The losses of the steps since the last history entry, one array per chunk.
-    pending: list[np.ndarray] = []
-    if restored is not None:
-        model, opt_state, step, saved_history = restored
-        history = dataclasses.replace(History.from_dict(saved_history), devices=history.devices)
-        pending = pending_losses(saved_history)
+    pending: tuple[np.ndarray, ...] = ()
+
+
+class _Run:
+    """One call of the training loop: where it stands, its checkpoints and its clock."""
+
+    def __init__(self, model, data: AbstractDataSource, plan: _Plan):
+        self.plan = plan
+        if isinstance(plan.key, tuple):
+            self.key, adapt_key, eval_key = plan.key
+        else:
+            self.key, adapt_key, eval_key = jax.random.split(plan.key, 3)
+        if plan.adapt:
+            model = _adapted(model, data, adapt_key)
+        spec = _trainable_spec(model)
         params, static = eqx.partition(model, spec)
+        with jax.numpy_dtype_promotion("standard"):
+            opt_state = plan.config.optimizer.init(params)
+        mesh = plan.config.mesh
+        devices = 1 if mesh is None else batch_devices(mesh)
+        history = History.from_dict({})
+        step, pending = 0, ()
+        self.checkpoints = _Checkpoints(plan.folder, plan.settings)
+        restored = self.checkpoints.restore((model, opt_state), resume=plan.resume)
+        if restored is not None:
+            model, opt_state, step, saved_history = restored
+            history = History.from_dict(saved_history)
+            pending = tuple(pending_losses(saved_history))
+            params, static = eqx.partition(model, spec)
+        if mesh is not None:
+            # Parameters, optimizer state and the data to draw from live on every device; only
+            # the minibatches drawn inside the compiled loop are split.
+            params, static, opt_state, data = replicate((params, static, opt_state, data), mesh)
+        self.static, self.data = static, data
+        history = dataclasses.replace(history, devices=devices)
+        self.state = _Progress(params, opt_state, step, history, pending)
+        if plan.eval_data is not None:
+            self.eval_rows = _evaluation_rows(plan.eval_data, eval_key, mesh)
+        self.elapsed_before = float(history.seconds[-1]) if history.seconds.size else 0.0
+        self.started = time.perf_counter()
+        self.first_step = step
+        self.saved_step = step if plan.folder is not None and step > 0 else -1
 
-    if mesh is not None:
-        # Parameters, optimizer state and the data to draw from live on every device; only
-        # the minibatches drawn inside the compiled loop are split.
-        params, static, opt_state, data = replicate((params, static, opt_state, data), mesh)
+    def seconds(self) -> float:
+        """Wall-clock seconds since training started, over resumed runs too."""
+        return self.elapsed_before + time.perf_counter() - self.started
 
-    config = _StepConfig(
-        optimizer=optimizer,
-        loss_fn=loss_fn,
-        # No chunk runs past a history entry, so none is longer than this.
-        capacity=min(log_every, steps),
-        batch_size=None if full_batch else batch_size,
-        mesh=mesh,
-    )
-    # Each chunk runs to the next of these steps' multiples (or the end), so that every log,
-    # evaluation and checkpoint happens at its exact step, whatever the intervals.
-    events = [log_every]
-    if eval_data is not None:
-        events.append(eval_every)
-        eval_y, eval_dy = _evaluation_rows(eval_data, eval_key, mesh)
-    if folder is not None:
-        events.append(checkpoint_every)
+    def out_of_time(self) -> bool:
+        limit = self.plan.max_seconds
+        return limit is not None and time.perf_counter() - self.started > limit
 
-    elapsed_before = float(history.seconds[-1]) if history.seconds.size else 0.0
-    started = time.perf_counter()
-    first_step = step
-    saved_step = step if folder is not None and step > 0 else -1
-    bar = _ProgressBar(steps, step) if progress else None
-    try:
-        while step < steps:
-            stop = chunk_end(step, steps, events, config.capacity)
-            new_params, new_opt_state, values, finite = _run_chunk(
-                params,
-                static,
-                opt_state,
-                data,
-                jnp.asarray(step, dtype=jnp.int32),
-                jnp.asarray(stop, dtype=jnp.int32),
-                train_key,
-                config,
+    def advance(self) -> None:
+        """Runs the steps to the next event; stops the run at a non-finite one."""
+        plan, state = self.plan, self.state
+        stop = chunk_end(state.step, plan.steps, plan.events(), plan.config.capacity)
+        params, opt_state, values, finite = _run_chunk(
+            state.params,
+            self.static,
+            state.opt_state,
+            self.data,
+            jnp.asarray(state.step, dtype=jnp.int32),
+            jnp.asarray(stop, dtype=jnp.int32),
+            self.key,
+            plan.config,
+        )
+        values, finite = gather_to_host((values, finite))
+        count = stop - state.step
+        values, finite = np.asarray(values)[:count], np.asarray(finite)[:count]
+        if not finite.all():
+            bad = int(np.argmin(finite))
+            where = (
+                f"The last good checkpoint (step {self.saved_step}) in '{plan.folder}' is "
+                "kept; resume=True restarts from it."
+                if self.saved_step >= 0
+                else "No checkpoint was written."
             )
-            values, finite = gather_to_host((values, finite))
-            values, finite = np.asarray(values)[: stop - step], np.asarray(finite)[: stop - step]
-            if not finite.all():
-                bad = step + int(np.argmin(finite))
-                where = (
-                    f"The last good checkpoint (step {saved_step}) in '{folder}' is kept; "
-                    "resume=True restarts from it."
-                    if saved_step >= 0
-                    else "No checkpoint was written."
-                )
-                raise FloatingPointError(
-                    f"training stopped at step {bad}: the loss or the parameter update is not "
-                    f"finite (loss {values[int(np.argmin(finite))]}). {where} Lower the "
-                    "learning rate, check the data for NaNs, or normalise the inputs."
-                )
-            # One assignment, so that a Ctrl-C never finds the step count and the pending
-            # losses out of step with each other.
-            params, opt_state, step, pending = new_params, new_opt_state, stop, [*pending, values]
-            evaluate = eval_data is not None and (step % eval_every == 0 or step == steps)
-            if step % log_every == 0 or evaluate or step == steps:
-                eval_loss = np.nan
-                if evaluate:
-                    value = _evaluate(params, static, eval_data, eval_y, eval_dy, loss_fn, mesh)
-                    eval_loss = float(gather_to_host(value))
-                seconds = elapsed_before + time.perf_counter() - started
-                entry = history_with_entry(history, step, pending, eval_loss, seconds)
-                history, pending = entry, []
-                checkpoints.log(history)
-                if bar is not None:
-                    rate = (step - first_step) / max(time.perf_counter() - started, 1e-9)
-                    bar.update(step, float(history.train_loss[-1]), eval_loss, rate)
-            if folder is not None and (step % checkpoint_every == 0 or step == steps):
-                checkpoints.save(step, eqx.combine(params, static), opt_state, history, pending)
-                saved_step = step
-    except KeyboardInterrupt:
-        logged_now = bool(pending)
+            raise FloatingPointError(
+                f"training stopped at step {state.step + bad}: the loss or the parameter "
+                f"update is not finite (loss {values[bad]}). {where} "
+                f"{self.data.divergence_advice}"
+            )
+        self.state = dataclasses.replace(
+            state, params=params, opt_state=opt_state, step=stop, pending=(*state.pending, values)
+        )
+
+    def record(self, bar: "_ProgressBar | None", *, out_of_time: bool) -> None:
+        """The history entry, evaluation and checkpoint due at the step reached; all of them
+        at the end, and when the time is up."""
+        plan, state = self.plan, self.state
+        step, last = state.step, state.step == plan.steps or out_of_time
+        evaluate = plan.eval_data is not None and (step % plan.eval_every == 0 or last)
+        if step % plan.log_every == 0 or evaluate or last:
+            eval_loss = self.evaluation_loss() if evaluate else math.nan
+            history = history_with_entry(
+                state.history, step, state.pending, eval_loss, self.seconds()
+            )
+            self.state = dataclasses.replace(state, history=history, pending=())
+            self.checkpoints.log(history)
+            if bar is not None:
+                rate = (step - self.first_step) / max(time.perf_counter() - self.started, 1e-9)
+                bar.update(step, float(history.train_loss[-1]), eval_loss, rate)
+        if plan.folder is not None and (step % plan.checkpoint_every == 0 or last):
+            self.save()
+
+    def evaluation_loss(self) -> float:
+        y, target = self.eval_rows
+        config = self.plan.config
+        value = _evaluate(
+            self.state.params,
+            self.static,
+            self.plan.eval_data,
+            y,
+            target,
+            config.loss_fn,
+            config.mesh,
+        )
+        return float(gather_to_host(value))
+
+    def save(self) -> None:
+        state = self.state
+        model = eqx.combine(state.params, self.static)
+        self.checkpoints.save(state.step, model, state.opt_state, state.history, state.pending)
+        self.saved_step = state.step
+
+    def interrupted(self) -> None:
+        """After a Ctrl-C, keeps every loss computed: the steps since the last entry get an
+        entry of their own, at the step reached, in the history, its CSV and a checkpoint."""
+        state = self.state
+        logged_now = bool(state.pending)
         if logged_now:
-            # The losses since the last entry get an entry of their own, at the step reached:
-            # the history, its CSV and the checkpoint keep every loss computed so far.
-            seconds = elapsed_before + time.perf_counter() - started
-            history, pending = history_with_entry(history, step, pending, np.nan, seconds), []
-        if history.step.size:
-            checkpoints.log(history)
-        if folder is not None and (step > saved_step or logged_now):
-            checkpoints.save(step, eqx.combine(params, static), opt_state, history)
+            history = history_with_entry(
+                state.history, state.step, state.pending, math.nan, self.seconds()
+            )
+            self.state = state = dataclasses.replace(state, history=history, pending=())
+        if state.history.step.size:
+            self.checkpoints.log(state.history)
+        if self.plan.folder is not None and (state.step > self.saved_step or logged_now):
+            self.save()
+
+    def finish(self) -> tuple[eqx.Module, History]:
+        """The trained model and the history; the model file, when the run is done."""
+        params, static = self.state.params, self.static
+        if self.plan.config.mesh is not None:
+            # Handed back as ordinary arrays on the default device, as a one-device run gives
+            # them.
+            params, static = jax.tree.map(jnp.asarray, gather_to_host((params, static)))
+        model = eqx.combine(params, static)
+        done = self.state.step == self.plan.steps
+        folder = self.plan.folder
+        if folder is not None and done and self.checkpoints.writer:
+            if isinstance(model, AbstractDynamics):
+                save_model(os.path.join(folder, "model.lzm"), model)
+        return model, self.state.history
+
+
+def _train(model, data: AbstractDataSource, plan: _Plan) -> tuple[eqx.Module, History]:
+    """The one training loop: chunks of compiled steps, each to the next event (a history
+    entry, an evaluation, a checkpoint), then what is due there, until the last step, the
+    time budget or a Ctrl-C."""
+    run = _Run(model, data, plan)
+    bar = _ProgressBar(plan.steps, run.state.step) if plan.progress else None
+    try:
+        while run.state.step < plan.steps:
+            run.advance()
+            out_of_time = run.out_of_time()
+            run.record(bar, out_of_time=out_of_time)
+            if out_of_time:
+                break
+    except KeyboardInterrupt:
+        run.interrupted()
         raise
     finally:
         if bar is not None:
             bar.close()
-
-    if mesh is not None:
-        # Handed back as ordinary arrays on the default device, as a one-device run gives them.
-        params, static = jax.tree.map(jnp.asarray, gather_to_host((params, static)))
-    model = eqx.combine(params, static)
-    if folder is not None and checkpoints.writer and isinstance(model, AbstractDynamics):
-        save_model(os.path.join(folder, "model.lzm"), model)
-    return model, history
-
-
-def _predict_in_passes(
-    source: AbstractDataSource,
-    model,
-    y: Float[Array, "rows state"],
-    mesh: jax.sharding.Mesh | None,
-) -> PyTree[Array]:
-    """`source.predict(model, y)`, in passes of at most `_EVAL_ROWS_PER_PASS` rows, each split
-    over `mesh` when there is one.
-
-    The rows are padded (with copies of the last one) to whole passes that split evenly, and
-    the padding is dropped from the result.
-    """
-    rows = y.shape[0]
-    count = 1 if mesh is None else batch_devices(mesh)
-    per_pass = max(count, _EVAL_ROWS_PER_PASS // count * count)
-    per_pass = min(per_pass, -(-rows // count) * count)
-    passes = -(-rows // per_pass)
-
-    def one_pass(chunk):
-        if mesh is None:
-            return source.predict(model, chunk)
-        return constrain_batch(source.predict(model, constrain_batch(chunk, mesh)), mesh)
-
-    if passes * per_pass == rows == per_pass:
-        return one_pass(y)
-    padded = jnp.pad(y, [(0, passes * per_pass - rows)] + [(0, 0)] * (y.ndim - 1), mode="edge")
-    prediction = jax.lax.map(one_pass, padded.reshape(passes, per_pass, *y.shape[1:]))
-    return jax.tree.map(lambda x: x.reshape(passes * per_pass, *x.shape[2:])[:rows], prediction)
+    return run.finish()
 
 
 class _ProgressBar:

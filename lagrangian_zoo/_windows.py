@@ -9,10 +9,10 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._data import Dataset
 from ._rollout import ClassicRK4
-from ._source import AbstractFiniteSource
+from ._source import AbstractFiniteSource, AbstractPredictionSource
 
 
-class RolloutWindows(AbstractFiniteSource):
+class RolloutWindows(AbstractPredictionSource, AbstractFiniteSource):
     r"""Every run of `window` consecutive samples of a dataset's trajectories.
 
     A minibatch is `(y0, target)`: the first state of each window and the whole window. The
