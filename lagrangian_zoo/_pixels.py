@@ -16,7 +16,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real, Scalar
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Real, Scalar
 
 from ._data import _as_metadata, Metadata, parameters_of
 from ._io import is_prng_key, key_data, library_version
@@ -300,7 +300,7 @@ class PixelRows(AbstractFiniteSource):
 
     def per_row(
         self,
-        model: PixelDynamics,
+        model: PyTree,
         x: Float[Array, "batch pixels"],
         x_next: Float[Array, "batch pixels"],
     ) -> Float[Array, "batch 3"]:

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import lagrangian_zoo as lz
 import numpy as np
+import optax
 import pytest
 from scipy.integrate import solve_ivp
 
@@ -292,6 +293,56 @@ def test_fit_errors(data):
         lz.fit_pixel_dynamics(model, data, steps=1, **FIT_SETTINGS, key=key, weights=(1.0, 1.0))
     with pytest.raises(ValueError, match="`max_seconds` must be a positive number"):
         lz.fit_pixel_dynamics(model, data, steps=1, **FIT_SETTINGS, key=key, max_seconds=0.0)
+
+
+def test_training_is_adam_on_the_papers_loss_over_each_steps_rows(data):
+    # The training written out step by step: Adam with PyTorch's weight decay on
+    # pixel_dynamics_loss, step i on the rows drawn with fold_in(key, i), only the trainable
+    # arrays updated.
+    train, _ = data.split(0.5)
+    model, key = small_model("hnn", jax.random.key(4)), jax.random.key(6)
+    trained, history = lz.fit_pixel_dynamics(model, train, steps=20, key=key, **FIT_SETTINGS)
+
+    def trainable(keep, subtree):
+        return jax.tree.map(lambda leaf: bool(keep) and eqx.is_inexact_array(leaf), subtree)
+
+    spec = jax.tree.map(trainable, lz.models.trainable_filter(model), model)
+    params, static = eqx.partition(model, spec)
+    optimizer = optax.chain(optax.add_decayed_weights(1e-5), optax.adam(1e-3))
+
+    @eqx.filter_jit
+    def step(params, opt_state, i):
+        x, x_next = train.sample(jax.random.fold_in(key, i), FIT_SETTINGS["batch_size"])
+
+        def loss(params):
+            return lz.pixel_dynamics_loss(eqx.combine(params, static), x, x_next)
+
+        value, grads = eqx.filter_value_and_grad(loss)(params)
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+        return eqx.apply_updates(params, updates), opt_state, value
+
+    with jax.numpy_dtype_promotion("standard"):
+        opt_state = optimizer.init(params)
+    losses = []
+    for i in range(20):
+        params, opt_state, value = step(params, opt_state, jnp.asarray(i, jnp.int32))
+        losses.append(float(value))
+    np.testing.assert_allclose(history.train_loss, [np.mean(losses)], rtol=1e-9)
+    for a, b in zip(jax.tree.leaves(trained), jax.tree.leaves(eqx.combine(params, static))):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+
+
+def test_fit_takes_pixel_frames_through_their_source(data):
+    model, key = small_model("hnn", jax.random.key(0)), jax.random.key(0)
+    with pytest.raises(TypeError, match=r"a PixelDataset's \.source\(\)\), got PixelDataset"):
+        lz.fit(model, data, steps=1, key=key)
+    with pytest.raises(ValueError, match="has a loss of its own; leave `loss` at its default"):
+        lz.fit(model, data.source(), steps=1, key=key, loss="l1")
+    with pytest.raises(TypeError, match="rows train an lz.models.PixelDynamics, got HNN"):
+        lz.fit(model.dynamics, data.source(), steps=1, key=key, batch_size=4, progress=False)
+    with pytest.raises(ValueError, match="`weights` must be three numbers"):
+        data.source((1.0, -1.0, 0.1))
 
 
 def test_animate_frames(tmp_path):

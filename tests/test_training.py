@@ -1,10 +1,12 @@
 import csv
+import functools
 import json
 import pathlib
 import signal
 import subprocess
 import sys
 import time
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -18,21 +20,57 @@ from lagrangian_zoo._experiment import settings_from_dataset, train_run, TrainCo
 
 import _resume_script
 from test_compile import count_compilations
+from test_pixels import SIZE, small_model
 
 
 SCRIPT = pathlib.Path(__file__).with_name("_resume_script.py")
 
 
-@pytest.fixture(scope="module")
-def spring_data():
+@functools.cache
+def _spring() -> lz.Dataset:
     system = lz.systems.get("spring")
     return lz.generate_dataset(
         system, jax.random.key(0), trajectories=8, ts=jnp.linspace(0.0, 3.0, 16)
     )
 
 
+@functools.cache
+def _frames() -> lz.PixelDataset:
+    return lz.pixel_pendulum_dataset(jax.random.key(3), trials=6, steps=10, size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def spring_data():
+    return _spring()
+
+
 def _baseline(key=1, **kwargs):
     return lz.models.Baseline(1, width=16, depth=1, key=jax.random.key(key), **kwargs)
+
+
+class Case(NamedTuple):
+    """A model, the data to train it on, and the options of `fit` that choose the source."""
+
+    model: eqx.Module
+    data: Any
+    options: dict[str, Any]
+
+
+# Every kind of source the training loop runs: derivatives, rollout windows, pixel frames.
+SOURCES = ["derivatives", "windows", "pixels"]
+
+
+def _case(source: str) -> Case:
+    """The case of one source, built alike in every process (the kill test rebuilds it)."""
+    if source == "pixels":
+        return Case(small_model("hnn", jax.random.key(9)), _frames().source(), {})
+    options = {"loss": "rollout", "rollout_window": 3} if source == "windows" else {}
+    return Case(_baseline(), _spring(), options)
+
+
+@pytest.fixture(params=SOURCES)
+def case(request) -> Case:
+    return _case(request.param)
 
 
 @eqx.filter_jit
@@ -99,7 +137,7 @@ def test_fit_on_a_state_stream_with_l1_loss():
     assert 0.5 < float(trained.normaliser.scale[1]) < 5.0
 
 
-def test_interrupted_run_resumes_bit_identically(spring_data, tmp_path, monkeypatch):
+def test_interrupted_run_resumes_bit_identically(case, tmp_path, monkeypatch):
     arguments = dict(
         steps=60,
         key=jax.random.key(4),
@@ -107,8 +145,9 @@ def test_interrupted_run_resumes_bit_identically(spring_data, tmp_path, monkeypa
         learning_rate=1e-2,
         log_every=10,
         checkpoint_every=20,
+        **case.options,
     )
-    reference, reference_history = lz.fit(_baseline(), spring_data, progress=False, **arguments)
+    reference, reference_history = lz.fit(case.model, case.data, progress=False, **arguments)
 
     folder = tmp_path / "run"
     starts = []
@@ -126,7 +165,7 @@ def test_interrupted_run_resumes_bit_identically(spring_data, tmp_path, monkeypa
     monkeypatch.setattr(training._ProgressBar, "__init__", record_start)
     monkeypatch.setattr(training._ProgressBar, "update", interrupt_at_30)
     with pytest.raises(KeyboardInterrupt):
-        lz.fit(_baseline(), spring_data, checkpoint_dir=folder, **arguments)
+        lz.fit(case.model, case.data, checkpoint_dir=folder, **arguments)
     assert sorted(p.name for p in folder.glob("step_*.ckpt")) == [
         "step_000000020.ckpt",
         "step_000000030.ckpt",
@@ -135,7 +174,7 @@ def test_interrupted_run_resumes_bit_identically(spring_data, tmp_path, monkeypa
 
     monkeypatch.setattr(training._ProgressBar, "update", lambda self, *args: None)
     resumed, history = lz.fit(
-        _baseline(), spring_data, checkpoint_dir=folder, resume=True, **arguments
+        case.model, case.data, checkpoint_dir=folder, resume=True, **arguments
     )
     assert starts == [0, 30]
     _assert_params_identical(resumed, reference)
@@ -154,25 +193,69 @@ def test_interrupted_run_resumes_bit_identically(spring_data, tmp_path, monkeypa
     assert [row["eval_loss"] for row in rows] == [""] * 6
 
     # A finished run resumes to the same result; other settings are refused.
-    again, _ = lz.fit(_baseline(), spring_data, checkpoint_dir=folder, resume=True, **arguments)
+    again, _ = lz.fit(case.model, case.data, checkpoint_dir=folder, resume=True, **arguments)
     _assert_params_identical(again, reference)
     with pytest.raises(ValueError, match="batch_size=16 in the file vs 32 here"):
         lz.fit(
-            _baseline(),
-            spring_data,
+            case.model,
+            case.data,
             checkpoint_dir=folder,
             resume=True,
             **(arguments | {"batch_size": 32}),
         )
     with pytest.raises(FileExistsError, match="already holds training checkpoints"):
-        lz.fit(_baseline(), spring_data, checkpoint_dir=folder, **arguments)
+        lz.fit(case.model, case.data, checkpoint_dir=folder, **arguments)
 
 
-def test_killed_process_resumes_bit_identically(spring_data, tmp_path):
-    data_path = tmp_path / "spring.npz"
-    spring_data.save(data_path)
+# The run the kill test stops: a checkpoint every 20 of 60 steps, a history entry every 10.
+KILL_STEPS, KILL_CHECKPOINT_EVERY, KILL_LOG_EVERY = 60, 20, 10
+
+
+def _run_to_kill(source: str, folder=None, *, resume: bool = False):
+    case = _case(source)
+    return _short_fit(
+        case.data,
+        model=case.model,
+        seed=2,
+        steps=KILL_STEPS,
+        log_every=KILL_LOG_EVERY,
+        checkpoint_every=KILL_CHECKPOINT_EVERY,
+        checkpoint_dir=folder,
+        resume=resume,
+        **case.options,
+    )
+
+
+def run_slowly_to_kill(source: str, folder: str) -> None:
+    """`_run_to_kill` in a process of its own, each chunk of steps a tenth of a second longer
+    (the parameters are the same), so that it lasts long enough to be killed midway."""
+    run_chunk = training._run_chunk
+
+    def slowed(*args):
+        time.sleep(0.1)
+        return run_chunk(*args)
+
+    training._run_chunk = slowed
+    _run_to_kill(source, folder, resume=True)
+
+
+def _kill_command(source: str, folder) -> list[str]:
+    # The settings of conftest.py (XLA_FLAGS comes through the environment).
+    code = (
+        "import sys; import jax; "
+        "jax.config.update('jax_enable_x64', True); "
+        "jax.config.update('jax_numpy_dtype_promotion', 'strict'); "
+        "jax.config.update('jax_numpy_rank_promotion', 'raise'); "
+        f"sys.path.insert(0, {str(SCRIPT.parent)!r}); "
+        f"import test_training; test_training.run_slowly_to_kill({source!r}, {str(folder)!r})"
+    )
+    return [sys.executable, "-c", code]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_killed_process_resumes_bit_identically(source, tmp_path):
     folder = tmp_path / "run"
-    command = [sys.executable, str(SCRIPT), str(data_path), str(folder), "--throttle"]
+    command = _kill_command(source, folder)
     log = tmp_path / "log.txt"
     with open(log, "wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
@@ -187,19 +270,19 @@ def test_killed_process_resumes_bit_identically(spring_data, tmp_path):
     assert not (folder / "model.lzm").exists()
     latest = sorted(folder.glob("step_*.ckpt"))[-1]
     header = json.loads(latest.read_bytes().split(b"\n", 1)[0])
-    assert 0 < header["step"] < _resume_script.STEPS
+    assert 0 < header["step"] < KILL_STEPS
 
-    resumed, _ = _resume_script.train(spring_data, folder, resume=True)
-    reference, _ = _resume_script.train(spring_data)
+    resumed, _ = _run_to_kill(source, folder, resume=True)
+    reference, _ = _run_to_kill(source)
     _assert_params_identical(resumed, reference)
     _assert_params_identical(lz.load_model(folder / "model.lzm"), reference)
     # The run continued the killed one's history rather than starting over: the logged
     # wall-clock times up to the checkpoint are the killed process's own.
     written = json.loads((folder / "history.json").read_text())
     saved = header["history"]
-    assert len(saved["seconds"]) == header["step"] // _resume_script.CHECKPOINT_EVERY
+    assert len(saved["seconds"]) == header["step"] // KILL_LOG_EVERY
     assert written["seconds"][: len(saved["seconds"])] == saved["seconds"]
-    assert written["step"][-1] == _resume_script.STEPS
+    assert written["step"][-1] == KILL_STEPS
 
 
 def _poison_update_at(step):
@@ -215,11 +298,11 @@ def _poison_update_at(step):
     return optax.GradientTransformation(init, update)
 
 
-def test_non_finite_update_stops_and_keeps_the_last_good_checkpoint(spring_data, tmp_path):
+def test_non_finite_update_stops_and_keeps_the_last_good_checkpoint(case, tmp_path):
     with pytest.raises(FloatingPointError, match=r"step 25.*last good checkpoint \(step 20\)"):
         lz.fit(
-            _baseline(),
-            spring_data,
+            case.model,
+            case.data,
             steps=60,
             key=jax.random.key(5),
             batch_size=16,
@@ -228,6 +311,7 @@ def test_non_finite_update_stops_and_keeps_the_last_good_checkpoint(spring_data,
             checkpoint_every=10,
             log_every=5,
             progress=False,
+            **case.options,
         )
     names = sorted(p.name for p in tmp_path.glob("step_*.ckpt"))
     assert names == ["step_000000010.ckpt", "step_000000020.ckpt"]
@@ -260,6 +344,7 @@ def test_non_finite_data_stops_at_the_first_step(spring_data):
         ({"optimizer": optax.sgd(0.1), "learning_rate": 0.1}, ValueError, "either `optimizer`"),
         ({"resume": True}, ValueError, "checkpoint_dir"),
         ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+        ({"max_seconds": 0.0}, ValueError, "`max_seconds` must be a positive number"),
     ],
 )
 def test_fit_arguments_are_checked(spring_data, kwargs, error, match):
@@ -400,10 +485,11 @@ def test_train_run_trains_in_the_precision_its_config_records(spring_data, tmp_p
     assert dtypes == {jnp.dtype(jnp.float32)}
 
 
-def _short_fit(data, *, seed: int, steps: int = 60, **options):
-    """A small baseline's fit (batch 16, Adam 1e-2, no progress bar) with `options`."""
+def _short_fit(data, *, seed: int, steps: int = 60, model=None, **options):
+    """A fit of `model` (a small baseline by default; batch 16, Adam 1e-2, no progress bar)
+    with `options`."""
     return lz.fit(
-        _baseline(),
+        _baseline() if model is None else model,
         data,
         steps=steps,
         key=jax.random.key(seed),
@@ -440,17 +526,18 @@ def test_coprime_intervals_run_one_chunk_per_event_with_one_program(spring_data,
     np.testing.assert_allclose(history.eval_loss[-1], expected, rtol=1e-12)
 
 
-def test_resume_falls_back_from_a_damaged_newest_checkpoint(spring_data, tmp_path):
+def test_resume_falls_back_from_a_damaged_newest_checkpoint(case, tmp_path):
     # log_every 10 and checkpoint_every 15: the checkpoint of step 45 also holds the losses
     # of steps 41 to 45, which the entry of step 50 averages over.
     arguments = dict(seed=3, log_every=10, checkpoint_every=15, checkpoint_dir=tmp_path / "run")
+    arguments |= dict(model=case.model, **case.options)
     folder = arguments["checkpoint_dir"]
-    reference, reference_history = _short_fit(spring_data, **arguments)
+    reference, reference_history = _short_fit(case.data, **arguments)
     newest, previous = folder / "step_000000060.ckpt", folder / "step_000000045.ckpt"
     newest.write_bytes(newest.read_bytes()[:-100])
 
     with pytest.warns(UserWarning, match="cannot be used") as warned:
-        resumed, history = _short_fit(spring_data, resume=True, **arguments)
+        resumed, history = _short_fit(case.data, resume=True, **arguments)
     (message,) = [str(w.message) for w in warned if "cannot be used" in str(w.message)]
     assert f"'{newest}' is truncated" in message and f"'{previous}' (step 45)" in message
     _assert_params_identical(resumed, reference)
@@ -460,8 +547,8 @@ def test_resume_falls_back_from_a_damaged_newest_checkpoint(spring_data, tmp_pat
     assert header["step"] == 60  # written again, whole
 
 
-def test_ctrl_c_keeps_the_losses_since_the_last_entry(spring_data, tmp_path, monkeypatch):
-    reference, _ = _short_fit(spring_data, seed=4, log_every=10)
+def test_ctrl_c_keeps_the_losses_since_the_last_entry(case, tmp_path, monkeypatch):
+    reference, _ = _short_fit(case.data, seed=4, log_every=10, model=case.model, **case.options)
 
     run_chunk = training._run_chunk
     losses = []  # of every step, as the compiled chunks return them
@@ -477,8 +564,9 @@ def test_ctrl_c_keeps_the_losses_since_the_last_entry(spring_data, tmp_path, mon
     monkeypatch.setattr(training, "_run_chunk", interrupted_at_25)
     folder = tmp_path / "run"
     arguments = dict(seed=4, log_every=10, checkpoint_dir=folder, checkpoint_every=5)
+    arguments |= dict(model=case.model, **case.options)
     with pytest.raises(KeyboardInterrupt):
-        _short_fit(spring_data, **arguments)
+        _short_fit(case.data, **arguments)
     # Steps 21-25 ran after the entry of step 20; their mean loss gets an entry of its own.
     assert len(losses) == 25
     expected = np.mean(losses[20:25])
@@ -493,9 +581,27 @@ def test_ctrl_c_keeps_the_losses_since_the_last_entry(spring_data, tmp_path, mon
     assert header["history"]["step"] == [10, 20, 25]
 
     monkeypatch.setattr(training, "_run_chunk", run_chunk)
-    resumed, history = _short_fit(spring_data, resume=True, **arguments)
+    resumed, history = _short_fit(case.data, resume=True, **arguments)
     _assert_params_identical(resumed, reference)
     np.testing.assert_array_equal(history.step, [10, 20, 25, 30, 40, 50, 60])
+
+
+def test_time_budget_stops_with_a_checkpoint_and_resumes(case, tmp_path):
+    arguments = dict(seed=4, log_every=10, model=case.model, **case.options)
+    reference, reference_history = _short_fit(case.data, **arguments)
+    folder = tmp_path / "run"
+    arguments["checkpoint_dir"] = folder
+    # Out of time after the first chunk: its entry and a checkpoint, but no model file.
+    _, history = _short_fit(case.data, max_seconds=1e-9, **arguments)
+    np.testing.assert_array_equal(history.step, [10])
+    np.testing.assert_array_equal(history.train_loss, reference_history.train_loss[:1])
+    assert [p.name for p in folder.glob("step_*.ckpt")] == ["step_000000010.ckpt"]
+    assert not (folder / "model.lzm").exists()
+    resumed, history = _short_fit(case.data, resume=True, **arguments)
+    _assert_params_identical(resumed, reference)
+    np.testing.assert_array_equal(history.step, reference_history.step)
+    np.testing.assert_array_equal(history.train_loss, reference_history.train_loss)
+    _assert_params_identical(lz.load_model(folder / "model.lzm"), reference)
 
 
 class Accelerations(lz.AbstractDerivativeSource, lz.AbstractFiniteSource):
