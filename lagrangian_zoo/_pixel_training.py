@@ -101,35 +101,22 @@ def fit_pixel_dynamics(
     max_seconds: float | None = None,
     progress: bool = True,
 ) -> tuple[PixelDynamics, History]:
-    r"""Trains a [`lagrangian_zoo.models.PixelDynamics`][] on frames with the paper's loss.
+    r"""Trains a [`lagrangian_zoo.models.PixelDynamics`][] on frames with the HNN paper's loss
+    and defaults: [`lagrangian_zoo.fit`][] on `data.source(weights)`.
 
-    [`lagrangian_zoo.fit`][] on `data.source(weights)`, with the HNN paper's defaults: batch
-    200, Adam with a constant learning rate $10^{-3}$ and weight decay $10^{-5}$ added to the
-    gradient (PyTorch's), weights $(1, 1, 0.1)$; the paper takes 10 000 steps. Each step
-    draws `batch_size` distinct rows $(x_t, x_{t+1})$ with
-    `data.sample(jax.random.fold_in(key, step), batch_size)` and takes an optimizer step on
-    [`lagrangian_zoo.pixel_dynamics_loss`][]. Chunks of compiled steps, checkpoints,
-    bit-identical resuming, the time budget, progress and Ctrl-C are `fit`'s.
+    **Arguments:** those of `fit` (the same checkpoints, resuming, `max_seconds`, ...), and:
 
-    **Arguments:**
+    - `data`, `eval_data`: [`lagrangian_zoo.PixelDataset`][]s, the training trials and those
+        on all of whose rows the loss is measured at every log entry;
+    - `key`: the key of the minibatches: step $i$ draws `batch_size` distinct rows with
+        `data.sample(jax.random.fold_in(key, i), batch_size)`;
+    - `batch_size` (200), `learning_rate` (constant, $10^{-3}$; or an optax schedule) and
+        `weight_decay` ($10^{-5}$, added to the gradient before Adam, as PyTorch's): the
+        paper's, or any optax `optimizer` instead of the last two;
+    - `weights`: of reconstruction, consistency and latent step, the paper's $(1, 1, 0.1)$
+        by default (see [`lagrangian_zoo.pixel_dynamics_loss`][]).
 
-    - `model`, `steps`, `batch_size`, `log_every`, `checkpoint_every`, `resume`,
-        `max_seconds`, `progress`: as for `fit`.
-    - `data`: a [`lagrangian_zoo.PixelDataset`][] (the training split).
-    - `key`: the PRNG key of the minibatches.
-    - `learning_rate`: Adam's learning rate (default $10^{-3}$, constant), or an optax schedule.
-    - `weight_decay`: added to the gradient before Adam (default $10^{-5}$).
-    - `optimizer`: any optax optimizer, instead of `learning_rate` and `weight_decay`.
-    - `weights`: the weights of reconstruction, consistency and latent step.
-    - `eval_data`: a `PixelDataset` on all of whose rows the loss is measured at every log
-        entry.
-    - `checkpoint_dir`: as for `fit` (checkpoints, `history.json`, `history.csv` and the
-        final `model.lzm`); a run stopped by `max_seconds` leaves a checkpoint to resume.
-
-    **Returns:** `(model, history)`, the trained model and a [`lagrangian_zoo.History`][]
-    (`train_loss`, and `eval_loss` on `eval_data`).
-
-    A non-finite loss or update stops training with a `FloatingPointError` naming the step.
+    **Returns:** `(model, history)`, as `fit`. The paper trains for 10 000 steps.
     """
     sources = _sources(model, weights, data=data, eval_data=eval_data)
     # The paper's optimizer: a constant learning rate, and PyTorch's weight decay.
