@@ -555,10 +555,48 @@ def test_wrong_state_shape(models, variant):
         model.adapt(jnp.full((10, 4), jnp.nan))
 
 
-def test_hamiltonian_models_say_their_coordinates(getkey):
-    from lagrangian_zoo._experiment import model_coordinates
+@pytest.mark.parametrize("name", lz.models.names())
+def test_every_model_says_which_states_it_takes(name, getkey):
+    dof = 4  # two planar bodies for the pairwise models
+    model = lz.models.get(name, dof, key=getkey(), width=8, depth=1)
+    expected = "canonical" if name in ("hnn", "pairwise_hnn") else "velocity"
+    assert model.coordinates == expected
+    if isinstance(model, lz.models.AbstractLagrangianModel):
+        # A Lagrangian model's kinematics are exact in velocity states: dq/dt = q_t.
+        y = jnp.array([0.3, -0.2, 1.1, 0.7, 0.5, -1.0, 0.2, 0.4])
+        np.testing.assert_array_equal(model(0.0, y, None)[:dof], y[dof:])
 
-    pairwise = lz.models.get("pairwise_hnn", 4, key=getkey(), width=8)
-    assert model_coordinates(pairwise) == "canonical"
-    assert model_coordinates(lz.models.get("hnn", 2, key=getkey(), width=8)) == "canonical"
-    assert model_coordinates(lz.models.get("pairwise_lnn", 4, key=getkey(), width=8)) == "velocity"
+
+def test_a_new_model_must_say_which_states_it_takes(getkey):
+    class Silent(lz.models.AbstractDynamics):
+        dof: int = 1
+        normaliser: lz.models.Normaliser = lz.models.Normaliser.identity((False,))
+
+        def __call__(self, t, y, args):
+            return y
+
+        def config(self):
+            return {"dof": self.dof}
+
+    with pytest.raises(TypeError, match="coordinates"):
+        Silent()
+
+
+def test_baseline_records_canonical_states(getkey, tmp_path):
+    model = lz.models.Baseline(2, key=getkey(), width=8, coordinates="canonical")
+    assert model.coordinates == "canonical"
+    lz.save_model(tmp_path / "baseline.lzm", model)
+    assert lz.load_model(tmp_path / "baseline.lzm").coordinates == "canonical"
+    # Predicting accelerations reads dq/dt off the state, which canonical states do not hold.
+    with pytest.raises(ValueError, match="predict='acceleration'.*coordinates='canonical'"):
+        lz.models.Baseline(2, key=getkey(), predict="acceleration", coordinates="canonical")
+    with pytest.raises(ValueError, match="`coordinates` must be one of 'canonical', 'velocity'"):
+        lz.models.Baseline(2, key=getkey(), coordinates="polar")
+
+
+@pytest.mark.parametrize("latent", ["hnn", "lnn"])
+def test_pixel_model_takes_the_states_of_its_latent_model(latent, getkey):
+    dynamics = lz.models.get(latent, 1, key=getkey(), width=8, depth=1)
+    autoencoder = lz.models.Autoencoder(8, width=8, key=getkey())
+    model = lz.models.PixelDynamics(autoencoder, dynamics)
+    assert model.coordinates == dynamics.coordinates

@@ -3,7 +3,7 @@
 import abc
 import difflib
 import inspect
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import equinox as eqx
 import jax
@@ -16,6 +16,8 @@ from ._normaliser import Normaliser
 
 
 _Model = TypeVar("_Model", bound="AbstractDynamics")
+# The values of a model's `coordinates`: the states `[q, p]` or `[q, q_t]` it takes.
+COORDINATES = ("canonical", "velocity")
 
 
 class AbstractDynamics(eqx.Module):
@@ -26,6 +28,10 @@ class AbstractDynamics(eqx.Module):
     training loop. Subclasses give:
 
     - `dof`: the number of degrees of freedom `n`; states have shape `(2n,)`;
+    - `coordinates`: the states the model takes, `"velocity"` (`[q, q_t]`) or `"canonical"`
+        (`[q, p]`): what its training data and initial states must hold (see
+        [`lagrangian_zoo.to_canonical`][] and the `lagrangian` option of
+        [`lagrangian_zoo.rollout`][]);
     - `normaliser`: the [`lagrangian_zoo.models.Normaliser`][] of the network inputs;
     - `__call__(t, y, args)`: the time derivative of a single state (vmap for batches);
     - `config()`: the keyword arguments that rebuild the same architecture.
@@ -35,6 +41,8 @@ class AbstractDynamics(eqx.Module):
     """
 
     dof: eqx.AbstractVar[int]
+    # Abstract, so that a new model cannot be built before it says which states it takes.
+    coordinates: eqx.AbstractVar[str]
     normaliser: eqx.AbstractVar[Normaliser]
 
     def __new__(cls, *args: Any, **kwargs: Any):
@@ -97,9 +105,11 @@ class AbstractLagrangianModel(AbstractEnergyModel):
 
     Subclasses give `lagrangian(q, q_t)`, a `normaliser` and a `dissipation_function` (a
     [`lagrangian_zoo.models.RayleighDissipation`][] of the embedded positions, or `None`); the
-    dissipation and its force are shared here.
+    dissipation and its force are shared here. A Lagrangian reads velocities, so these models
+    take velocity states: `coordinates` is `"velocity"`.
     """
 
+    coordinates: ClassVar[str] = "velocity"
     dissipation_function: eqx.AbstractVar[RayleighDissipation | None]
 
     @abc.abstractmethod

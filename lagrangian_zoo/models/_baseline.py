@@ -7,12 +7,22 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from ._base import AbstractDynamics, check_choice, check_dof, split_model_state
+from ._base import AbstractDynamics, check_choice, check_dof, COORDINATES, split_model_state
 from ._mlp import check_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
 
 
 _PREDICTS = ("derivative", "acceleration")
+
+
+def _check_coordinates(predict: str, coordinates: str) -> None:
+    check_choice("Baseline", "coordinates", coordinates, COORDINATES)
+    if predict == "acceleration" and coordinates != "velocity":
+        raise ValueError(
+            "Baseline: predict='acceleration' returns the second half of the state as dq/dt, "
+            f"so it takes velocity states; got coordinates={coordinates!r}. Use "
+            "predict='derivative' for canonical states [q, p]."
+        )
 
 
 class Baseline(AbstractDynamics):
@@ -22,6 +32,11 @@ class Baseline(AbstractDynamics):
     $\dot y = (\dot q, \ddot q)$; with `predict="acceleration"` (the LNN paper's baseline) it
     outputs only $\ddot q$ and the model returns $(\dot q, \ddot q)$, the kinematics being
     exact. Nothing ties the output to an energy, which is why its rollouts drift.
+
+    The network is indifferent to what the second half of the state holds; `coordinates`
+    records it, as an HNN's does: `"velocity"` for $(q, \dot q)$, `"canonical"` for
+    $(q, p)$ (the HNN paper's tasks). Predicting accelerations takes $\dot q$ from the state,
+    so it needs velocity coordinates.
 
     **Arguments:**
 
@@ -33,6 +48,7 @@ class Baseline(AbstractDynamics):
         [`lagrangian_zoo.models.MLP`][].
     - `init`: `"default"` or `"lnn"` (see [`lagrangian_zoo.models.MLP`][]).
     - `predict`: `"derivative"` or `"acceleration"`, as above.
+    - `coordinates`: `"velocity"` (default) or `"canonical"`, as above.
     - `periodic`: `n` bools marking angles, embedded as `(cos q, sin q)`; default none.
 
     ??? cite "Reference"
@@ -55,6 +71,7 @@ class Baseline(AbstractDynamics):
     activation: str = eqx.field(static=True)
     init: str = eqx.field(static=True)
     predict: str = eqx.field(static=True)
+    coordinates: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -66,6 +83,7 @@ class Baseline(AbstractDynamics):
         activation: str = "tanh",
         init: str = "default",
         predict: str = "derivative",
+        coordinates: str = "velocity",
         periodic: Sequence[bool] | None = None,
     ):
         check_dof("Baseline", dof)
@@ -74,12 +92,14 @@ class Baseline(AbstractDynamics):
         check_activation(activation)
         check_init(init)
         check_choice("Baseline", "predict", predict, _PREDICTS)
+        _check_coordinates(predict, coordinates)
         self.dof = dof
         self.width = width
         self.depth = depth
         self.activation = activation
         self.init = init
         self.predict = predict
+        self.coordinates = coordinates
         self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
         out_size = 2 * dof if predict == "derivative" else dof
         self.network = MLP(
@@ -93,6 +113,7 @@ class Baseline(AbstractDynamics):
 
     def __check_init__(self):
         check_choice("Baseline", "predict", self.predict, _PREDICTS)
+        _check_coordinates(self.predict, self.coordinates)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -102,6 +123,7 @@ class Baseline(AbstractDynamics):
             "activation": self.activation,
             "init": self.init,
             "predict": self.predict,
+            "coordinates": self.coordinates,
             "periodic": list(self.periodic),
         }
 

@@ -8,12 +8,15 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
 from .._mechanics import hamiltonian_vector_field
-from ._base import AbstractEnergyModel, check_choice, check_dof, split_model_state
+from ._base import (
+    AbstractEnergyModel,
+    check_choice,
+    check_dof,
+    COORDINATES,
+    split_model_state,
+)
 from ._mlp import check_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
-
-
-_COORDINATES = ("canonical", "velocity")
 
 
 class HNN(AbstractEnergyModel):
@@ -82,7 +85,7 @@ class HNN(AbstractEnergyModel):
         check_size("HNN", "depth", depth)
         check_activation(activation)
         check_init(init)
-        check_choice("HNN", "coordinates", coordinates, _COORDINATES)
+        check_choice("HNN", "coordinates", coordinates, COORDINATES)
         self.dof = dof
         self.width = width
         self.depth = depth
@@ -100,7 +103,7 @@ class HNN(AbstractEnergyModel):
         )
 
     def __check_init__(self):
-        check_choice("HNN", "coordinates", self.coordinates, _COORDINATES)
+        check_choice("HNN", "coordinates", self.coordinates, COORDINATES)
 
     def config(self) -> dict[str, Any]:
         return {

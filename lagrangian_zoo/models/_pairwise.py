@@ -17,6 +17,7 @@ from ._base import (
     AbstractLagrangianModel,
     check_choice,
     check_dof,
+    COORDINATES,
     split_model_state,
 )
 from ._dissipation import RayleighDissipation
@@ -25,7 +26,6 @@ from ._normaliser import as_periodic, Normaliser
 
 
 _FORMS = ("potential", "general")
-_COORDINATES = ("canonical", "velocity")
 # Inputs of the potential network: r/l, l/r and log(r/l) for a length scale l.
 _DISTANCE_FEATURES = 3
 # Inputs of the edge network: the distance features, then the radial relative velocity
@@ -637,7 +637,7 @@ class PairwiseHamiltonian(AbstractPairwiseModel):
     masses_per_body: bool = eqx.field(static=True)
     coordinates: str = eqx.field(static=True)
     checks: bool = eqx.field(static=True)
-    _options: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (("coordinates", _COORDINATES),)
+    _options: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (("coordinates", COORDINATES),)
 
     def __init__(
         self,

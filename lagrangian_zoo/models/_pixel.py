@@ -148,6 +148,11 @@ class PixelDynamics(AbstractDynamics):
         return self.dynamics.dof
 
     @property
+    def coordinates(self) -> str:
+        """The states the latent dynamics take: `"canonical"` or `"velocity"`."""
+        return self.dynamics.coordinates
+
+    @property
     def normaliser(self) -> Normaliser:
         """The input normaliser of the latent dynamics."""
         return self.dynamics.normaliser
