@@ -1,7 +1,8 @@
 """Models of either coordinate system compared in one: velocity states `[q, q_t]`.
 
-An HNN in canonical coordinates reads `[q, p]` and predicts `[q_t, p_t]`; every other model
-reads `[q, q_t]` and predicts `[q_t, q_tt]`. To score them on the same states and targets,
+A model that takes canonical states (`model.coordinates == "canonical"`, an HNN) reads
+`[q, p]` and predicts `[q_t, p_t]`; every other model reads `[q, q_t]` and predicts
+`[q_t, q_tt]`. To score them on the same states and targets,
 the canonical model is given the true Legendre map of each state, and its `p_t` is turned
 into `q_tt` by the true mass matrix.
 """
@@ -9,19 +10,6 @@ into `q_tt` by the true mass matrix.
 import jax
 import jax.numpy as jnp
 import lagrangian_zoo as lz
-from lagrangian_zoo._experiment import model_coordinates
-
-
-def canonical_states(system, y: jax.Array) -> jax.Array:
-    """Velocity states `(..., 2n)` mapped to `[q, p]` with the system's `p = dL/dq_t`."""
-    momentum = lz.momenta(system.lagrangian)
-
-    def one(state):
-        q, q_t = lz.split_state(state)
-        return jnp.concatenate([q, momentum(q, q_t)])
-
-    flat = y.reshape(-1, y.shape[-1])
-    return jax.vmap(one)(flat).reshape(y.shape)
 
 
 def velocity_derivatives(model, system, y: jax.Array) -> jax.Array:
@@ -31,7 +19,7 @@ def velocity_derivatives(model, system, y: jax.Array) -> jax.Array:
     motion, `q_tt = M^-1 (p_t - (dp/dq) q_t)` with the true mass matrix `M` and the state's
     own `q_t`.
     """
-    if model_coordinates(model) != "canonical":
+    if model.coordinates != "canonical":
         return jax.vmap(lambda state: model(0.0, state, None))(y)
     momentum = lz.momenta(system.lagrangian)
     masses = lz.mass_matrix(system.lagrangian)

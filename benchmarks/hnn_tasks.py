@@ -97,7 +97,6 @@ import optax
 jax.config.update("jax_enable_x64", True)
 
 import lagrangian_zoo as lz  # noqa: E402
-from lagrangian_zoo._experiment import cast_floating  # noqa: E402
 
 from _common import output_dir, parse_args, write_results  # noqa: E402
 
@@ -633,7 +632,7 @@ def build_model(model_name: str, task: Task, recipe: dict[str, Any], key):
         model = eqx.tree_at(
             lambda m: m.network, model, _orthogonal_without_output_bias(model.network, init_key)
         )
-    return cast_floating(model, jnp.dtype(recipe["dtype"])), coordinates
+    return lz.cast_floating(model, jnp.dtype(recipe["dtype"])), coordinates
 
 
 _OPTIMIZERS: dict[tuple, optax.GradientTransformation] = {}
@@ -1534,7 +1533,7 @@ def _reinitialised(model, key):
         activation=model.activation,
         key=key,
     )
-    return eqx.tree_at(lambda m: m.network, model, cast_floating(network, jnp.float64))
+    return eqx.tree_at(lambda m: m.network, model, lz.cast_floating(network, jnp.float64))
 
 
 def orbits(args) -> int:

@@ -85,8 +85,6 @@ from jaxtyping import Array, Float, PRNGKeyArray  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lagrangian_zoo as lz  # noqa: E402
-from lagrangian_zoo._experiment import cast_floating  # noqa: E402
-from lagrangian_zoo._io import atomic_path, atomic_write  # noqa: E402
 
 import _common  # noqa: E402
 
@@ -294,7 +292,7 @@ def build_model(name: str, config: Config, key: PRNGKeyArray, states):
         )
     else:
         model = LocalAcceleration.build(n, key=key, width=config.width, depth=config.depth)
-    return cast_floating(adapted(model, states), jnp.float32)
+    return lz.cast_floating(adapted(model, states), jnp.float32)
 
 
 def thermal_state(system, velocity_std: float, key: PRNGKeyArray) -> Float[Array, " state"]:
@@ -315,7 +313,7 @@ def training_stream(system, velocity_std: float) -> lz.StateStream:
     def sampler(key):
         return thermal_state(system, velocity_std, key).astype(jnp.float32)
 
-    return lz.StateStream(cast_floating(system, jnp.float32), sampler=sampler)
+    return lz.StateStream(lz.cast_floating(system, jnp.float32), sampler=sampler)
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:
@@ -341,7 +339,7 @@ def train(name, seed, config, stream, states, folder: Path, *, resume: bool, qui
         progress=False,
         log_every=max(config.train_steps // 20, 1),
     )
-    return cast_floating(model, jnp.float64), history
+    return lz.cast_floating(model, jnp.float64), history
 
 
 def resized(model, points: int):
@@ -463,7 +461,7 @@ def run_one(name, seed, config, stream, states, tests, folder: Path, *, resume, 
         if name != "exact" and seed == 0 and points == max(tests):
             folder.mkdir(parents=True, exist_ok=True)
             frames = animation_data(ys, np.asarray(test["truth"]), config)
-            atomic_write(folder / "animation.npz", lambda file: np.savez(file, **frames))
+            lz.atomic_write(folder / "animation.npz", lambda file: np.savez(file, **frames))
     return run
 
 
@@ -635,7 +633,7 @@ def figure(runs: list[dict], config: Config, path: Path) -> None:
     bottom.set_ylabel("state RMSE")
     bottom.set_xlabel("t")
     bottom.grid(alpha=0.3, which="both")
-    with atomic_path(path) as temporary:
+    with lz.atomic_path(path) as temporary:
         fig.savefig(temporary, dpi=110)
 
 
@@ -683,7 +681,7 @@ def animation(folders: dict[str, Path], config: Config, path: Path) -> None:
         return [true_line, *lines.values(), title]
 
     movie = FuncAnimation(fig, draw, frames=count, blit=False)
-    with atomic_path(path) as temporary:
+    with lz.atomic_path(path) as temporary:
         movie.save(temporary, writer=PillowWriter(fps=12), dpi=70)
 
 
@@ -788,7 +786,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not quick and args.out is None:
             for suffix in (".png", ".gif"):
-                with atomic_path(DOCS_FIGURES / f"{NAME}{suffix}") as temporary:
+                with lz.atomic_path(DOCS_FIGURES / f"{NAME}{suffix}") as temporary:
                     shutil.copyfile(directory / f"{NAME}{suffix}", temporary)
     elapsed = time.perf_counter() - started
     state = "complete" if finished else "partial"

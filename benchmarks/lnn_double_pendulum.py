@@ -86,8 +86,6 @@ import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lagrangian_zoo as lz  # noqa: E402
-from lagrangian_zoo._experiment import CanonicalStream, model_rollout_in_float64  # noqa: E402
-from lagrangian_zoo.models._normaliser import Normaliser  # noqa: E402
 
 import _common  # noqa: E402
 
@@ -246,7 +244,7 @@ def accelerations(model, system, y: jax.Array) -> jax.Array:
     """The model's q_tt at velocity states `y`; a canonical HNN's p_t is converted with the
     true mass matrix, q_tt = M^-1 (p_t - dM/dt q_t)."""
     n = system.dof
-    if not isinstance(model, lz.models.HNN) or model.coordinates != "canonical":
+    if model.coordinates != "canonical":
         return jax.vmap(lambda state: model(0.0, state, None))(y)[:, n:]
     masses = lz.mass_matrix(system.lagrangian)
     momentum = lz.momenta(system.lagrangian)
@@ -278,10 +276,23 @@ def true_rollouts(system_name: str, y0, ts) -> np.ndarray:
 
 def rollout_in_float64(model, y0, ts, max_steps: int | None = None) -> np.ndarray:
     """The model (trained in float32) rolled out from `y0` in float64, by Tsit5 at rtol 1e-7,
-    atol 1e-9; a rollout that stops early (`max_steps`) leaves non-finite states."""
-    return model_rollout_in_float64(
-        model, SYSTEM, y0, ts, rtol=1e-7, atol=1e-9, checks=False, max_steps=max_steps
-    )
+    atol 1e-9; a rollout that stops early (`max_steps`) leaves non-finite states. A model
+    that takes canonical states is rolled out in `[q, p]` and mapped back with the system's
+    Lagrangian, in float64 too."""
+    with jax.enable_x64(True):
+        system64 = lz.systems.get(SYSTEM)
+        ys = lz.rollout(
+            model,
+            y0,
+            ts,
+            rtol=1e-7,
+            atol=1e-9,
+            checks=False,
+            max_steps=max_steps,
+            dtype=jnp.float64,
+            lagrangian=system64.lagrangian,
+        )
+        return np.asarray(ys)
 
 
 def evaluate(model, system, stream, y0, ts, truth, config: Config, seed: int) -> dict[str, Any]:
@@ -339,13 +350,15 @@ def train(model_name, recipe, seed, steps, system, stream):
     key = jax.random.key(seed)
     model_key, train_key = jax.random.split(key)
     model = build_model(model_name, recipe, system, model_key)
-    data = CanonicalStream(stream) if model_name == "hnn" else stream
+    data = lz.CanonicalStream(stream) if model.coordinates == "canonical" else stream
     # A fixed velocity scale (momenta, for the HNN, by their standard deviation: `adapt`).
     adapt = recipe.adapt or (model_name == "hnn" and recipe.velocity_scale is not None)
     if model_name != "hnn" and recipe.velocity_scale is not None:
         n = system.dof
         scale = jnp.concatenate([jnp.ones(n), jnp.full(n, recipe.velocity_scale)])
-        normaliser = Normaliser(mean=jnp.zeros(2 * n), scale=scale, periodic=system.periodic)
+        normaliser = lz.models.Normaliser(
+            mean=jnp.zeros(2 * n), scale=scale, periodic=system.periodic
+        )
         model = eqx.tree_at(lambda m: m.normaliser, model, normaliser)
     start = time.perf_counter()
     model, history = lz.fit(

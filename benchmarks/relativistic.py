@@ -59,7 +59,6 @@ import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lagrangian_zoo as lz  # noqa: E402
-from lagrangian_zoo._experiment import model_rollout  # noqa: E402
 
 import _common  # noqa: E402
 from _coordinates import velocity_derivatives  # noqa: E402
@@ -228,7 +227,7 @@ def finite_mean(values) -> tuple[float, int]:
 
 
 def evaluate(model, model_name: str, system, data: Data, figure_trajectories: int) -> dict:
-    kind = coordinates(model_name)
+    kind = model.coordinates
     test, native = data.test["velocity"], data.test[kind]
     width = 2 * system.dof
     y, dy = test.y.reshape(-1, width), test.dy.reshape(-1, width)
@@ -248,7 +247,15 @@ def evaluate(model, model_name: str, system, data: Data, figure_trajectories: in
     # The same rollouts (RK4, a tenth of the sample gap) in (q, q_t) for every model.
     dt0 = float(data.ts[1] - data.ts[0]) / 10
     predicted = np.asarray(
-        model_rollout(model, system, test.y[:, 0], data.ts, solver="rk4", dt0=dt0, checks=False)
+        lz.rollout(
+            model,
+            test.y[:, 0],
+            data.ts,
+            solver="rk4",
+            dt0=dt0,
+            checks=False,
+            lagrangian=system.lagrangian,
+        )
     )
     truth = np.asarray(test.y)
     finite = np.all(np.isfinite(predicted), axis=(-2, -1))

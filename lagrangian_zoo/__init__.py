@@ -13,6 +13,7 @@ import typing
 if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPORTS` must match
     from . import metrics as metrics, models as models, plots as plots, systems as systems
     from ._cache import enable_compilation_cache as enable_compilation_cache
+    from ._canonical_stream import CanonicalStream as CanonicalStream
     from ._checkpoint import load_model as load_model, save_model as save_model
     from ._data import (
         Dataset as Dataset,
@@ -26,6 +27,7 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         initialize as distributed_initialize,  # noqa: F401 - public under a clearer name
     )
     from ._implicit_midpoint import ImplicitMidpoint as ImplicitMidpoint
+    from ._io import atomic_path as atomic_path, atomic_write as atomic_write
     from ._mechanics import (
         check_mass_structure as check_mass_structure,
         energy_along as energy_along,
@@ -45,6 +47,8 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         momenta as momenta,
         Momentum as Momentum,
         split_state as split_state,
+        to_canonical as to_canonical,
+        to_velocity as to_velocity,
         velocities as velocities,
     )
     from ._pixel_training import (
@@ -56,7 +60,7 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         PixelDataset as PixelDataset,
         render_pendulum as render_pendulum,
     )
-    from ._rollout import rollout as rollout
+    from ._rollout import cast_floating as cast_floating, rollout as rollout
     from ._source import (
         AbstractDataSource as AbstractDataSource,
         AbstractDerivativeSource as AbstractDerivativeSource,
@@ -74,6 +78,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "plots": (".plots", None),
     "systems": (".systems", None),
     "enable_compilation_cache": ("._cache", "enable_compilation_cache"),
+    "CanonicalStream": ("._canonical_stream", "CanonicalStream"),
     "load_model": ("._checkpoint", "load_model"),
     "save_model": ("._checkpoint", "save_model"),
     "Dataset": ("._data", "Dataset"),
@@ -84,6 +89,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
     "distributed_initialize": ("._distributed", "initialize"),
     "ImplicitMidpoint": ("._implicit_midpoint", "ImplicitMidpoint"),
+    "atomic_path": ("._io", "atomic_path"),
+    "atomic_write": ("._io", "atomic_write"),
     "check_mass_structure": ("._mechanics", "check_mass_structure"),
     "energy_along": ("._mechanics", "energy_along"),
     "euler_lagrange": ("._mechanics", "euler_lagrange"),
@@ -102,12 +109,15 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "momenta": ("._mechanics", "momenta"),
     "Momentum": ("._mechanics", "Momentum"),
     "split_state": ("._mechanics", "split_state"),
+    "to_canonical": ("._mechanics", "to_canonical"),
+    "to_velocity": ("._mechanics", "to_velocity"),
     "velocities": ("._mechanics", "velocities"),
     "fit_pixel_dynamics": ("._pixel_training", "fit_pixel_dynamics"),
     "pixel_dynamics_loss": ("._pixel_training", "pixel_dynamics_loss"),
     "pixel_pendulum_dataset": ("._pixels", "pixel_pendulum_dataset"),
     "PixelDataset": ("._pixels", "PixelDataset"),
     "render_pendulum": ("._pixels", "render_pendulum"),
+    "cast_floating": ("._rollout", "cast_floating"),
     "rollout": ("._rollout", "rollout"),
     "MassGraph": ("._sparse", "MassGraph"),
     "AbstractDataSource": ("._source", "AbstractDataSource"),

@@ -28,17 +28,12 @@ import numpy as np
 import optax
 
 from . import metrics, plots, systems
+from ._canonical_stream import CanonicalStream
 from ._data import StateStream
-from ._experiment import (
-    CanonicalStream,
-    cast_floating,
-    model_coordinates,
-    model_rollout,
-    write_json,
-)
+from ._experiment import write_json
 from ._io import atomic_path
 from ._mechanics import energy_along, mass_matrix
-from ._rollout import rollout
+from ._rollout import cast_floating, rollout
 from ._training import fit
 from .models import Baseline, HNN, LNN
 
@@ -203,7 +198,7 @@ def _held_out_losses(trained: dict, stream, key) -> dict[str, float]:
     held_y, held_dy = stream.sample(key, 2048)
     losses = {}
     for name, model in trained.items():
-        if model_coordinates(model) == "canonical":
+        if model.coordinates == "canonical":
             canonical_y, canonical_dy = CanonicalStream(stream).sample(key, 2048)
             losses[name] = _held_out_loss(model, canonical_y, canonical_dy)
         else:
@@ -222,15 +217,15 @@ def _score_rollouts(system, trained: dict, y0, ts, true_ys, settings: "DemoSetti
         start = time.perf_counter()
         # A learned field can be stiff somewhere; such a trajectory stops at max_steps (its states
         # become inf) and is counted, instead of ending the demo.
-        predicted = model_rollout(
+        predicted = rollout(
             model,
-            system,
             y0,
             ts,
             rtol=1e-7,
             atol=1e-9,
             checks=False,
             max_steps=settings.max_rollout_steps,
+            lagrangian=system.lagrangian,
         )
         rollout_seconds = time.perf_counter() - start
         kept = ~np.asarray(

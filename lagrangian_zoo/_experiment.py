@@ -14,21 +14,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import PRNGKeyArray
 
 from . import metrics, plots, systems
+from ._canonical_stream import CanonicalStream
 from ._checkpoint import load_model, save_model
-from ._data import Dataset, generate_dataset, parameters_of, StateStream, to_canonical
+from ._data import Dataset, generate_dataset, parameters_of, StateStream
 from ._io import atomic_write
-from ._mechanics import energy_along, momenta, split_state, velocities
-from ._rollout import rollout
-from ._source import AbstractDerivativeSource
+from ._mechanics import energy_along
+from ._rollout import cast_floating, rollout
 from ._training import fit
-from .models import get as get_model, HNN, PairwiseHamiltonian
+from .models import get as get_model
 from .models._registry import model_class
 from .systems._registry import system_class
 
@@ -169,39 +168,6 @@ class TrainConfig:
         return json.loads(json.dumps(dataclasses.asdict(self), default=_json_default))
 
 
-class CanonicalStream(AbstractDerivativeSource):
-    """Random states of a system in canonical coordinates `[q, p]` with `[q_t, p_t]`.
-
-    An HNN's symplectic gradient is only right in canonical coordinates; this converts a
-    stream of `[q, q_t]` states with the system's own Legendre map `p = dL/dq_t`, and `p_t`
-    by the chain rule along the exact accelerations (as `generate_dataset` does).
-    """
-
-    stream: StateStream
-
-    def sample(self, key: PRNGKeyArray, batch_size: int):
-        y, dy = self.stream.sample(key, batch_size)
-        return to_canonical(self.stream.system, y, dy)
-
-
-def cast_floating(tree, dtype):
-    """`tree` (a model, a system) with every floating-point array in `dtype`; float64 needs
-    64-bit floats enabled (`jax.enable_x64`)."""
-    return jax.tree.map(
-        lambda leaf: leaf.astype(dtype) if eqx.is_inexact_array(leaf) else leaf, tree
-    )
-
-
-def model_coordinates(model) -> str:
-    """The coordinates a model's states are in: `"canonical"` (`[q, p]`) or `"velocity"`.
-
-    The Hamiltonian models (`HNN`, `PairwiseHamiltonian`) say which in their `coordinates`;
-    every other model reads `[q, q_t]`.
-    """
-    hamiltonian = isinstance(model, (HNN, PairwiseHamiltonian))
-    return model.coordinates if hamiltonian else "velocity"
-
-
 def system_parameters(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """Parameters read from TOML, JSON or the command line, in the types the system declares.
 
@@ -338,7 +304,7 @@ def _check_dataset_file(config: TrainConfig, system, model, data: Dataset, path:
             "settings_from_dataset (the command line does), or use another file."
         )
     coordinates = data.metadata.get("coordinates")
-    wanted = model_coordinates(model)
+    wanted = model.coordinates
     if coordinates in ("velocity", "canonical") and coordinates != wanted:
         raise ValueError(
             f"the model {config.model!r} learns from {wanted} states, but the dataset "
@@ -349,7 +315,7 @@ def _check_dataset_file(config: TrainConfig, system, model, data: Dataset, path:
 
 def build_data(config: TrainConfig, system, model, key: PRNGKeyArray):
     """The training data a config asks for (a Dataset or a stream), in the model's coordinates."""
-    canonical = model_coordinates(model) == "canonical"
+    canonical = model.coordinates == "canonical"
     if config.data == "stream":
         stream = StateStream(system)
         return CanonicalStream(stream) if canonical else stream
@@ -638,48 +604,6 @@ def _check_horizon(t_end: Any) -> float:
     return float(t_end)
 
 
-def model_rollout(model, system, y0, ts, **kwargs) -> Float[Array, "*batch times state"]:
-    """Rolls a model out from velocity states `y0`, through `[q, p]` for a canonical model."""
-    if model_coordinates(model) != "canonical":
-        return rollout(model, y0, ts, **kwargs)
-
-    def to_momenta(y):
-        q, q_t = split_state(y)
-        return jnp.concatenate([q, momenta(system.lagrangian)(q, q_t)])
-
-    def to_velocities(y):
-        q, p = split_state(y)
-        return jnp.concatenate([q, velocities(system.lagrangian)(q, p)])
-
-    flat = y0.reshape(-1, y0.shape[-1])
-    ys = rollout(model, jax.vmap(to_momenta)(flat), ts, **kwargs)
-    states = ys.reshape(-1, ys.shape[-1])
-    # A rollout run with checks=False may stop early and leave inf states; keep them non-finite
-    # instead of asking the inverse Legendre map to solve for them.
-    finite = jnp.all(jnp.isfinite(states), axis=-1, keepdims=True)
-    converted = jax.vmap(to_velocities)(jnp.where(finite, states, 0.0))
-    ys = jnp.where(finite, converted, jnp.nan).reshape(ys.shape)
-    return ys.reshape(*y0.shape[:-1], *ys.shape[-2:])
-
-
-def model_rollout_in_float64(model, system_name: str, y0, ts, **kwargs) -> np.ndarray:
-    """`model_rollout` of a model trained in float32, run in float64: the model and the named
-    system cast up, `y0` and `ts` too; `kwargs` go to `rollout` (tolerances, `max_steps`).
-
-    At a tolerance near 1e-7 a float32 solve sits at its rounding floor and its step size
-    collapses (a good model's rollout then stops at `max_steps`); in float64 the integration
-    error stays far below the model's own."""
-    with jax.enable_x64(True):
-        predicted = model_rollout(
-            cast_floating(model, jnp.float64),
-            systems.get(system_name),
-            jnp.asarray(np.asarray(y0), jnp.float64),
-            jnp.asarray(np.asarray(ts), jnp.float64),
-            **kwargs,
-        )
-        return np.asarray(predicted)
-
-
 def energy_scale(system, true_ys) -> float:
     """The normaliser of the energy discrepancy: the maximum potential energy where the system
     defines one (the double pendulum's 3 m g l), else the mean absolute true energy."""
@@ -717,7 +641,9 @@ def evaluate_run(
     true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
     # Without checks, a rollout that fails (an under-trained model) comes back non-finite
     # instead of stopping the evaluation: it is counted and the others are scored.
-    predicted = model_rollout(model, system, y0, ts, rtol=1e-7, atol=1e-9, checks=False)
+    predicted = rollout(
+        model, y0, ts, rtol=1e-7, atol=1e-9, checks=False, lagrangian=system.lagrangian
+    )
     scale = energy_scale(system, true_ys)
     periodic = tuple(system.periodic)
     scores = metrics.score_rollouts(
@@ -774,7 +700,7 @@ def animate_run(run: Path, *, out: Path | None = None, t_end: float = 10.0, seed
     ts = jnp.linspace(0.0, t_end, int(t_end * 15) + 1)
     y0 = system.sample_initial_state(jax.random.key(seed))
     true_ys = rollout(system, y0, ts, solver="dopri8", rtol=1e-10, atol=1e-10)
-    predicted = model_rollout(model, system, y0, ts, rtol=1e-7, atol=1e-9)
+    predicted = rollout(model, y0, ts, rtol=1e-7, atol=1e-9, lagrangian=system.lagrangian)
     series = {"true": np.asarray(true_ys), config.model: np.asarray(predicted)}
     if all(system.periodic):
         lengths = getattr(system, "lengths", None)

@@ -12,7 +12,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, Scalar
+from jaxtyping import Array, ArrayLike, Float, Scalar, Shaped
 
 from ._custom_types import (
     Accelerations,
@@ -787,6 +787,120 @@ class InverseLegendre(eqx.Module):
         )
 
 
+def _check_states(y: Any, name: str) -> Array:
+    """`y` as a floating-point array of states `(..., 2n)`, or a clear error naming it."""
+    y = jnp.asarray(y)
+    if not jnp.issubdtype(y.dtype, jnp.floating):
+        raise TypeError(
+            f"`{name}` must be a real floating-point array of states, got dtype {y.dtype}."
+        )
+    if y.ndim == 0 or y.shape[-1] == 0 or y.shape[-1] % 2:
+        raise ValueError(
+            f"`{name}` must hold states of shape (..., 2n), two halves of n entries each, got "
+            f"shape {y.shape}."
+        )
+    return y
+
+
+def to_canonical(
+    lagrangian: ScalarFunction,
+    y: Shaped[ArrayLike, "*batch two_n"],
+    dy: Shaped[ArrayLike, "*batch two_n"] | None = None,
+) -> (
+    Float[Array, "*batch two_n"]
+    | tuple[Float[Array, "*batch two_n"], Float[Array, "*batch two_n"]]
+):
+    r"""Velocity states `[q, q_t]` as canonical states `[q, p]`, with `p = dL/dq_t`.
+
+    The Legendre map of [`lagrangian_zoo.momenta`][] on every state, for the data and initial
+    states of a model that takes canonical states (`model.coordinates == "canonical"`, an
+    HNN). Given the time derivatives $(\dot q, \ddot q)$ too, they become $(\dot q, \dot p)$
+    by the chain rule along the motion,
+    $$\dot p = \frac{\partial p}{\partial q}\,\dot q
+    + \frac{\partial p}{\partial \dot q}\,\ddot q,$$
+    one Jacobian-vector product per state.
+
+    **Arguments:**
+
+    - `lagrangian`: `L(q, q_t) -> scalar`: a system's or a model's `lagrangian`, or a function
+        of your own.
+    - `y`: states `[q, q_t]` of shape `(..., 2n)`.
+    - `dy`: their time derivatives `[q_t, q_tt]`, of the shape of `y`; optional.
+
+    **Returns:** the states `[q, p]`, of the shape of `y`; with `dy`, the pair
+    `([q, p], [q_t, p_t])`.
+
+    !!! example
+
+        ```python
+        system = lz.systems.get("double_pendulum")
+        y, dy = lz.StateStream(system).sample(jax.random.key(0), 8)
+        canonical_y, canonical_dy = lz.to_canonical(system.lagrangian, y, dy)
+        ```
+    """
+    _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
+    y = _check_states(y, "y")
+    momentum = Momentum(lagrangian)
+    flat = y.reshape(-1, y.shape[-1])
+    if dy is None:
+
+        def one_state(state):
+            q, q_t = split_state(state)
+            return jnp.concatenate([q, momentum(q, q_t)])
+
+        return jax.vmap(one_state)(flat).reshape(y.shape)
+    dy = _check_states(dy, "dy")
+    if dy.shape != y.shape:
+        raise ValueError(
+            f"`dy` must have the shape of `y`, {y.shape}, one derivative per state; got shape "
+            f"{dy.shape}."
+        )
+
+    def one_pair(state, rate):
+        q, q_t = split_state(state)
+        _, q_tt = split_state(rate)
+        p, p_t = jax.jvp(momentum, (q, q_t), (q_t, q_tt))
+        return jnp.concatenate([q, p]), jnp.concatenate([q_t, p_t])
+
+    canonical, rates = jax.vmap(one_pair)(flat, dy.reshape(flat.shape))
+    return canonical.reshape(y.shape), rates.reshape(y.shape)
+
+
+def to_velocity(
+    lagrangian: ScalarFunction,
+    y: Shaped[ArrayLike, "*batch two_n"],
+    *,
+    max_steps: int = 100,
+    rtol: float | None = None,
+) -> Float[Array, "*batch two_n"]:
+    r"""Canonical states `[q, p]` as velocity states `[q, q_t]`: the inverse of `to_canonical`.
+
+    The velocities solve $\partial L / \partial \dot q\,(q, \dot q) = p$ by the Newton
+    iterations of [`lagrangian_zoo.velocities`][], state by state. A state with a non-finite
+    entry (a rollout that failed, run with `checks=False`) comes back as `nan`, never solved
+    for, so failed rollouts stay recognisable.
+
+    **Arguments:**
+
+    - `lagrangian`: `L(q, q_t) -> scalar`.
+    - `y`: states `[q, p]` of shape `(..., 2n)`.
+    - `max_steps`, `rtol`: of the Newton iterations, as for [`lagrangian_zoo.velocities`][].
+
+    **Returns:** the states `[q, q_t]`, of the shape of `y`.
+    """
+    inverse = velocities(lagrangian, max_steps=max_steps, rtol=rtol)
+    y = _check_states(y, "y")
+    flat = y.reshape(-1, y.shape[-1])
+
+    def one_state(state):
+        q, p = split_state(state)
+        return jnp.concatenate([q, inverse(q, p)])
+
+    finite = jnp.all(jnp.isfinite(flat), axis=-1, keepdims=True)
+    converted = jax.vmap(one_state)(jnp.where(finite, flat, 0.0))
+    return jnp.where(finite, converted, jnp.nan).reshape(y.shape)
+
+
 def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Scalar]:
     r"""The energy function of a Lagrangian, $E = \dot q \cdot \partial L / \partial \dot q - L$.
 
@@ -860,4 +974,6 @@ __all__ = [
     "hamiltonian_from_lagrangian",
     "split_state",
     "energy_along",
+    "to_canonical",
+    "to_velocity",
 ]

@@ -1,5 +1,6 @@
 """Rollouts: integrate any vector field `f(t, y, args)` from one or many initial states."""
 
+import contextlib
 import difflib
 import inspect
 import operator
@@ -14,9 +15,11 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree, Real, Shaped
 
-from ._custom_types import Args
+from ._custom_types import Args, ScalarFunction
 from ._implicit_midpoint import ImplicitMidpoint
+from ._mechanics import to_canonical, to_velocity
 from ._verlet import StormerVerlet
+from .models._base import AbstractDynamics
 
 
 _ADAPTIVE_SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
@@ -351,6 +354,8 @@ def rollout(
     dt0: float | Real[ArrayLike, ""] | None = None,
     max_steps: int | None = None,
     checks: bool = True,
+    dtype: Any = None,
+    lagrangian: ScalarFunction | None = None,
     **unknown: Any,
 ) -> Float[Array, "*batch times two_n"]:
     """Integrates `dy/dt = dynamics(t, y, args)` and returns the states at the times `ts`.
@@ -395,6 +400,22 @@ def rollout(
         is defined on, `|q_t| >= c` for a relativistic particle) at a state other than
         the initial one, the error says so and points to `"midpoint"`; under an outer `jit`
         the dynamics' own error is raised instead.
+    - `dtype`: the floating-point dtype to solve in, such as `jnp.float64`, instead of that of
+        `y0`: the floating arrays of `dynamics` (a model's parameters, a system's), `args`,
+        `lagrangian`, `y0` and `ts` are cast to it (see [`lagrangian_zoo.cast_floating`][]),
+        and the states come back in it. A model trained in float32 is best rolled out in
+        float64: at a tolerance near `1e-7` a float32 solve sits at its rounding floor and its
+        step size collapses, while in float64 the integration error stays far below the
+        model's own. Float64 is switched on for the call (`jax.enable_x64`) if the session
+        runs without it; under an outer `jit` it must be on already.
+    - `lagrangian`: `L(q, q_t) -> scalar`, to roll out from velocity states whatever states
+        `dynamics` takes. For a model that takes canonical states (an
+        [`lagrangian_zoo.models.AbstractDynamics`][] with `coordinates == "canonical"`, such
+        as an HNN), `y0 = [q, q_t]` is mapped to `[q, p]` by
+        [`lagrangian_zoo.to_canonical`][], and the rollout back to `[q, q_t]` by
+        [`lagrangian_zoo.to_velocity`][] (a failed rollout's non-finite states come back
+        `nan`). For any other dynamics it is not used. So one call compares every model with
+        the truth: pass the system's `lagrangian`.
 
     Any other keyword argument (a misspelt `rtoll`) raises a `TypeError` that names it and the
     closest of these.
@@ -409,6 +430,8 @@ def rollout(
         system = lz.systems.get("pendulum")
         ts = jnp.linspace(0.0, 10.0, 101)
         ys = lz.rollout(system, jnp.array([1.0, 0.0]), ts)  # (101, 2)
+        hnn = lz.models.HNN(1, key=jax.random.key(0))  # takes [q, p]
+        ys = lz.rollout(hnn, jnp.array([1.0, 0.0]), ts, lagrangian=system.lagrangian)
         ```
     """
     if unknown:
@@ -418,6 +441,104 @@ def rollout(
             f"`dynamics` must be callable as f(t, y, args) -> dy/dt, got "
             f"{type(dynamics).__name__}."
         )
+    if lagrangian is not None and not callable(lagrangian):
+        raise TypeError(
+            f"`lagrangian` must be a callable L(q, q_t) -> scalar or None, got "
+            f"{type(lagrangian).__name__}."
+        )
+    options = dict(
+        args=args, solver=solver, rtol=rtol, atol=atol, dt0=dt0, max_steps=max_steps, checks=checks
+    )
+    if dtype is not None:
+        return _rollout_in(_floating_dtype(dtype), dynamics, y0, ts, lagrangian, options)
+    if lagrangian is not None and _takes_canonical(dynamics):
+        y0 = jnp.asarray(y0)
+        _validate_state(y0, dynamics)
+        ys = _integrate(dynamics, to_canonical(lagrangian, y0), ts, **options)
+        return to_velocity(lagrangian, ys)
+    return _integrate(dynamics, y0, ts, **options)
+
+
+def _takes_canonical(dynamics: Callable) -> bool:
+    """Whether `dynamics` is a model that takes canonical states `[q, p]`."""
+    return isinstance(dynamics, AbstractDynamics) and dynamics.coordinates == "canonical"
+
+
+def _floating_dtype(dtype: Any) -> np.dtype:
+    """`dtype` as a NumPy dtype, if it is a real floating-point one."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or not jnp.issubdtype(resolved, jnp.floating):
+        raise ValueError(
+            f"`dtype` must be a real floating-point dtype such as jnp.float64 or jnp.float32, "
+            f"got {dtype!r}."
+        )
+    return resolved
+
+
+def _rollout_in(dtype: np.dtype, dynamics, y0, ts, lagrangian, options: dict[str, Any]):
+    """`rollout` with everything floating cast to `dtype`, in a session that has it."""
+    wide = dtype.itemsize == 8 and not jax.config.jax_enable_x64
+    leaves = jax.tree.leaves((dynamics, y0, ts, options["args"], lagrangian))
+    if wide and any(_is_traced(leaf) for leaf in leaves):
+        raise ValueError(
+            f"`dtype`={dtype.name} under jit needs 64-bit floats for the whole session: call "
+            "jax.config.update('jax_enable_x64', True) first, or roll out outside the jit."
+        )
+    # Arrays are made inside the switch, so that a float64 NumPy `y0` or `ts` keeps its digits.
+    with jax.enable_x64(True) if wide else contextlib.nullcontext():
+        y0 = jnp.asarray(y0)
+        if jnp.issubdtype(y0.dtype, jnp.floating):
+            y0 = y0.astype(dtype)
+        return rollout(
+            cast_floating(dynamics, dtype),
+            y0,
+            jnp.asarray(ts),
+            lagrangian=cast_floating(lagrangian, dtype),
+            **{**options, "args": cast_floating(options["args"], dtype)},
+        )
+
+
+def cast_floating(tree: PyTree, dtype: Any) -> PyTree:
+    """`tree` (a model, a system, a dataset) with every floating-point array in `dtype`.
+
+    Integer arrays, keys and everything that is not an array are kept as they are, so a model
+    trained in float32 becomes the same model in float64 (its parameters exactly, its
+    computations then in float64).
+
+    **Arguments:**
+
+    - `tree`: any pytree; Equinox modules' array fields are its leaves.
+    - `dtype`: a real floating-point dtype, such as `jnp.float64`. Float64 needs 64-bit floats
+        switched on (`jax.config.update("jax_enable_x64", True)` or `jax.enable_x64`).
+
+    **Returns:** a pytree of the structure of `tree`.
+
+    !!! example
+
+        ```python
+        model64 = lz.cast_floating(model, jnp.float64)
+        ```
+    """
+    dtype = _floating_dtype(dtype)
+    if dtype.itemsize == 8 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            f"`dtype`={dtype.name} needs 64-bit floats, which this session has off: call "
+            "jax.config.update('jax_enable_x64', True) first, or cast inside "
+            "`with jax.enable_x64(True):`."
+        )
+
+    def cast(leaf):
+        floating = eqx.is_inexact_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating)
+        return leaf.astype(dtype) if floating else leaf
+
+    return jax.tree.map(cast, tree)
+
+
+def _integrate(dynamics, y0, ts, *, args, solver, rtol, atol, dt0, max_steps, checks):
+    """`rollout` of `dynamics` from `y0`, in the states it takes and the dtype of `y0`."""
     y0 = jnp.asarray(y0)
     _validate_state(y0, dynamics)
     ts = jnp.asarray(ts)
@@ -437,41 +558,60 @@ def rollout(
         if max_steps < 1:
             raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
     solver_instance, adaptive = _resolve_solver(solver)
+    controller, first_step, needed_steps = _step_control(
+        solver, adaptive, ts, y0.dtype, rtol, atol, dt0, max_steps
+    )
+    if max_steps is None:
+        max_steps = max(16_384, 64 * int(ts.shape[0]), needed_steps)
+    _check_output_shape(dynamics, ts, y0, args)
 
-    needed_steps = 0
+    batch = y0.reshape(-1, y0.shape[-1])
+    if batch.shape[0] == 0:
+        # An empty batch (a filter that kept no state) rolls out to an empty batch, as a
+        # vmap over it would, once everything above has been checked.
+        return jnp.zeros((*y0.shape[:-1], ts.shape[0], y0.shape[-1]), y0.dtype)
+    ys = _solve_with_messages(
+        dynamics, batch, ts, args, solver_instance, controller, first_step, max_steps, checks
+    )
+    return ys.reshape(*y0.shape[:-1], ts.shape[0], y0.shape[-1])
+
+
+def _step_control(solver, adaptive: bool, ts, dtype, rtol, atol, dt0, max_steps):
+    """The step-size controller, Diffrax's first step, and the steps a fixed grid needs."""
     if adaptive:
         # Tolerances are arrays, so that a new tolerance reuses the compiled solve.
         controller = diffrax.PIDController(
-            rtol=jnp.asarray(rtol, dtype=y0.dtype), atol=jnp.asarray(atol, dtype=y0.dtype)
+            rtol=jnp.asarray(rtol, dtype=dtype), atol=jnp.asarray(atol, dtype=dtype)
         )
         # Diffrax's first step: tried, then shrunk or grown by the controller; without it
         # Diffrax picks one from the dynamics at ts[0].
-        first_step = None if dt0 is None else jnp.asarray(dt0, dtype=y0.dtype)
-    else:
-        if dt0 is None:
-            if _is_traced(ts):
-                raise ValueError(
-                    "fixed-step solvers need an explicit `dt0` when `ts` is traced under jit."
-                )
-            dt0 = float(np.min(np.diff(np.asarray(ts, dtype=np.float64)))) / 10
-        if _is_traced(ts) or _is_traced(dt0):
-            controller = diffrax.ConstantStepSize()
-            first_step = jnp.asarray(dt0, dtype=y0.dtype)
-        else:
-            grid = _step_grid(np.asarray(ts), float(dt0), ts.dtype)
-            needed_steps = grid.shape[0] - 1
-            if max_steps is not None and max_steps < needed_steps:
-                raise ValueError(
-                    f"solver {solver!r} needs {needed_steps} steps of at most dt0={dt0} to "
-                    f"reach ts[-1], but max_steps={max_steps}: increase max_steps or dt0."
-                )
-            controller = diffrax.StepTo(ts=jnp.asarray(grid, dtype=y0.dtype))
-            first_step = None
-    if max_steps is None:
-        max_steps = max(16_384, 64 * int(ts.shape[0]), needed_steps)
+        first_step = None if dt0 is None else jnp.asarray(dt0, dtype=dtype)
+        return controller, first_step, 0
+    if dt0 is None:
+        if _is_traced(ts):
+            raise ValueError(
+                "fixed-step solvers need an explicit `dt0` when `ts` is traced under jit."
+            )
+        dt0 = float(np.min(np.diff(np.asarray(ts, dtype=np.float64)))) / 10
+    if _is_traced(ts) or _is_traced(dt0):
+        return diffrax.ConstantStepSize(), jnp.asarray(dt0, dtype=dtype), 0
+    grid = _step_grid(np.asarray(ts), float(dt0), ts.dtype)
+    needed_steps = grid.shape[0] - 1
+    if max_steps is not None and max_steps < needed_steps:
+        raise ValueError(
+            f"solver {solver!r} needs {needed_steps} steps of at most dt0={dt0} to "
+            f"reach ts[-1], but max_steps={max_steps}: increase max_steps or dt0."
+        )
+    return diffrax.StepTo(ts=jnp.asarray(grid, dtype=dtype)), None, needed_steps
 
+
+def _check_output_shape(dynamics, ts, y0, args) -> None:
+    """Refuses dynamics whose `dy/dt` does not have the shape of a state."""
     single = jax.ShapeDtypeStruct(y0.shape[-1:], y0.dtype)
-    out = jax.eval_shape(dynamics, ts[0], single, args)
+    # Called through a lambda: `eval_shape` names the program after its function, and a
+    # tree-mapped copy of a module with `init=False` fields (a cast system) has an Equinox
+    # placeholder, not a string, as its `__name__`.
+    out = jax.eval_shape(lambda t, y, args: dynamics(t, y, args), ts[0], single, args)
     if getattr(out, "shape", None) != (y0.shape[-1],):
         got = getattr(out, "shape", None)
         raise ValueError(
@@ -479,11 +619,11 @@ def rollout(
             f"it returned {f'shape {got}' if got is not None else type(out).__name__}."
         )
 
-    batch = y0.reshape(-1, y0.shape[-1])
-    if batch.shape[0] == 0:
-        # An empty batch (a filter that kept no state) rolls out to an empty batch, as a
-        # vmap over it would, once everything above has been checked.
-        return jnp.zeros((*y0.shape[:-1], ts.shape[0], y0.shape[-1]), y0.dtype)
+
+def _solve_with_messages(
+    dynamics, batch, ts, args, solver_instance, controller, first_step, max_steps, checks
+):
+    """The compiled solve of a batch, its failures raised with what to do about them."""
     # Called eagerly (nothing traced), the checks run in Python on the solve's status codes:
     # the compiled solve then holds no host callback, so the persistent compilation cache
     # can keep it for the next process.
@@ -506,6 +646,7 @@ def rollout(
         if eager:
             ys, status = ys
             _raise_for_status(status, solver_instance, max_steps)
+        return ys
     except eqx.EquinoxRuntimeError as error:
         # An error raised inside the dynamics names the dynamics (a singular mass matrix says
         # "check the Lagrangian"); for Verlet the usual cause is its explicit half-step
@@ -520,4 +661,3 @@ def rollout(
             "velocity-dependent Lagrangian is defined on, e.g. |v| >= c for a relativistic "
             f"particle, where its mass matrix is singular). {_VERLET_SCOPE}"
         ) from error
-    return ys.reshape(*y0.shape[:-1], ts.shape[0], y0.shape[-1])

@@ -1,7 +1,7 @@
 """`benchmarks/_coordinates.py`: canonical models scored on velocity states.
 
 An HNN whose network is a system's true Hamiltonian must give, through the conversion, the
-system's hand-derived accelerations; the Legendre map must give the closed-form momenta.
+system's hand-derived accelerations.
 """
 
 import pathlib
@@ -16,7 +16,7 @@ import pytest
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
-from _coordinates import canonical_states, velocity_derivatives  # noqa: E402
+from _coordinates import velocity_derivatives  # noqa: E402
 
 
 def exact_hnn(system, key):
@@ -61,20 +61,3 @@ def test_velocity_model_is_called_on_the_states(getkey):
     y = pendulum_states(getkey(), 8)
     expected = jnp.stack([model(0.0, state, None) for state in y])
     np.testing.assert_allclose(velocity_derivatives(model, system, y), expected, rtol=1e-12)
-
-
-def test_canonical_states_are_the_closed_form_momenta(getkey):
-    relativistic = lz.systems.get("relativistic_particle")
-    y = relativistic_states(getkey(), 16)
-    gamma = 1 / np.sqrt(1 - np.asarray(y[:, 1]) ** 2)
-    np.testing.assert_allclose(canonical_states(relativistic, y)[:, 1], gamma * y[:, 1])
-
-    # Unit masses and lengths: p = M(q) q_t with M = [[2, cos(q1 - q2)], [cos(q1 - q2), 1]].
-    pendulum = lz.systems.get("double_pendulum")
-    y = np.asarray(pendulum_states(getkey(), 16)).reshape(4, 4, 4)
-    q, v = y[..., :2], y[..., 2:]
-    cosine = np.cos(q[..., 0] - q[..., 1])
-    p = np.stack([2 * v[..., 0] + cosine * v[..., 1], cosine * v[..., 0] + v[..., 1]], axis=-1)
-    got = np.asarray(canonical_states(pendulum, jnp.asarray(y)))
-    np.testing.assert_allclose(got[..., :2], q)
-    np.testing.assert_allclose(got[..., 2:], p, rtol=1e-12, atol=1e-12)

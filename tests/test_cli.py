@@ -182,14 +182,17 @@ def test_evaluate_counts_a_failed_rollout_and_scores_the_rest(run, monkeypatch):
     from lagrangian_zoo import _experiment
 
     out, _ = run
-    rolled_out = _experiment.model_rollout
+    rolled_out = _experiment.rollout
 
-    def first_blows_up(*args, **kwargs):
+    def first_blows_up(dynamics, *args, **kwargs):
+        ys = rolled_out(dynamics, *args, **kwargs)
+        if not isinstance(dynamics, lz.models.AbstractDynamics):
+            return ys  # the truth
         # An under-trained model: its first rollout comes back non-finite.
         assert kwargs.get("checks") is False, "evaluation must not stop at a failed rollout"
-        return rolled_out(*args, **kwargs).at[0, 1:].set(jnp.inf)
+        return ys.at[0, 1:].set(jnp.inf)
 
-    monkeypatch.setattr(_experiment, "model_rollout", first_blows_up)
+    monkeypatch.setattr(_experiment, "rollout", first_blows_up)
     result = invoke("evaluate", "--run", out, "--trajectories", "2", "--t-end", T_END)
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "evaluation.json").read_text())["metrics"]
@@ -487,14 +490,15 @@ def test_train_run_refuses_a_config_that_contradicts_its_dataset_file(long_pendu
 # The model's coordinates decide the data's ------------------------------------------------
 
 
+@pytest.mark.parametrize("model", ["hnn", "baseline"])
 @pytest.mark.parametrize("data", ["trajectories", "stream"])
 @pytest.mark.parametrize("coordinates", ["canonical", "velocity"])
-def test_hnn_data_are_in_the_model_coordinates(data, coordinates):
+def test_data_are_in_the_model_coordinates(model, data, coordinates):
     from lagrangian_zoo._experiment import build_data, build_model, build_system, TrainConfig
 
     config = TrainConfig(
         system="spring",
-        model="hnn",
+        model=model,
         data=data,
         trajectories=2,
         samples=5,

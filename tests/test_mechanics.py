@@ -7,6 +7,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import jaxtyping
 import lagrangian_zoo as lz
 import numpy as np
 import pytest
@@ -604,3 +605,108 @@ def test_both_vector_fields_take_both_call_forms():
     ys = lz.rollout(hamiltonian_field, y, ts, rtol=1e-10, atol=1e-12)
     exact = np.cos(ts)[:, None] * np.asarray(q) + np.sin(ts)[:, None] * np.asarray(v)
     np.testing.assert_allclose(ys[:, :2], exact, atol=1e-8)
+
+
+# Coordinates of states: velocity [q, q_t] and canonical [q, p] ----------------------------
+
+
+def test_to_canonical_gives_the_momenta_and_their_rates_in_closed_form(getkey):
+    # Unit double pendulum: p = M(q) q_t, and p_t = M q_tt + dM/dt q_t, where only the
+    # off-diagonal cos(q1 - q2) of M moves: d/dt cos(q1 - q2) = -sin(q1 - q2) (q1_t - q2_t).
+    q = jax.random.uniform(getkey(), (3, 4, 2), minval=-2, maxval=2)
+    q_t = jax.random.normal(getkey(), (3, 4, 2))
+    q_tt = jax.random.normal(getkey(), (3, 4, 2))
+    y, dy = jnp.concatenate([q, q_t], -1), jnp.concatenate([q_t, q_tt], -1)
+    canonical, rates = lz.to_canonical(_double_pendulum, y, dy)
+    assert canonical.shape == rates.shape == y.shape
+    for index in np.ndindex(3, 4):
+        qi, vi, ai = q[index], q_t[index], q_tt[index]
+        mass = _double_pendulum_mass(qi)
+        rate = -jnp.sin(qi[0] - qi[1]) * (vi[0] - vi[1])
+        mass_rate = jnp.array([[0.0, rate], [rate, 0.0]])
+        np.testing.assert_allclose(canonical[index], np.r_[qi, mass @ vi], rtol=1e-13)
+        np.testing.assert_allclose(rates[index], np.r_[vi, mass @ ai + mass_rate @ vi], rtol=1e-12)
+    # Without derivatives, the states alone, and the same momenta.
+    np.testing.assert_array_equal(lz.to_canonical(_double_pendulum, y), canonical)
+
+
+def _relativistic_particle_states(key, count):  # |q_t| < c = 1
+    q_key, v_key = jax.random.split(key)
+    q = jax.random.uniform(q_key, (count, 1), minval=-1.0, maxval=1.0)
+    v = jax.random.uniform(v_key, (count, 1), minval=-0.95, maxval=0.95)
+    return jnp.concatenate([q, v], axis=1)
+
+
+def _pendulum_states(key, count):
+    q_key, v_key = jax.random.split(key)
+    q = jax.random.uniform(q_key, (count, 2), minval=-np.pi, maxval=np.pi)
+    v = jax.random.uniform(v_key, (count, 2), minval=-5.0, maxval=5.0)
+    return jnp.concatenate([q, v], axis=1)
+
+
+def test_to_canonical_gives_the_closed_form_momenta_of_systems(getkey):
+    relativistic = lz.systems.get("relativistic_particle")
+    y = _relativistic_particle_states(getkey(), 16)
+    gamma = 1 / np.sqrt(1 - np.asarray(y[:, 1]) ** 2)
+    np.testing.assert_allclose(lz.to_canonical(relativistic.lagrangian, y)[:, 1], gamma * y[:, 1])
+
+    # Unit masses and lengths: p = M(q) q_t with M = [[2, cos(q1 - q2)], [cos(q1 - q2), 1]].
+    pendulum = lz.systems.get("double_pendulum")
+    y = np.asarray(_pendulum_states(getkey(), 16)).reshape(4, 4, 4)
+    q, v = y[..., :2], y[..., 2:]
+    cosine = np.cos(q[..., 0] - q[..., 1])
+    p = np.stack([2 * v[..., 0] + cosine * v[..., 1], cosine * v[..., 0] + v[..., 1]], axis=-1)
+    got = np.asarray(lz.to_canonical(pendulum.lagrangian, jnp.asarray(y)))
+    np.testing.assert_allclose(got[..., :2], q)
+    np.testing.assert_allclose(got[..., 2:], p, rtol=1e-12, atol=1e-12)
+
+
+def test_to_velocity_inverts_the_relativistic_momenta():
+    # L = -sqrt(1 - |v|^2) - ...: p = gamma v, so v = p / sqrt(1 + |p|^2) (m = c = 1).
+    p = jnp.array([[0.0, 0.0, 0.0], [3.0, -4.0, 1.0], [40.0, 0.5, -2.0]])
+    q = jnp.array([[0.1, 0.2, 0.3], [-1.0, 0.0, 2.0], [0.5, 0.5, 0.5]])
+    velocity = lz.to_velocity(relativistic, jnp.concatenate([q, p], -1))
+    expected = p / jnp.sqrt(1 + jnp.sum(p**2, -1, keepdims=True))
+    np.testing.assert_allclose(velocity[:, :3], q, rtol=0, atol=0)
+    np.testing.assert_allclose(velocity[:, 3:], expected, rtol=1e-12, atol=1e-14)
+    # And back: the momenta of those velocities are p again.
+    np.testing.assert_allclose(lz.to_canonical(relativistic, velocity)[:, 3:], p, rtol=1e-10)
+
+
+def test_to_velocity_keeps_failed_states_non_finite():
+    y = jnp.array([[0.2, 1.5], [jnp.inf, 0.0], [0.1, jnp.nan]])
+    velocity = lz.to_velocity(oscillator, y)
+    np.testing.assert_allclose(velocity[0], [0.2, 1.5 / MASS], rtol=1e-14)  # q_t = p / m
+    assert np.all(np.isnan(velocity[1:]))
+
+
+def test_coordinate_maps_refuse_bad_states():
+    with pytest.raises(ValueError, match=r"`y` must hold states of shape \(..., 2n\).*\(3,\)"):
+        lz.to_canonical(oscillator, jnp.zeros(3))
+    with pytest.raises(TypeError, match="`y` must be a real floating-point array.*int"):
+        lz.to_velocity(oscillator, jnp.zeros(4, int))
+    # (jaxtyping's check, where it runs, names `dy` first.)
+    with pytest.raises((ValueError, jaxtyping.TypeCheckError), match=r"\bdy\b"):
+        lz.to_canonical(oscillator, jnp.zeros((2, 4)), jnp.zeros(4))
+    with pytest.raises((TypeError, jaxtyping.TypeCheckError), match="lagrangian"):
+        lz.to_canonical("spring", jnp.zeros(2))
+
+
+def test_canonical_stream_draws_canonical_states_with_exact_rates(getkey):
+    # The spring (m = 1/2, k = 2): p = q_t / 2, and p_t = m q_tt = -k q.
+    system = lz.systems.get("spring")
+    stream = lz.StateStream(system)
+    y, dy = lz.CanonicalStream(stream).sample(key := getkey(), 16)
+    velocity_y, _ = stream.sample(key, 16)  # the same states in velocity coordinates
+    np.testing.assert_array_equal(y[:, 0], velocity_y[:, 0])
+    np.testing.assert_allclose(y[:, 1], 0.5 * velocity_y[:, 1], rtol=1e-15)
+    np.testing.assert_allclose(dy[:, 0], velocity_y[:, 1], rtol=1e-15)
+    np.testing.assert_allclose(dy[:, 1], -2.0 * velocity_y[:, 0], rtol=1e-14)
+
+
+def test_canonical_stream_needs_a_stream_with_a_lagrangian():
+    with pytest.raises((TypeError, jaxtyping.TypeCheckError), match="stream"):
+        lz.CanonicalStream(lz.systems.get("spring"))
+    stream = lz.StateStream(lambda t, y, args: y, sampler=lambda key: jnp.zeros(2))
+    with pytest.raises(TypeError, match="has no lagrangian"):
+        lz.CanonicalStream(stream)

@@ -4,6 +4,7 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jaxtyping
 import lagrangian_zoo as lz
 import numpy as np
 import pytest
@@ -263,3 +264,96 @@ def test_unchecked_batch_is_non_finite_from_each_failure_on():
         failed = np.isnan(reference)
         np.testing.assert_allclose(row[~failed, 0], reference[~failed], rtol=1e-10)
         assert not np.any(np.isfinite(row[failed]))
+
+
+# Precision: `dtype` and `cast_floating` --------------------------------------------------
+
+
+def _spring_error(ys, ts):
+    # The spring's defaults, m = 1/2 and k = 2: q = cos(2t), q_t = -2 sin(2t) from (1, 0).
+    ts = np.asarray(ts, np.float64)
+    exact = np.stack([np.cos(2 * ts), -2 * np.sin(2 * ts)], -1)
+    return float(np.max(np.abs(np.asarray(ys, np.float64) - exact)))
+
+
+def test_dtype_rolls_a_float32_system_out_in_float64():
+    with jax.enable_x64(False):
+        system = lz.systems.get("spring")  # float32 parameters, as after float32 training
+        y0, ts = jnp.array([1.0, 0.0]), jnp.linspace(0.0, 10.0, 11)
+        assert y0.dtype == system.stiffness.dtype == jnp.float32
+        options = dict(solver="dopri8", rtol=1e-12, atol=1e-12)
+        wide = lz.rollout(system, y0, ts, dtype=jnp.float64, **options)
+        narrow = lz.rollout(system, y0, ts, rtol=1e-6, atol=1e-6)
+        assert not jax.config.jax_enable_x64  # switched on for the call only
+    assert wide.dtype == jnp.float64 and narrow.dtype == jnp.float32
+    # Float32's rounding alone is ~1e-7; the float64 solve reaches the closed form far below.
+    assert _spring_error(wide, ts) < 1e-8
+    assert _spring_error(narrow, ts) > 1e-7
+
+
+def test_dtype_float32_in_a_float64_session():
+    system = lz.systems.get("spring")
+    ts = np.linspace(0.0, 3.0, 7)
+    ys = lz.rollout(system, np.array([1.0, 0.0]), ts, dtype="float32", rtol=1e-6, atol=1e-6)
+    assert ys.dtype == jnp.float32
+    assert _spring_error(ys, ts) < 1e-4
+
+
+def test_dtype_refuses_what_it_cannot_do():
+    system = lz.systems.get("spring")
+    with pytest.raises(ValueError, match="`dtype` must be a real floating-point dtype.*int32"):
+        lz.rollout(system, jnp.array([1.0, 0.0]), jnp.linspace(0.0, 1.0, 3), dtype=jnp.int32)
+    with jax.enable_x64(False):
+        y0, ts = jnp.array([1.0, 0.0]), jnp.linspace(0.0, 1.0, 3)
+        roll = jax.jit(lambda y: lz.rollout(system, y, ts, dtype=jnp.float64))
+        with pytest.raises(ValueError, match="float64 under jit needs 64-bit floats"):
+            roll(y0)
+        with pytest.raises(ValueError, match="float64 needs 64-bit floats"):
+            lz.cast_floating(system, jnp.float64)
+
+
+def test_cast_floating_casts_floating_arrays_only(getkey):
+    model = lz.models.LGN(4, key=getkey(), width=4, depth=1)
+    tree = {"model": model, "index": jnp.arange(3), "key": getkey(), "name": "lgn"}
+    cast = lz.cast_floating(tree, jnp.float32)
+    floating = [leaf for leaf in jax.tree.leaves(cast["model"]) if eqx.is_inexact_array(leaf)]
+    assert floating and all(leaf.dtype == jnp.float32 for leaf in floating)
+    assert cast["index"].dtype == tree["index"].dtype and cast["name"] == "lgn"
+    assert cast["key"] is tree["key"]
+    before = jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array))
+    after = jax.tree.leaves(eqx.filter(lz.cast_floating(cast, jnp.float64), eqx.is_inexact_array))
+    # float64 -> float32 -> float64 keeps each value to float32's rounding.
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2**-24)
+
+
+# Velocity states for models that take canonical ones: `lagrangian` ------------------------
+
+
+def test_lagrangian_rolls_a_canonical_model_out_from_velocity_states(getkey):
+    # The spring, m = 1/2: p = m q_t, so q_t = 2 p (its Legendre map in closed form).
+    system = lz.systems.get("spring")
+    hnn = lz.models.HNN(1, key=getkey(), width=8)
+    y0 = jnp.array([[1.0, 0.5], [-0.3, 2.0]])
+    ts = jnp.linspace(0.0, 2.0, 5)
+    ys = lz.rollout(hnn, y0, ts, lagrangian=system.lagrangian)
+    to_momenta, to_velocities = jnp.array([[1.0, 0.5]]), jnp.array([[[1.0, 2.0]]])
+    canonical = lz.rollout(hnn, y0 * to_momenta, ts)
+    np.testing.assert_allclose(ys, canonical * to_velocities, rtol=1e-12, atol=1e-14)
+    # Dynamics that take velocity states are rolled out as they are.
+    np.testing.assert_array_equal(
+        lz.rollout(system, y0, ts, lagrangian=system.lagrangian), lz.rollout(system, y0, ts)
+    )
+
+
+def test_lagrangian_leaves_a_failed_canonical_rollout_non_finite(getkey):
+    system = lz.systems.get("spring")
+    hnn = lz.models.HNN(1, key=getkey(), width=8)
+    ts = jnp.linspace(0.0, 2.0, 5)
+    ys = lz.rollout(
+        hnn, jnp.array([1.0, 0.5]), ts, lagrangian=system.lagrangian, max_steps=1, checks=False
+    )
+    assert np.all(np.isfinite(ys[0])) and np.all(np.isnan(ys[-1]))
+    # (jaxtyping's check, where it runs, names `lagrangian` first.)
+    with pytest.raises((TypeError, jaxtyping.TypeCheckError), match="lagrangian"):
+        lz.rollout(hnn, jnp.array([1.0, 0.5]), ts, lagrangian="spring")
