@@ -494,91 +494,12 @@ def generate_dataset(
         }
         ```
     """
-    if not callable(system):
-        raise TypeError(
-            "`system` must be a vector field f(t, y, args), such as lz.systems.get('pendulum') "
-            f"or lz.lagrangian_vector_field(L); got {type(system).__name__}."
-        )
-    if y0 is not None and sampler is not None:
-        raise ValueError(
-            "pass either `y0` (the initial states) or `sampler` (a function key -> state), "
-            "not both."
-        )
-    if sampler is not None and not callable(sampler):
-        raise TypeError(
-            f"`sampler` must be a function key -> state of shape (2n,), got {sampler!r}."
-        )
-    if (
-        y0 is None
-        and sampler is None
-        and not callable(getattr(system, "sample_initial_state", None))
-    ):
-        raise TypeError(
-            "`system` must be a vector field f(t, y, args) with a sample_initial_state(key) "
-            "method, such as lz.systems.get('pendulum'), or its initial states must be given: "
-            "pass `y0=` (an array of shape (trajectories, 2n)) or `sampler=` (a function "
-            f"key -> state of shape (2n,)); got {type(system).__name__} and neither."
-        )
-    _check_key(key)
-    if y0 is not None:
-        y0 = _check_initial_states(y0, "`y0`")
-        if trajectories is None:
-            trajectories = y0.shape[0]
-        elif trajectories != y0.shape[0]:
-            raise ValueError(
-                f"`trajectories` = {trajectories!r} does not match the {y0.shape[0]} initial "
-                f"states of `y0` (shape {y0.shape}); leave `trajectories` out or make them "
-                "agree."
-            )
-    if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
-        raise ValueError(f"`trajectories` must be a positive int, got {trajectories!r}.")
-    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)):
-        raise TypeError(f"`noise_std` must be a number >= 0, got {noise_std!r}.")
-    if not (math.isfinite(noise_std) and noise_std >= 0):
-        raise ValueError(f"`noise_std` must be finite and >= 0, got {noise_std}.")
-    if coordinates not in _COORDINATES:
-        raise ValueError(f"`coordinates` must be one of {_COORDINATES}, got {coordinates!r}.")
-    if coordinates == "canonical" and not callable(getattr(system, "lagrangian", None)):
-        raise TypeError(
-            "coordinates='canonical' needs the momenta p = dL/dq_t, but "
-            f"{type(system).__name__} has no `lagrangian(q, q_t)` method."
-        )
-    ts_array = jnp.asarray(ts)
-    if ts_array.ndim != 1 or ts_array.shape[0] < 2:
-        raise ValueError(
-            f"`ts` must be a 1-D array of at least 2 increasing times, got shape {ts_array.shape}."
-        )
-    try:
-        times = np.asarray(ts_array, dtype=np.float64)
-    except jax.errors.TracerArrayConversionError:
-        times = None  # traced under jit: `rollout` checks the values inside the program
-    if times is not None:
-        # Checked before the initial states are drawn, so a bad grid fails at once.
-        if not np.all(np.isfinite(times)):
-            raise ValueError(f"`ts` must hold finite times, got {times.tolist()}.")
-        if not np.all(np.diff(times) > 0):
-            bad = int(np.argmax(np.diff(times) <= 0))
-            raise ValueError(
-                f"`ts` must be strictly increasing, but ts[{bad}] = {times[bad]} and "
-                f"ts[{bad + 1}] = {times[bad + 1]}."
-            )
-
+    trajectories, y0 = _check_generation(
+        system, key, trajectories, y0, sampler, noise_std, coordinates
+    )
+    ts_array = _check_times(ts)
     initial_key, noise_key = jax.random.split(key)
-    if y0 is not None:
-        source, origin = "`y0`", "y0"
-    else:
-        draw = system.sample_initial_state if sampler is None else sampler
-        name = "`sampler`" if sampler is not None else "`system.sample_initial_state`"
-        origin = "sampler" if sampler is not None else "system"
-        drawn = jax.vmap(draw)(jax.random.split(initial_key, trajectories))
-        shape = getattr(drawn, "shape", None)
-        if shape is None or len(shape) != 2 or shape[1] == 0 or shape[1] % 2:
-            raise ValueError(
-                f"{name} must return one state [q, q_t] of shape (2n,) per key, got shape "
-                f"{None if shape is None else shape[1:]}."
-            )
-        source = f"the states drawn by {name}"
-        y0 = _check_initial_states(drawn, source)
+    y0, source, origin = _initial_states(system, initial_key, trajectories, y0, sampler)
     _check_field_shape(system, y0, source)
     ts_array = ts_array.astype(y0.dtype)
     floor = 10 * float(jnp.finfo(y0.dtype).eps)
@@ -803,3 +724,103 @@ __all__ = [
     "real_pendulum_dataset",
     "Metadata",
 ]
+
+
+def _check_generation(system, key, trajectories, y0, sampler, noise_std, coordinates):
+    """Checks `generate_dataset`'s arguments but the times; returns the trajectory count and
+    the given initial states as an array (None where they are to be drawn)."""
+    if not callable(system):
+        raise TypeError(
+            "`system` must be a vector field f(t, y, args), such as lz.systems.get('pendulum') "
+            f"or lz.lagrangian_vector_field(L); got {type(system).__name__}."
+        )
+    if y0 is not None and sampler is not None:
+        raise ValueError(
+            "pass either `y0` (the initial states) or `sampler` (a function key -> state), "
+            "not both."
+        )
+    if sampler is not None and not callable(sampler):
+        raise TypeError(
+            f"`sampler` must be a function key -> state of shape (2n,), got {sampler!r}."
+        )
+    if (
+        y0 is None
+        and sampler is None
+        and not callable(getattr(system, "sample_initial_state", None))
+    ):
+        raise TypeError(
+            "`system` must be a vector field f(t, y, args) with a sample_initial_state(key) "
+            "method, such as lz.systems.get('pendulum'), or its initial states must be given: "
+            "pass `y0=` (an array of shape (trajectories, 2n)) or `sampler=` (a function "
+            f"key -> state of shape (2n,)); got {type(system).__name__} and neither."
+        )
+    _check_key(key)
+    if y0 is not None:
+        y0 = _check_initial_states(y0, "`y0`")
+        if trajectories is None:
+            trajectories = y0.shape[0]
+        elif trajectories != y0.shape[0]:
+            raise ValueError(
+                f"`trajectories` = {trajectories!r} does not match the {y0.shape[0]} initial "
+                f"states of `y0` (shape {y0.shape}); leave `trajectories` out or make them "
+                "agree."
+            )
+    if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
+        raise ValueError(f"`trajectories` must be a positive int, got {trajectories!r}.")
+    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)):
+        raise TypeError(f"`noise_std` must be a number >= 0, got {noise_std!r}.")
+    if not (math.isfinite(noise_std) and noise_std >= 0):
+        raise ValueError(f"`noise_std` must be finite and >= 0, got {noise_std}.")
+    if coordinates not in _COORDINATES:
+        raise ValueError(f"`coordinates` must be one of {_COORDINATES}, got {coordinates!r}.")
+    if coordinates == "canonical" and not callable(getattr(system, "lagrangian", None)):
+        raise TypeError(
+            "coordinates='canonical' needs the momenta p = dL/dq_t, but "
+            f"{type(system).__name__} has no `lagrangian(q, q_t)` method."
+        )
+    return trajectories, y0
+
+
+def _check_times(ts) -> Array:
+    """`ts` as an array, checked: 1-D, at least two times, finite and strictly increasing
+    (where it is concrete; under `jit`, `rollout` checks the values inside the program)."""
+    ts_array = jnp.asarray(ts)
+    if ts_array.ndim != 1 or ts_array.shape[0] < 2:
+        raise ValueError(
+            f"`ts` must be a 1-D array of at least 2 increasing times, got shape {ts_array.shape}."
+        )
+    try:
+        times = np.asarray(ts_array, dtype=np.float64)
+    except jax.errors.TracerArrayConversionError:
+        times = None  # traced under jit: `rollout` checks the values inside the program
+    if times is not None:
+        # Checked before the initial states are drawn, so a bad grid fails at once.
+        if not np.all(np.isfinite(times)):
+            raise ValueError(f"`ts` must hold finite times, got {times.tolist()}.")
+        if not np.all(np.diff(times) > 0):
+            bad = int(np.argmax(np.diff(times) <= 0))
+            raise ValueError(
+                f"`ts` must be strictly increasing, but ts[{bad}] = {times[bad]} and "
+                f"ts[{bad + 1}] = {times[bad + 1]}."
+            )
+    return ts_array
+
+
+def _initial_states(system, key, trajectories, y0, sampler):
+    """The initial states (given, or drawn by the sampler or the system), checked; with how
+    they are named in errors and in the metadata."""
+    if y0 is not None:
+        return y0, "`y0`", "y0"
+    draw = system.sample_initial_state if sampler is None else sampler
+    name = "`sampler`" if sampler is not None else "`system.sample_initial_state`"
+    origin = "sampler" if sampler is not None else "system"
+    drawn = jax.vmap(draw)(jax.random.split(key, trajectories))
+    shape = getattr(drawn, "shape", None)
+    if shape is None or len(shape) != 2 or shape[1] == 0 or shape[1] % 2:
+        raise ValueError(
+            f"{name} must return one state [q, q_t] of shape (2n,) per key, got shape "
+            f"{None if shape is None else shape[1:]}."
+        )
+    source = f"the states drawn by {name}"
+    y0 = _check_initial_states(drawn, source)
+    return y0, source, origin
