@@ -113,6 +113,30 @@ def test_exact_gravity_gives_the_systems_accelerations(getkey, system_name, path
     np.testing.assert_allclose(energies, expected_energy, rtol=1e-10)
 
 
+def test_exact_gravity_on_two_bodies_is_the_kepler_problem(getkey):
+    # The relative coordinate r = x1 - x2 of two bodies of mass m under V = -G m^2 / r moves
+    # as a body about a fixed centre with G M = 2 G m: lz.systems.Kepler, its own closed form.
+    mass, gravity = 0.7, 1.3
+    kepler = lz.systems.Kepler(gm=2 * gravity * mass)
+    y = _states(3, 8, 4)
+    for kind in (lz.models.PairwiseLagrangian, lz.models.PairwiseHamiltonian):
+        model = _with_potential(
+            kind(4, key=getkey(), width=8), _zero, (0.0, -gravity * mass**2, 0.0), [mass]
+        )
+        state = y.copy()
+        if kind is lz.models.PairwiseHamiltonian:
+            state[:, 4:] *= mass  # momenta
+        _, fields = _evaluate(model, state)
+        accelerations = fields[:, 4:] / (mass if kind is lz.models.PairwiseHamiltonian else 1)
+        relative = y[:, 0:2] - y[:, 2:4]
+        expected = np.stack(
+            [np.asarray(kepler.acceleration(jnp.asarray(r), jnp.zeros(2))) for r in relative]
+        )
+        np.testing.assert_allclose(
+            accelerations[:, 0:2] - accelerations[:, 2:4], expected, rtol=1e-10, atol=1e-12
+        )
+
+
 def _spring_forces(positions, stiffness, rest):
     """Hooke forces between every pair, summed by explicit loops in NumPy."""
     forces = np.zeros_like(positions)
