@@ -5,12 +5,13 @@ on its own) nor matplotlib, so `import lagrangian_zoo` and `lagrangian-zoo --hel
 and a script pays only for what it touches.
 """
 
-import importlib
-import importlib.metadata
-import typing
+# Under private names, so that `dir(lagrangian_zoo)` and completion show the public API only.
+import importlib as _importlib
+import importlib.metadata as _metadata
+import typing as _typing
 
 
-if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPORTS` must match
+if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPORTS` must match
     from . import metrics as metrics, models as models, plots as plots, systems as systems
     from ._cache import enable_compilation_cache as enable_compilation_cache
     from ._canonical_stream import CanonicalStream as CanonicalStream
@@ -32,20 +33,12 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         check_mass_structure as check_mass_structure,
         energy_along as energy_along,
         euler_lagrange as euler_lagrange,
-        EulerLagrange as EulerLagrange,
         hamiltonian_from_lagrangian as hamiltonian_from_lagrangian,
         hamiltonian_vector_field as hamiltonian_vector_field,
-        HamiltonianVectorField as HamiltonianVectorField,
-        InverseLegendre as InverseLegendre,
         lagrangian_energy as lagrangian_energy,
         lagrangian_vector_field as lagrangian_vector_field,
-        LagrangianEnergy as LagrangianEnergy,
-        LagrangianVectorField as LagrangianVectorField,
-        LegendreHamiltonian as LegendreHamiltonian,
         mass_matrix as mass_matrix,
-        MassMatrix as MassMatrix,
         momenta as momenta,
-        Momentum as Momentum,
         split_state as split_state,
         to_canonical as to_canonical,
         to_velocity as to_velocity,
@@ -60,7 +53,11 @@ if typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXPO
         PixelDataset as PixelDataset,
         render_pendulum as render_pendulum,
     )
-    from ._rollout import cast_floating as cast_floating, rollout as rollout
+    from ._rollout import (
+        cast_floating as cast_floating,
+        ClassicRK4 as ClassicRK4,
+        rollout as rollout,
+    )
     from ._source import (
         AbstractDataSource as AbstractDataSource,
         AbstractDerivativeSource as AbstractDerivativeSource,
@@ -94,20 +91,12 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "check_mass_structure": ("._mechanics", "check_mass_structure"),
     "energy_along": ("._mechanics", "energy_along"),
     "euler_lagrange": ("._mechanics", "euler_lagrange"),
-    "EulerLagrange": ("._mechanics", "EulerLagrange"),
     "hamiltonian_from_lagrangian": ("._mechanics", "hamiltonian_from_lagrangian"),
     "hamiltonian_vector_field": ("._mechanics", "hamiltonian_vector_field"),
-    "HamiltonianVectorField": ("._mechanics", "HamiltonianVectorField"),
-    "InverseLegendre": ("._mechanics", "InverseLegendre"),
     "lagrangian_energy": ("._mechanics", "lagrangian_energy"),
     "lagrangian_vector_field": ("._mechanics", "lagrangian_vector_field"),
-    "LagrangianEnergy": ("._mechanics", "LagrangianEnergy"),
-    "LagrangianVectorField": ("._mechanics", "LagrangianVectorField"),
-    "LegendreHamiltonian": ("._mechanics", "LegendreHamiltonian"),
     "mass_matrix": ("._mechanics", "mass_matrix"),
-    "MassMatrix": ("._mechanics", "MassMatrix"),
     "momenta": ("._mechanics", "momenta"),
-    "Momentum": ("._mechanics", "Momentum"),
     "split_state": ("._mechanics", "split_state"),
     "to_canonical": ("._mechanics", "to_canonical"),
     "to_velocity": ("._mechanics", "to_velocity"),
@@ -118,6 +107,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "PixelDataset": ("._pixels", "PixelDataset"),
     "render_pendulum": ("._pixels", "render_pendulum"),
     "cast_floating": ("._rollout", "cast_floating"),
+    "ClassicRK4": ("._rollout", "ClassicRK4"),
     "rollout": ("._rollout", "rollout"),
     "MassGraph": ("._sparse", "MassGraph"),
     "AbstractDataSource": ("._source", "AbstractDataSource"),
@@ -133,22 +123,51 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
 # loaded or not.
 __all__ = list(_EXPORTS)
 
+# Old class names of the mechanics -> (the class now, the function that returns it). One name
+# per concept: the function is the public form. Kept, with a warning, for one release only;
+# outside `__all__` and `dir()`, so nothing new finds them.
+_DEPRECATED: dict[str, tuple[str, str]] = {
+    "EulerLagrange": ("EulerLagrange", "euler_lagrange"),
+    "HamiltonianVectorField": ("HamiltonianVectorField", "hamiltonian_vector_field"),
+    "InverseLegendre": ("Velocities", "velocities"),
+    "LagrangianEnergy": ("LagrangianEnergy", "lagrangian_energy"),
+    "LagrangianVectorField": ("LagrangianVectorField", "lagrangian_vector_field"),
+    "LegendreHamiltonian": ("HamiltonianFromLagrangian", "hamiltonian_from_lagrangian"),
+    "MassMatrix": ("MassMatrix", "mass_matrix"),
+    "Momentum": ("Momenta", "momenta"),
+}
 
-def __getattr__(name: str) -> typing.Any:
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _DEPRECATED:
+        import warnings
+
+        new_name, function = _DEPRECATED[name]
+        warnings.warn(
+            f"`lagrangian_zoo.{name}` is deprecated and will be removed in the next release: "
+            f"call `lagrangian_zoo.{function}(...)`, which returns this module (the class "
+            f"`{new_name}`; `type(lagrangian_zoo.{function}(...))` for isinstance checks).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        # Not cached in globals(), so that every use warns.
+        return getattr(_importlib.import_module("._mechanics", __name__), new_name)
     if name not in _EXPORTS:
         raise AttributeError(f"module 'lagrangian_zoo' has no attribute {name!r}")
     module_name, attribute = _EXPORTS[name]
-    module = importlib.import_module(module_name, __name__)
+    module = _importlib.import_module(module_name, __name__)
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value  # later lookups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    # The loaded private submodules (`_data`, ...) and helpers live in globals() too; not shown.
+    dunders = {name for name in globals() if name.startswith("__") and name.endswith("__")}
+    return sorted(set(__all__) | dunders)
 
 
 try:
-    __version__ = importlib.metadata.version("lagrangian_zoo")
-except importlib.metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = _metadata.version("lagrangian_zoo")
+except _metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0.1.0"

@@ -67,7 +67,33 @@ class _RK4Interpolation(diffrax.AbstractLocalInterpolation):
 
 
 class ClassicRK4(diffrax.AbstractERK):
-    """The classic fourth-order Runge-Kutta method (fixed step), the HNN paper's integrator."""
+    r"""The classic fourth-order Runge-Kutta method, with fixed steps (`solver="rk4"`).
+
+    Four stages per step,
+
+    $$k_1 = f(t_n, y_n),\quad k_2 = f(t_n + h/2, y_n + h k_1/2),\quad
+    k_3 = f(t_n + h/2, y_n + h k_2/2),\quad k_4 = f(t_n + h, y_n + h k_3),$$
+
+    $$y_{n+1} = y_n + \tfrac{h}{6}(k_1 + 2 k_2 + 2 k_3 + k_4),$$
+
+    with a global error of order $h^4$; outputs between steps come from its third-order
+    continuous extension. It is neither symplectic nor adaptive (it carries no error estimate,
+    so [`lagrangian_zoo.rollout`][] gives it fixed steps of at most `dt0`).
+
+    ??? cite "Reference"
+
+        ```bibtex
+        @article{kutta1901beitrag,
+          title={Beitrag zur n{\"a}herungsweisen Integration totaler
+                 Differentialgleichungen},
+          author={Kutta, Wilhelm},
+          journal={Zeitschrift f{\"u}r Mathematik und Physik},
+          volume={46},
+          pages={435--453},
+          year={1901}
+        }
+        ```
+    """
 
     tableau: ClassVar[diffrax.ButcherTableau] = diffrax.ButcherTableau(
         c=np.array([0.5, 0.5, 1.0]),

@@ -132,3 +132,13 @@ def test_code_blocks_use_the_public_api(page):
         block.line: found for block in python_blocks(page) if (found := private_uses(block.code))
     }
     assert not uses, f"{_name(page)}: code blocks (by first line) use private parts: {uses}"
+
+
+def test_dir_shows_the_public_names_only():
+    import lagrangian_zoo as lz
+
+    lz.rollout  # loads private submodules, which must stay hidden all the same
+    dunders = {name for name in vars(lz) if name.startswith("__") and name.endswith("__")}
+    assert dir(lz) == sorted(set(lz.__all__) | dunders)
+    assert not {"importlib", "typing", "_EXPORTS"} & set(dir(lz))
+    assert "ClassicRK4" in lz.__all__ and "ClassicRK4" in dir(lz)

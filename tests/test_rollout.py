@@ -357,3 +357,20 @@ def test_lagrangian_leaves_a_failed_canonical_rollout_non_finite(getkey):
     # (jaxtyping's check, where it runs, names `lagrangian` first.)
     with pytest.raises((TypeError, jaxtyping.TypeCheckError), match="lagrangian"):
         lz.rollout(hnn, jnp.array([1.0, 0.5]), ts, lagrangian="spring")
+
+
+def test_exported_rk4_takes_one_step_by_its_taylor_polynomial():
+    # On y' = lam y one classic RK4 step multiplies y by the degree-4 Taylor polynomial of
+    # exp(h lam), a closed form of the method itself.
+    lam, h = -0.7, 0.3
+    ys = lz.rollout(
+        lambda t, y, args: lam * y,
+        jnp.array([2.0, 1.0]),
+        jnp.array([0.0, h]),
+        solver=lz.ClassicRK4(),
+        dt0=h,
+    )
+    z = h * lam
+    factor = 1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24
+    assert np.allclose(ys[1], factor * np.array([2.0, 1.0]), rtol=1e-14, atol=0)
+    assert not _resolve_solver(lz.ClassicRK4())[1]  # fixed steps: no error estimate to adapt by
