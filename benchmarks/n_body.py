@@ -1068,6 +1068,9 @@ def previous_runs(args, results_path: Path, config: Config) -> list[dict]:
 def _extra_arguments(parser) -> None:
     _common.add_run_arguments(parser)
     parser.add_argument(
+        "--models", nargs="*", default=None, help="a subset of the models (default all)"
+    )
+    parser.add_argument(
         "--experiments", nargs="*", default=None, help="one_orbit and/or zero_shot (default both)"
     )
 
@@ -1097,6 +1100,13 @@ def main(argv: list[str] | None = None) -> int:
                     ("zero_shot", name, n, seed)
                     for n in dict.fromkeys((config.train_bodies, *config.test_bodies))
                 ]
+    # Complete only when every run of the full plan is in, whatever subset this run trains.
+    full_plan = list(plan)
+    if args.models is not None:
+        unknown = sorted(set(args.models) - set(MODELS))
+        if unknown:
+            raise SystemExit(f"unknown models {unknown}; known: {sorted(MODELS)}")
+        plan = [p for p in plan if p[1] in args.models]
     done = {(r["experiment"], r["model"], r.get("trained_on"), r["seed"]) for r in runs}
     orbits = orbit_data(config) if "one_orbit" in experiments else None
     bodies: dict[int, BodiesData] = {}
@@ -1137,7 +1147,7 @@ def main(argv: list[str] | None = None) -> int:
             write(directory, args.mode, config, runs, partial=True, figures=[])
     finished = not stopped and {
         (r["experiment"], r["model"], r.get("trained_on"), r["seed"]) for r in runs
-    } >= set(plan)
+    } >= set(full_plan)
     figures = draw_figures(directory, runs, config, orbits)
     write(directory, args.mode, config, runs, partial=not finished, figures=figures)
     print(f"wrote {results_path} ({'complete' if finished else 'partial'}, {len(runs)} results)")
