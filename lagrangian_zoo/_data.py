@@ -17,7 +17,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real, Shaped
 
 from ._io import atomic_write, is_prng_key, key_data, library_version
-from ._mechanics import momenta, split_state
+from ._mechanics import to_canonical
 from ._rollout import rollout
 from ._source import AbstractDerivativeSource, AbstractFiniteSource
 
@@ -357,22 +357,6 @@ def _exact_derivatives(system, ts, ys):
     return jax.vmap(jax.vmap(one_time))(jnp.broadcast_to(ts, ys.shape[:-1]), ys)
 
 
-@eqx.filter_jit
-def to_canonical(system, ys, dys):
-    momentum = momenta(system.lagrangian)
-
-    def one_state(y, dy):
-        q, q_t = split_state(y)
-        _, q_tt = split_state(dy)
-        # d/dt p(q, q_t) by the chain rule along the trajectory: (dp/dq) q_t + (dp/dq_t) q_tt.
-        p, p_t = jax.jvp(momentum, (q, q_t), (q_t, q_tt))
-        return jnp.concatenate([q, p]), jnp.concatenate([q_t, p_t])
-
-    width = ys.shape[-1]
-    y, dy = jax.vmap(one_state)(ys.reshape(-1, width), dys.reshape(-1, width))
-    return y.reshape(ys.shape), dy.reshape(dys.shape)
-
-
 def _check_initial_states(y0: Any, source: str) -> Array:
     """`y0` as a float array of shape `(trajectories, 2n)` of finite states."""
     try:
@@ -507,7 +491,7 @@ def generate_dataset(
     ys = rollout(system, y0, ts_array, solver=solver, rtol=rtol, atol=atol, max_steps=max_steps)
     dys = _exact_derivatives(system, ts_array, ys)
     if coordinates == "canonical":
-        ys, dys = to_canonical(system, ys, dys)
+        ys, dys = to_canonical(system.lagrangian, ys, dys)
     if noise_std > 0:
         ys = ys + noise_std * jax.random.normal(noise_key, ys.shape, ys.dtype)
 
