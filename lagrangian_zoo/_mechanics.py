@@ -16,13 +16,11 @@ from jaxtyping import Array, ArrayLike, Float, Scalar, Shaped
 
 from ._custom_types import (
     Accelerations,
-    Args,
     Coordinates,
     GeneralizedForce,
-    Momenta,
+    Momenta as MomentaArray,
     ScalarFunction,
-    State,
-    Velocities,
+    Velocities as VelocitiesArray,
 )
 from ._sparse import (
     colour_tangents,
@@ -249,7 +247,7 @@ def euler_lagrange(
     mass_graph: "MassGraph | ArrayLike | None" = None,
     method: Method = "jvp",
     checks: bool = True,
-) -> Callable[[Coordinates, Velocities], Accelerations]:
+) -> "EulerLagrange":
     r"""Turns a Lagrangian into its accelerations by the Euler-Lagrange equation.
 
     Solves
@@ -291,11 +289,12 @@ def euler_lagrange(
 
     **Returns:**
 
-    An [`lagrangian_zoo.EulerLagrange`][] module, called as `acc(q, q_t) -> q_tt` of shape
-    `(n,)`, in the dtype of its inputs; it works under `jax.jit`, `jax.vmap` and `jax.grad`.
-    It is compiled at its first call and reused by later ones (new states, or new parameters
-    of a model whose method is the Lagrangian); build it once rather than per call when the
-    Lagrangian is a fresh closure, since a new function is a new program.
+    An [`EulerLagrange`][lagrangian_zoo._mechanics.EulerLagrange] module, called as
+    `acc(q, q_t) -> q_tt` of shape `(n,)`, in the dtype of its inputs; it works under
+    `jax.jit`, `jax.vmap` and `jax.grad`. It is compiled at its first call and reused by later
+    ones (new states, or new parameters of a model whose method is the Lagrangian); build it
+    once rather than per call when the Lagrangian is a fresh closure, since a new function is a
+    new program.
 
     !!! example
 
@@ -432,14 +431,16 @@ class EulerLagrange(eqx.Module):
 def mass_matrix(lagrangian: ScalarFunction) -> "MassMatrix":
     """The generalized mass matrix `d2L/dq_t2` of a Lagrangian, as a function of `(q, q_t)`.
 
-    **Returns:** a [`lagrangian_zoo.MassMatrix`][], a function `(q, q_t) -> (n, n)` matrix.
+    **Returns:** a [`MassMatrix`][lagrangian_zoo._mechanics.MassMatrix] module, called as
+    `(q, q_t) -> (n, n)` matrix.
     """
     _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
     return MassMatrix(lagrangian)
 
 
 class MassMatrix(eqx.Module):
-    """`(q, q_t) -> d2L/dq_t2`, compiled once per Lagrangian and shapes (see `EulerLagrange`)."""
+    """`(q, q_t) -> d2L/dq_t2`: what [`lagrangian_zoo.mass_matrix`][] returns, compiled once
+    per Lagrangian and shapes (see `EulerLagrange`)."""
 
     lagrangian: ScalarFunction
 
@@ -556,15 +557,15 @@ def lagrangian_vector_field(
     mass_graph: "MassGraph | ArrayLike | None" = None,
     method: Method = "jvp",
     checks: bool = True,
-) -> Callable[[ArrayLike, State, Args], State]:
+) -> "LagrangianVectorField":
     """The first-order vector field `f(t, y, args) = [q_t, q_tt]` of a Lagrangian.
 
     `y = concatenate([q, q_t])`; the signature is Diffrax's, so the result goes straight into
     [`lagrangian_zoo.rollout`][]. Keyword arguments are those of
     [`lagrangian_zoo.euler_lagrange`][].
 
-    **Returns:** a [`lagrangian_zoo.LagrangianVectorField`][]: `field(t, y, args) -> dy/dt`,
-    or `field(q, q_t) -> (q_t, q_tt)`, the same two forms as
+    **Returns:** a [`LagrangianVectorField`][lagrangian_zoo._mechanics.LagrangianVectorField]
+    module: `field(t, y, args) -> dy/dt`, or `field(q, q_t) -> (q_t, q_tt)`, the same two forms as
     [`lagrangian_zoo.hamiltonian_vector_field`][].
     """
     acceleration = euler_lagrange(
@@ -581,11 +582,12 @@ def lagrangian_vector_field(
 
 class LagrangianVectorField(eqx.Module):
     """The vector field of a Lagrangian: what [`lagrangian_zoo.lagrangian_vector_field`][]
-    returns, wrapping an [`lagrangian_zoo.EulerLagrange`][].
+    returns, wrapping an [`EulerLagrange`][lagrangian_zoo._mechanics.EulerLagrange].
 
     Called with Diffrax's three arguments, `field(t, y, args)` returns `dy/dt = [q_t, q_tt]`
     on `y = [q, q_t]` (for [`lagrangian_zoo.rollout`][]); called with two, `field(q, q_t)`
-    returns the pair `(q_t, q_tt)`, as [`lagrangian_zoo.HamiltonianVectorField`][] returns
+    returns the pair `(q_t, q_tt)`, as a
+    [`HamiltonianVectorField`][lagrangian_zoo._mechanics.HamiltonianVectorField] returns
     `(q_t, p_t)` for `(q, p)`. Both vector fields take both forms.
     """
 
@@ -625,14 +627,15 @@ def split_state(y: ArrayLike) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
 
 def hamiltonian_vector_field(
     hamiltonian: ScalarFunction,
-) -> Callable[[Coordinates, Momenta], tuple[Velocities, Momenta]]:
+) -> "HamiltonianVectorField":
     r"""Hamilton's equations of a scalar `H(q, p)`.
 
     $$\dot q = \frac{\partial H}{\partial p}, \qquad \dot p = -\frac{\partial H}{\partial q}.$$
 
-    **Returns:** a [`lagrangian_zoo.HamiltonianVectorField`][]: `field(q, p) -> (q_t, p_t)`,
-    each of shape `(n,)`, or `field(t, y, args) -> dy/dt` on `y = [q, p]` for
-    [`lagrangian_zoo.rollout`][].
+    **Returns:** a
+    [`HamiltonianVectorField`][lagrangian_zoo._mechanics.HamiltonianVectorField] module:
+    `field(q, p) -> (q_t, p_t)`, each of shape `(n,)`, or `field(t, y, args) -> dy/dt` on
+    `y = [q, p]` for [`lagrangian_zoo.rollout`][].
     """
     if not callable(hamiltonian):
         raise TypeError(
@@ -649,8 +652,9 @@ class HamiltonianVectorField(eqx.Module):
 
     Called with two arguments, `field(q, p)` returns `(dH/dp, -dH/dq)`; called with Diffrax's
     three, `field(t, y, args)` returns `dy/dt` on `y = [q, p]`, so it goes straight into
-    [`lagrangian_zoo.rollout`][], like a [`lagrangian_zoo.LagrangianVectorField`][]. Compiled
-    once per Hamiltonian and shapes; a module's arrays are inputs (see `EulerLagrange`).
+    [`lagrangian_zoo.rollout`][], like a
+    [`LagrangianVectorField`][lagrangian_zoo._mechanics.LagrangianVectorField]. Compiled once
+    per Hamiltonian and shapes; a module's arrays are inputs (see `EulerLagrange`).
     """
 
     hamiltonian: ScalarFunction
@@ -667,26 +671,31 @@ class HamiltonianVectorField(eqx.Module):
             _CALL_FORMS.format(name="a Hamiltonian vector field", b="p", count=len(arguments))
         )
 
-    def _equations(self, q: ArrayLike, p: ArrayLike) -> tuple[Velocities, Momenta]:
+    def _equations(self, q: ArrayLike, p: ArrayLike) -> tuple[VelocitiesArray, MomentaArray]:
         q, p = _as_pair(q, p, ("q", "p"))
         _check_scalar(self.hamiltonian, "Hamiltonian", q, p)
         dH_dq, dH_dp = jax.grad(self.hamiltonian, argnums=(0, 1))(q, p)
         return dH_dp, -dH_dq
 
 
-def momenta(lagrangian: ScalarFunction) -> "Momentum":
-    """The canonical momenta `p = dL/dq_t`: the Legendre map from `(q, q_t)` to `(q, p)`."""
+def momenta(lagrangian: ScalarFunction) -> "Momenta":
+    """The canonical momenta `p = dL/dq_t`: the Legendre map from `(q, q_t)` to `(q, p)`.
+
+    **Returns:** a [`Momenta`][lagrangian_zoo._mechanics.Momenta] module, called as
+    `(q, q_t) -> p` of shape `(n,)`.
+    """
     _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
-    return Momentum(lagrangian)
+    return Momenta(lagrangian)
 
 
-class Momentum(eqx.Module):
-    """`(q, q_t) -> dL/dq_t`, compiled once per Lagrangian and shapes (see `EulerLagrange`)."""
+class Momenta(eqx.Module):
+    """`(q, q_t) -> dL/dq_t`: what [`lagrangian_zoo.momenta`][] returns, compiled once per
+    Lagrangian and shapes (see `EulerLagrange`)."""
 
     lagrangian: ScalarFunction
 
     @eqx.filter_jit
-    def __call__(self, q: ArrayLike, q_t: ArrayLike) -> Momenta:
+    def __call__(self, q: ArrayLike, q_t: ArrayLike) -> MomentaArray:
         q, q_t = _as_pair(q, q_t)
         _check_scalar(self.lagrangian, "Lagrangian", q, q_t)
         return jax.grad(self.lagrangian, argnums=1)(q, q_t)
@@ -694,7 +703,7 @@ class Momentum(eqx.Module):
 
 def velocities(
     lagrangian: ScalarFunction, *, max_steps: int = 100, rtol: float | None = None
-) -> Callable[[Coordinates, Momenta], Velocities]:
+) -> "Velocities":
     """The inverse Legendre map: velocities `q_t` whose momenta `dL/dq_t` equal `p`.
 
     Damped Newton iterations on `dL/dq_t(q, q_t) = p`, starting at rest; each step solves with
@@ -709,7 +718,8 @@ def velocities(
     - `max_steps`: the most Newton steps.
     - `rtol`: relative tolerance on the momenta; defaults to a few hundred ulps of the dtype.
 
-    **Returns:** an [`lagrangian_zoo.InverseLegendre`][] module, called as `(q, p) -> q_t`.
+    **Returns:** a [`Velocities`][lagrangian_zoo._mechanics.Velocities] module, called as
+    `(q, p) -> q_t`.
     """
     if not callable(lagrangian):
         raise TypeError(
@@ -721,10 +731,10 @@ def velocities(
     if rtol is not None and not rtol > 0:
         raise ValueError(f"`rtol` must be a positive number or None, got {rtol!r}.")
 
-    return InverseLegendre(lagrangian, max_steps=max_steps, rtol=rtol)
+    return Velocities(lagrangian, max_steps=max_steps, rtol=rtol)
 
 
-class InverseLegendre(eqx.Module):
+class Velocities(eqx.Module):
     """`(q, p) -> q_t`: what [`lagrangian_zoo.velocities`][] returns, compiled once per
     Lagrangian and shapes (see `EulerLagrange`)."""
 
@@ -733,7 +743,7 @@ class InverseLegendre(eqx.Module):
     rtol: float | None = eqx.field(static=True)
 
     @eqx.filter_jit
-    def __call__(self, q: ArrayLike, p: ArrayLike) -> Velocities:
+    def __call__(self, q: ArrayLike, p: ArrayLike) -> VelocitiesArray:
         q, p = _as_pair(q, p, ("q", "p"))
         _check_scalar(self.lagrangian, "Lagrangian", q, p)
         tol = (300 * jnp.finfo(q.dtype).eps) if self.rtol is None else self.rtol
@@ -840,7 +850,7 @@ def to_canonical(
     """
     _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
     y = _check_states(y, "y")
-    momentum = Momentum(lagrangian)
+    momentum = Momenta(lagrangian)
     flat = y.reshape(-1, y.shape[-1])
     if dy is None:
 
@@ -901,12 +911,13 @@ def to_velocity(
     return jnp.where(finite, converted, jnp.nan).reshape(y.shape)
 
 
-def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velocities], Scalar]:
+def lagrangian_energy(lagrangian: ScalarFunction) -> "LagrangianEnergy":
     r"""The energy function of a Lagrangian, $E = \dot q \cdot \partial L / \partial \dot q - L$.
 
     Conserved along every solution when `L` does not depend on time.
 
-    **Returns:** a function `(q, q_t) -> scalar`.
+    **Returns:** a [`LagrangianEnergy`][lagrangian_zoo._mechanics.LagrangianEnergy] module,
+    called as `(q, q_t) -> scalar`.
     """
 
     _check_callable(lagrangian, "lagrangian", "L(q, q_t) -> scalar")
@@ -914,7 +925,8 @@ def lagrangian_energy(lagrangian: ScalarFunction) -> Callable[[Coordinates, Velo
 
 
 class LagrangianEnergy(eqx.Module):
-    """`(q, q_t) -> q_t . dL/dq_t - L`, compiled once per Lagrangian and shapes."""
+    """`(q, q_t) -> q_t . dL/dq_t - L`: what [`lagrangian_zoo.lagrangian_energy`][] returns,
+    compiled once per Lagrangian and shapes."""
 
     lagrangian: ScalarFunction
 
@@ -928,15 +940,24 @@ class LagrangianEnergy(eqx.Module):
 
 def hamiltonian_from_lagrangian(
     lagrangian: ScalarFunction, **velocities_kwargs
-) -> Callable[[Coordinates, Momenta], Scalar]:
-    """The Hamiltonian `H(q, p) = p . q_t - L(q, q_t)` with `q_t` from the inverse Legendre map."""
-    return LegendreHamiltonian(velocities(lagrangian, **velocities_kwargs))
+) -> "HamiltonianFromLagrangian":
+    """The Hamiltonian `H(q, p) = p . q_t - L(q, q_t)` with `q_t` from the inverse Legendre map.
+
+    Keyword arguments (`max_steps`, `rtol`) are those of [`lagrangian_zoo.velocities`][].
+
+    **Returns:** a
+    [`HamiltonianFromLagrangian`][lagrangian_zoo._mechanics.HamiltonianFromLagrangian]
+    module, called as `(q, p) -> scalar`.
+    """
+    return HamiltonianFromLagrangian(velocities(lagrangian, **velocities_kwargs))
 
 
-class LegendreHamiltonian(eqx.Module):
-    """`(q, p) -> p . q_t - L(q, q_t)` with `q_t` from an [`lagrangian_zoo.InverseLegendre`][]."""
+class HamiltonianFromLagrangian(eqx.Module):
+    """`(q, p) -> p . q_t - L(q, q_t)` with `q_t` from a
+    [`Velocities`][lagrangian_zoo._mechanics.Velocities]: what
+    [`lagrangian_zoo.hamiltonian_from_lagrangian`][] returns."""
 
-    velocities: InverseLegendre
+    velocities: Velocities
 
     @eqx.filter_jit
     def __call__(self, q: ArrayLike, p: ArrayLike) -> Scalar:
@@ -945,7 +966,7 @@ class LegendreHamiltonian(eqx.Module):
 
 
 def energy_along(
-    energy: Callable[[Coordinates, Velocities], Scalar], ys: Float[ArrayLike, "*batch two_n"]
+    energy: Callable[[Coordinates, VelocitiesArray], Scalar], ys: Float[ArrayLike, "*batch two_n"]
 ) -> Float[Array, "*batch"]:
     """Evaluates `energy(q, q_t)` on every state of a (batched) trajectory `ys[..., 2n]`."""
     ys = jnp.asarray(ys)
@@ -957,12 +978,12 @@ def energy_along(
 __all__ = [
     "EulerLagrange",
     "HamiltonianVectorField",
-    "InverseLegendre",
+    "Velocities",
     "LagrangianEnergy",
     "LagrangianVectorField",
-    "LegendreHamiltonian",
+    "HamiltonianFromLagrangian",
     "MassMatrix",
-    "Momentum",
+    "Momenta",
     "euler_lagrange",
     "check_mass_structure",
     "mass_matrix",

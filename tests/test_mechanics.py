@@ -4,6 +4,7 @@ Every expected value here is derived by hand in the test, never computed by the 
 """
 
 import math
+import typing
 
 import jax
 import jax.numpy as jnp
@@ -710,3 +711,91 @@ def test_canonical_stream_needs_a_stream_with_a_lagrangian():
     stream = lz.StateStream(lambda t, y, args: y, sampler=lambda key: jnp.zeros(2))
     with pytest.raises(TypeError, match="has no lagrangian"):
         lz.CanonicalStream(stream)
+
+
+# --- One name per concept: the functions, and the modules they return -----------------------
+
+
+# The oscillator in canonical coordinates, by hand: H = |p|^2 / 2m + m omega^2 |q|^2 / 2.
+def oscillator_hamiltonian(q, p):
+    return 0.5 * p @ p / MASS + 0.5 * MASS * OMEGA**2 * q @ q
+
+
+FUNCTIONS = [
+    "euler_lagrange",
+    "lagrangian_vector_field",
+    "hamiltonian_vector_field",
+    "mass_matrix",
+    "momenta",
+    "velocities",
+    "lagrangian_energy",
+    "hamiltonian_from_lagrangian",
+]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_returns_the_module_its_signature_names(function):
+    factory = getattr(lz, function)
+    scalar = oscillator_hamiltonian if function == "hamiltonian_vector_field" else oscillator
+    returned = typing.get_type_hints(factory)["return"]
+    assert isinstance(factory(scalar), returned)
+    # Named after the function, so a repr or an error message points back to it.
+    camel = "".join(word.capitalize() for word in function.split("_"))
+    assert returned.__name__ == camel
+    assert repr(factory(scalar)).startswith(f"{camel}(")
+    # One public form: the module is not a second entry of the namespace.
+    assert camel not in lz.__all__ and camel not in dir(lz)
+
+
+# Old name -> (the function to use now, a call through the old class, its closed form).
+_q, _q_t, _p = jnp.array([0.4, -1.1]), jnp.array([0.9, 0.2]), jnp.array([-0.3, 0.8])
+_acc = -(OMEGA**2) * _q
+DEPRECATED = {
+    "EulerLagrange": (
+        "euler_lagrange",
+        lambda cls: cls(oscillator, None, None, None, False, "jvp", True)(_q, _q_t),
+        _acc,
+    ),
+    "LagrangianVectorField": (
+        "lagrangian_vector_field",
+        lambda cls: cls(lz.euler_lagrange(oscillator))(0.0, jnp.concatenate([_q, _q_t]), None),
+        jnp.concatenate([_q_t, _acc]),
+    ),
+    "HamiltonianVectorField": (
+        "hamiltonian_vector_field",
+        lambda cls: jnp.concatenate(cls(oscillator_hamiltonian)(_q, _p)),
+        jnp.concatenate([_p / MASS, -MASS * OMEGA**2 * _q]),
+    ),
+    "MassMatrix": ("mass_matrix", lambda cls: cls(oscillator)(_q, _q_t), MASS * jnp.eye(2)),
+    "Momentum": ("momenta", lambda cls: cls(oscillator)(_q, _q_t), MASS * _q_t),
+    "InverseLegendre": ("velocities", lambda cls: cls(oscillator, 100, None)(_q, _p), _p / MASS),
+    "LagrangianEnergy": (
+        "lagrangian_energy",
+        lambda cls: cls(oscillator)(_q, _q_t),
+        0.5 * MASS * _q_t @ _q_t + 0.5 * MASS * OMEGA**2 * _q @ _q,
+    ),
+    "LegendreHamiltonian": (
+        "hamiltonian_from_lagrangian",
+        lambda cls: cls(lz.velocities(oscillator))(_q, _p),
+        oscillator_hamiltonian(_q, _p),
+    ),
+}
+
+
+@pytest.mark.parametrize("old", sorted(DEPRECATED))
+def test_old_class_names_warn_naming_the_function_and_still_work(old):
+    function, call, expected = DEPRECATED[old]
+    with pytest.warns(
+        DeprecationWarning,
+        match=rf"lagrangian_zoo\.{old}` is deprecated.*"
+        rf"`lagrangian_zoo\.{function}\(\.\.\.\)`",
+    ):
+        cls = getattr(lz, old)
+    # The very class the function returns, so old isinstance checks keep holding.
+    scalar = oscillator_hamiltonian if function == "hamiltonian_vector_field" else oscillator
+    assert cls is type(getattr(lz, function)(scalar))
+    np.testing.assert_allclose(call(cls), expected, rtol=1e-12)
+    assert old not in lz.__all__ and old not in dir(lz)
+    # Every use warns again (the alias is not cached), and the import form warns too.
+    with pytest.warns(DeprecationWarning, match=function):
+        exec(f"from lagrangian_zoo import {old}", {})
