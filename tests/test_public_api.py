@@ -142,3 +142,35 @@ def test_dir_shows_the_public_names_only():
     assert dir(lz) == sorted(set(lz.__all__) | dunders)
     assert not {"importlib", "typing", "_EXPORTS"} & set(dir(lz))
     assert "ClassicRK4" in lz.__all__ and "ClassicRK4" in dir(lz)
+
+
+# The mechanics' old class names, deprecated aliases for one release: what users copy must
+# already use the functions.
+DEPRECATED_CLASSES = (
+    "EulerLagrange",
+    "HamiltonianVectorField",
+    "InverseLegendre",
+    "LagrangianEnergy",
+    "LagrangianVectorField",
+    "LegendreHamiltonian",
+    "MassMatrix",
+    "Momentum",
+)
+_DEPRECATED_USE = re.compile(
+    rf"\b(?:lz|{PACKAGE})\.(?:{'|'.join(DEPRECATED_CLASSES)})\b"
+    rf"|from\s+{PACKAGE}\s+import\s+[^\n]*\b(?:{'|'.join(DEPRECATED_CLASSES)})\b"
+)
+
+
+def test_scripts_and_examples_use_no_deprecated_class_name():
+    assert _DEPRECATED_USE.search("acc = lz.EulerLagrange(L)")
+    assert _DEPRECATED_USE.search("from lagrangian_zoo import momenta, Momentum")
+    assert not _DEPRECATED_USE.search("lz.euler_lagrange(L); lz.momenta(L); lz.MassGraph(e)")
+    sources = {_name(path): path.read_text() for path in SCRIPTS}
+    for page in PAGES:
+        for block in python_blocks(page):
+            sources[f"{_name(page)}:{block.line}"] = block.code
+    uses = {
+        where: found for where, code in sources.items() if (found := _DEPRECATED_USE.findall(code))
+    }
+    assert not uses, f"deprecated mechanics classes used (call their functions): {uses}"
