@@ -14,7 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Real, Shaped
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, Real, Shaped
 
 from ._io import atomic_write, is_prng_key, key_data, library_version
 from ._mechanics import to_canonical
@@ -110,6 +110,30 @@ def _check_batch_size(batch_size) -> None:
         raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
 
 
+def split_rows(
+    fraction: Any, key: Any, count: int, unit: str
+) -> tuple[Int[Array, " first"], Int[Array, " second"]]:
+    """The rows of the two parts of a split of `count` trajectories or trials (`unit`): the
+    first `round(fraction * count)` (at least one, and one short of all) of an order shuffled
+    by `key`, or of `0, 1, ...` when `key` is `None`, and the rest."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        raise TypeError(f"`fraction` must be a number in (0, 1), got {fraction!r}.")
+    if not 0 < fraction < 1:
+        raise ValueError(f"`fraction` must lie strictly between 0 and 1, got {fraction}.")
+    if count < 2:
+        raise ValueError(
+            f"cannot split a dataset of {count} {unit} into two non-empty parts; "
+            f"generate at least 2 {'trials' if unit == 'trial' else 'trajectories'}."
+        )
+    if key is not None and not is_prng_key(key):
+        raise TypeError(
+            f"`key` must be a JAX PRNG key (jax.random.key(seed)) or None, got {key!r}."
+        )
+    first = min(max(round(fraction * count), 1), count - 1)
+    order = jnp.arange(count) if key is None else jax.random.permutation(key, count)
+    return order[:first], order[first:]
+
+
 class Dataset(AbstractDerivativeSource, AbstractFiniteSource):
     """Trajectories of states and their time derivatives: a pytree of three arrays.
 
@@ -185,34 +209,25 @@ class Dataset(AbstractDerivativeSource, AbstractFiniteSource):
         rows = jax.random.randint(key, (batch_size,), 0, y.shape[0])
         return y[rows], dy[rows]
 
-    def split(self, fraction: float, key: PRNGKeyArray) -> tuple["Dataset", "Dataset"]:
-        """Splits by trajectories, shuffled by `key`.
+    def split(self, fraction: float, key: PRNGKeyArray | None) -> tuple["Dataset", "Dataset"]:
+        """Splits by whole trajectories into `(train, test)`, as
+        [`lagrangian_zoo.PixelDataset.split`][] splits trials.
 
         **Arguments:**
 
         - `fraction`: the share of trajectories in the first part, in `(0, 1)`; both parts
             get at least one trajectory.
-        - `key`: the PRNG key of the shuffle.
+        - `key`: the PRNG key of the shuffle, or `None` to keep the order (the first
+            trajectories train, the last ones test).
 
-        **Returns:** `(first, second)`, two datasets with disjoint trajectories.
+        **Returns:** `(train, test)`, two datasets with disjoint trajectories.
         """
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-            raise TypeError(f"`fraction` must be a number in (0, 1), got {fraction!r}.")
-        if not 0 < fraction < 1:
-            raise ValueError(f"`fraction` must lie strictly between 0 and 1, got {fraction}.")
-        count = self.num_trajectories
-        if count < 2:
-            raise ValueError(
-                f"cannot split a dataset of {count} trajectory into two non-empty parts; "
-                "generate at least 2 trajectories."
-            )
-        first = min(max(round(fraction * count), 1), count - 1)
-        order = jax.random.permutation(key, count)
+        first, second = split_rows(fraction, key, self.num_trajectories, "trajectory")
 
         def part(rows):
             return Dataset(self.ts, self.y[rows], self.dy[rows], self.metadata)
 
-        return part(order[:first]), part(order[first:])
+        return part(first), part(second)
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the dataset to an `.npz` file (written atomically), read by `Dataset.load`.

@@ -9,6 +9,7 @@ over one pixel), vectorised over frames and pixels.
 import dataclasses
 import functools
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -18,12 +19,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Real, Scalar
 
-from ._data import _as_metadata, Metadata, parameters_of
+from ._data import _as_metadata, Metadata, parameters_of, split_rows
 from ._io import is_prng_key, key_data, library_version
 from ._rollout import rollout
 from ._source import AbstractFiniteSource
 from .models import PixelDynamics
 
+
+# `split`'s key when none is passed: the deprecated one-argument form.
+_NO_KEY = object()
 
 # The HNN paper's weights of reconstruction, latent-coordinate consistency and latent step.
 PAPER_WEIGHTS = (1.0, 1.0, 0.1)
@@ -222,9 +226,47 @@ class PixelDataset(eqx.Module):
         x_next = jnp.concatenate([window[:, 1], window[:, 2]], axis=-1)
         return x, x_next
 
-    def split(self, test_fraction: float = 0.2) -> tuple["PixelDataset", "PixelDataset"]:
-        """`(train, test)`: the last `round(test_fraction * trials)` trials are the test set
-        (whole trials, so no test frame is ever seen in training)."""
+    def split(
+        self, fraction: float, key: PRNGKeyArray | None | object = _NO_KEY
+    ) -> tuple["PixelDataset", "PixelDataset"]:
+        """Splits by whole trials into `(train, test)`, as [`lagrangian_zoo.Dataset.split`][]
+        splits trajectories, so that no test frame is ever seen in training.
+
+        **Arguments:**
+
+        - `fraction`: the share of trials in the first part, in `(0, 1)`; both parts get at
+            least one trial.
+        - `key`: the PRNG key of the shuffle, or `None` to keep the order: the first trials
+            train and the last ones test, as in the HNN paper (`split(0.8, None)`).
+
+        **Returns:** `(train, test)`, two datasets with disjoint trials; their metadata says
+        which part each is (`"split"`).
+
+        !!! warning "Deprecated: `split(test_fraction)`"
+
+            Called without `key`, the argument is the share of *test* trials and the last
+            trials are the test set, as before this method took the arguments of
+            `Dataset.split`; it warns. Write `split(1 - test_fraction, None)`.
+        """
+        if key is _NO_KEY:
+            warnings.warn(
+                "PixelDataset.split(test_fraction) is deprecated: split(fraction, key) now "
+                "takes the share of training trials and a PRNG key (or None to keep the "
+                "order), as Dataset.split does; write split(1 - test_fraction, None).",
+                FutureWarning,
+                stacklevel=2,
+            )
+            return self._split_off_last(fraction)
+        first, second = split_rows(fraction, key, self.num_trials, "trial")
+        return self._part(first, "train", fraction), self._part(second, "test", fraction)
+
+    def _part(self, trials: Any, name: str, fraction: float) -> "PixelDataset":
+        metadata = dict(self.metadata, split=name, train_fraction=float(fraction))
+        return PixelDataset(self.ts, self.states[trials], self.frames[trials], Metadata(metadata))
+
+    def _split_off_last(self, test_fraction: Any) -> tuple["PixelDataset", "PixelDataset"]:
+        """The former `split(test_fraction)`: the last `round(test_fraction * trials)` trials
+        are the test set; same parts, same metadata."""
         if not (isinstance(test_fraction, (int, float)) and 0 < test_fraction < 1):
             raise ValueError(f"`test_fraction` must be in (0, 1), got {test_fraction!r}.")
         test = round(test_fraction * self.num_trials)
@@ -359,8 +401,8 @@ def pixel_pendulum_dataset(
     - `system`: a pendulum with `energy(q, q_t)` (default `lz.systems.get("pendulum")`).
     - `dtype`: of the frames and states (default: JAX's default float).
 
-    **Returns:** a [`lagrangian_zoo.PixelDataset`][]; `dataset.split(0.2)` gives the paper's
-    80/20 split (by whole trials).
+    **Returns:** a [`lagrangian_zoo.PixelDataset`][]; `dataset.split(0.8, None)` gives the
+    paper's 80/20 split (by whole trials).
     """
     if not is_prng_key(key):
         raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")

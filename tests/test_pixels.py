@@ -141,14 +141,44 @@ def test_rows_samples_and_split(data):
     drawn = [rows[np.asarray(row).tobytes()] for row in xs]
     assert len(set(drawn)) == 25  # distinct rows, as randperm(N)[:batch]
     np.testing.assert_array_equal(xs_next, x_next[np.asarray(drawn)])
-    train, test = data.split(0.34)
+    train, test = data.split(0.66, None)
     assert (train.num_trials, test.num_trials) == (4, 2)
     np.testing.assert_array_equal(test.frames, data.frames[4:])
-    assert data.split(0.5)[0].rows()[0].shape == data.split(0.5)[1].rows()[0].shape
+    assert data.split(0.5, None)[0].rows()[0].shape == data.split(0.5, None)[1].rows()[0].shape
     assert test.metadata["split"] == "test"
     with pytest.raises(ValueError, match="batch_size` 61 is larger than the 60 rows"):
         data.sample(jax.random.key(0), 61)
-    with pytest.raises(ValueError, match="leaves 6 for training and 0 for testing"):
+
+
+def test_split_takes_the_arguments_of_dataset_split(data):
+    # Both classes: split(fraction of the first part, key) -> (train, test) of their own type.
+    spring = lz.Dataset(data.ts, data.states, jnp.zeros_like(data.states))
+    for whole, count in ((data, lambda d: d.num_trials), (spring, lambda d: d.num_trajectories)):
+        parts = whole.split(0.5, jax.random.key(2))
+        assert isinstance(parts, tuple) and len(parts) == 2
+        assert all(type(part) is type(whole) for part in parts)
+        assert (count(parts[0]), count(parts[1])) == (3, 3)
+    # A shuffle: disjoint trials that together are all of them, not the first three in order.
+    train, test = data.split(0.5, jax.random.key(2))
+    starts = sorted(map(float, np.concatenate([train.states[:, 0, 0], test.states[:, 0, 0]])))
+    assert starts == sorted(map(float, data.states[:, 0, 0]))
+    assert not np.array_equal(train.frames, data.frames[:3])
+    assert train.metadata["split"] == "train" and test.metadata["split"] == "test"
+    # Both parts keep at least one trial, as Dataset.split keeps a trajectory.
+    assert data.split(0.01, None)[0].num_trials == 1
+    with pytest.raises(ValueError, match="`fraction` must lie strictly between 0 and 1"):
+        data.split(1.0, None)
+    with pytest.raises(TypeError, match="`key` must be a JAX PRNG key"):
+        data.split(0.5, 3)
+
+
+def test_split_of_a_test_fraction_is_deprecated_and_unchanged(data):
+    with pytest.warns(FutureWarning, match=r"write split\(1 - test_fraction, None\)"):
+        train, test = data.split(0.34)
+    np.testing.assert_array_equal(train.frames, data.frames[:4])
+    np.testing.assert_array_equal(test.frames, data.frames[4:])
+    assert test.metadata["test_fraction"] == 0.34
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="leaves 6 for training"):
         data.split(0.01)
 
 
@@ -168,7 +198,7 @@ def pieces(model, x, x_next):
 def test_autoencoder_round_trip(data):
     # Trained alone (weights 1, 0, 0) on a tiny set, the 2-number latent reconstructs the
     # frames far better than their mean image does.
-    train, _ = data.split(0.5)
+    train, _ = data.split(0.5, None)
     x, x_next = train.rows()
     model = small_model("hnn", jax.random.key(0))
     assert jax.eval_shape(model.encode, x[0]).shape == (2,)
@@ -184,7 +214,7 @@ def test_autoencoder_round_trip(data):
 
 def test_loss_terms_are_the_papers(data):
     model = small_model("hnn", jax.random.key(2))
-    x, x_next = data.split(0.5)[1].rows()
+    x, x_next = data.split(0.5, None)[1].rows()
     z, z_next, x_hat, field = (np.asarray(a) for a in pieces(model, x, x_next))
     x, x_next = np.asarray(x), np.asarray(x_next)
     reconstruction = np.mean((x - x_hat) ** 2, axis=1)
@@ -254,7 +284,7 @@ def test_invalid_pixel_models():
 
 
 def test_combined_loss_decreases_and_resumes_exactly(data, tmp_path):
-    train, test = data.split(0.5)
+    train, test = data.split(0.5, None)
     x, x_next = test.rows()
     model = small_model("hnn", jax.random.key(9))
     before = float(lz.pixel_dynamics_loss(model, x, x_next))
@@ -299,7 +329,7 @@ def test_training_is_adam_on_the_papers_loss_over_each_steps_rows(data):
     # The training written out step by step: Adam with PyTorch's weight decay on
     # pixel_dynamics_loss, step i on the rows drawn with fold_in(key, i), only the trainable
     # arrays updated.
-    train, _ = data.split(0.5)
+    train, _ = data.split(0.5, None)
     model, key = small_model("hnn", jax.random.key(4)), jax.random.key(6)
     trained, history = lz.fit_pixel_dynamics(model, train, steps=20, key=key, **FIT_SETTINGS)
 
