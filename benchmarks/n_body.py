@@ -1068,6 +1068,11 @@ def previous_runs(args, results_path: Path, config: Config) -> list[dict]:
 def _extra_arguments(parser) -> None:
     _common.add_run_arguments(parser)
     parser.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="train nothing: rewrite the results and figures from the stored runs (--resume)",
+    )
+    parser.add_argument(
         "--models", nargs="*", default=None, help="a subset of the models (default all)"
     )
     parser.add_argument(
@@ -1111,19 +1116,17 @@ def main(argv: list[str] | None = None) -> int:
     orbits = orbit_data(config) if "one_orbit" in experiments else None
     bodies: dict[int, BodiesData] = {}
     # A resumed run with nothing left to train only rewrites the results and figures.
-    if any(p[0] == "zero_shot" and p not in done for p in plan):
+    if not args.rewrite and any(p[0] == "zero_shot" and p not in done for p in plan):
         for n in dict.fromkeys((config.train_bodies, *config.test_bodies)):
             print(f"data: {n} bodies ...", flush=True)
             bodies[n] = bodies_data(n, config)
-    stopped = False
-    for experiment, name, trained_on, seed in plan:
+    for experiment, name, trained_on, seed in [] if args.rewrite else plan:
         if (experiment, name, trained_on, seed) in done:
             continue
         if (
             args.max_minutes is not None
             and (time.perf_counter() - started) / 60 > args.max_minutes
         ):
-            stopped = True
             break
         print(f"{experiment} / {name} / {trained_on or ''} / seed {seed} ...", flush=True)
         if experiment == "one_orbit":
@@ -1145,7 +1148,8 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run)
         if not quick:
             write(directory, args.mode, config, runs, partial=True, figures=[])
-    finished = not stopped and {
+    # Complete when every run of the plan is in (a run stopped by --max-minutes is not).
+    finished = {
         (r["experiment"], r["model"], r.get("trained_on"), r["seed"]) for r in runs
     } >= set(full_plan)
     figures = draw_figures(directory, runs, config, orbits)
