@@ -1,0 +1,92 @@
+"""Checks of plain Python arguments (counts, scales, fractions, flags, choices) at the public
+entry points, with one wording for each kind of mistake.
+
+Each check names the argument, the value that came and what was expected, and returns the
+value in its plain type. `owner` is what the message starts with, such as `"DeLaN:"` or
+`"wave: parameter"`, or `""` for a function's own argument. A `bool` is never taken for a
+number, although Python counts it as an `int`.
+"""
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type.
+
+    A `TypeError`, and a `ValueError` too: the checks these validators replaced raised
+    `ValueError` for every bad value, and code that catches that keeps working.
+    """
+
+
+def _label(owner: str, name: str) -> str:
+    return f"{owner} `{name}`" if owner else f"`{name}`"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def positive_int(
+    owner: str, name: str, value: Any, *, minimum: int = 1, expected: str | None = None
+) -> int:
+    """`value` as an `int`, if it is an integer of at least `minimum`.
+
+    `expected` rewords what the message asks for (default: "a positive int", or
+    "an int >= minimum").
+    """
+    if expected is None:
+        expected = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    message = f"{_label(owner, name)} must be {expected}, got {value!r}."
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentTypeError(message)
+    if value < minimum:
+        raise ValueError(message)
+    return int(value)
+
+
+def positive_number(owner: str, name: str, value: Any, *, expected: str = "a positive number"):
+    """`value` as a `float`, if it is a finite real number above 0."""
+    if not _is_number(value):
+        raise ArgumentTypeError(f"{_label(owner, name)} must be {expected}, got {value!r}.")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{_label(owner, name)} must be positive and finite, got {value!r}.")
+    return float(value)
+
+
+def non_negative_number(owner: str, name: str, value: Any) -> float:
+    """`value` as a `float`, if it is a finite real number of at least 0."""
+    if not _is_number(value):
+        raise ArgumentTypeError(f"{_label(owner, name)} must be a number >= 0, got {value!r}.")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{_label(owner, name)} must be finite and >= 0, got {value!r}.")
+    return float(value)
+
+
+def fraction(owner: str, name: str, value: Any) -> float:
+    """`value` as a `float`, if it lies strictly between 0 and 1."""
+    if not _is_number(value):
+        raise ArgumentTypeError(
+            f"{_label(owner, name)} must be a number in (0, 1), got {value!r}."
+        )
+    if not 0 < value < 1:
+        raise ValueError(f"{_label(owner, name)} must lie strictly between 0 and 1, got {value}.")
+    return float(value)
+
+
+def flag(owner: str, name: str, value: Any) -> bool:
+    """`value`, if it is `True` or `False` (not 0, 1 or a string)."""
+    if not isinstance(value, bool):
+        raise ArgumentTypeError(f"{_label(owner, name)} must be a bool, got {value!r}.")
+    return value
+
+
+def one_of(owner: str, name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """`value`, if it is one of `choices`."""
+    # A bool equals 0 or 1, so `True in (1, 3)` would hold.
+    if isinstance(value, bool) or value not in choices:
+        listed = ", ".join(map(repr, choices))
+        raise ValueError(f"{_label(owner, name)} must be one of {listed}, got {value!r}.")
+    return value
