@@ -5,7 +5,6 @@ import dataclasses
 import importlib.resources
 import io
 import json
-import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -20,6 +19,7 @@ from ._io import atomic_write, is_prng_key, key_data, library_version
 from ._mechanics import to_canonical
 from ._rollout import rollout
 from ._source import AbstractDerivativeSource, AbstractFiniteSource
+from ._validation import fraction as validate_fraction, non_negative_number, positive_int
 
 
 DATASET_FORMAT = "lagrangian_zoo.dataset"
@@ -106,8 +106,7 @@ def _as_metadata(value: Mapping[str, Any] | None) -> Metadata:
 
 
 def _check_batch_size(batch_size) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+    positive_int("", "batch_size", batch_size)
 
 
 def split_rows(
@@ -116,10 +115,7 @@ def split_rows(
     """The rows of the two parts of a split of `count` trajectories or trials (`unit`): the
     first `round(fraction * count)` (at least one, and one short of all) of an order shuffled
     by `key`, or of `0, 1, ...` when `key` is `None`, and the rest."""
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-        raise TypeError(f"`fraction` must be a number in (0, 1), got {fraction!r}.")
-    if not 0 < fraction < 1:
-        raise ValueError(f"`fraction` must lie strictly between 0 and 1, got {fraction}.")
+    fraction = validate_fraction("", "fraction", fraction)
     if count < 2:
         raise ValueError(
             f"cannot split a dataset of {count} {unit} into two non-empty parts; "
@@ -673,12 +669,7 @@ def real_pendulum_dataset(
         }
         ```
     """
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
-        raise TypeError(f"`test_fraction` must be a number in (0, 1), got {test_fraction!r}.")
-    if not 0 < test_fraction < 1:
-        raise ValueError(
-            f"`test_fraction` must lie strictly between 0 and 1, got {test_fraction}."
-        )
+    validate_fraction("", "test_fraction", test_fraction)
     if derivatives not in _DERIVATIVE_SCHEMES:
         raise ValueError(
             f"`derivatives` must be one of {', '.join(map(repr, _DERIVATIVE_SCHEMES))}, "
@@ -764,12 +755,8 @@ def _check_generation(system, key, trajectories, y0, sampler, noise_std, coordin
                 f"states of `y0` (shape {y0.shape}); leave `trajectories` out or make them "
                 "agree."
             )
-    if isinstance(trajectories, bool) or not isinstance(trajectories, int) or trajectories < 1:
-        raise ValueError(f"`trajectories` must be a positive int, got {trajectories!r}.")
-    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)):
-        raise TypeError(f"`noise_std` must be a number >= 0, got {noise_std!r}.")
-    if not (math.isfinite(noise_std) and noise_std >= 0):
-        raise ValueError(f"`noise_std` must be finite and >= 0, got {noise_std}.")
+    positive_int("", "trajectories", trajectories)
+    non_negative_number("", "noise_std", noise_std)
     if coordinates not in _COORDINATES:
         raise ValueError(f"`coordinates` must be one of {_COORDINATES}, got {coordinates!r}.")
     if coordinates == "canonical" and not callable(getattr(system, "lagrangian", None)):

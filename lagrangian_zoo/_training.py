@@ -37,6 +37,7 @@ from ._distributed import (
 from ._fingerprint import data_fingerprint, function_fingerprint, optimizer_fingerprint
 from ._io import atomic_write, is_prng_key, key_data
 from ._source import AbstractDataSource, AbstractFiniteSource, AbstractPredictionSource
+from ._validation import positive_int
 from ._windows import RolloutWindows
 from .models._base import AbstractDynamics, trainable_filter
 
@@ -212,13 +213,6 @@ def _default_optimizer(
     return transforms[0] if len(transforms) == 1 else optax.chain(*transforms)
 
 
-def _positive_int(name: str, value, *, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-
-
 def _all_finite(tree: PyTree) -> Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
@@ -261,7 +255,7 @@ def _check_inputs(model, data, eval_data, key, batch_size) -> None:
                 "states, so give it a batch size."
             )
     else:
-        _positive_int("batch_size", batch_size)
+        positive_int("", "batch_size", batch_size)
 
 
 def resolve_optimizer(
@@ -459,10 +453,11 @@ def fit(
     A non-finite loss or update stops training with a `FloatingPointError` naming the step;
     the last good checkpoint is kept, never overwritten by the broken model.
     """
-    _positive_int("steps", steps)
-    _positive_int("log_every", log_every)
-    _positive_int("eval_every", eval_every, optional=True)
-    _positive_int("checkpoint_every", checkpoint_every, optional=True)
+    positive_int("", "steps", steps)
+    positive_int("", "log_every", log_every)
+    for name, every in (("eval_every", eval_every), ("checkpoint_every", checkpoint_every)):
+        if every is not None:
+            positive_int("", name, every)
     if max_seconds is not None and not _positive_number(max_seconds):
         raise ValueError(f"`max_seconds` must be a positive number or None, got {max_seconds!r}.")
     _check_inputs(model, data, eval_data, key, batch_size)

@@ -10,6 +10,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._data import Dataset
 from ._rollout import ClassicRK4
 from ._source import AbstractFiniteSource, AbstractPredictionSource
+from ._validation import positive_int
 
 
 class RolloutWindows(AbstractPredictionSource, AbstractFiniteSource):
@@ -47,8 +48,7 @@ class RolloutWindows(AbstractPredictionSource, AbstractFiniteSource):
                 f"`rollout_window` must be an int in [2, {count}] (the dataset has {count} "
                 f"times per trajectory), got {window!r}."
             )
-        if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
-            raise ValueError(f"`substeps` must be a positive int, got {substeps!r}.")
+        positive_int("", "substeps", substeps)
         ts = np.asarray(dataset.ts)
         gaps = np.diff(ts)
         if not np.allclose(gaps, gaps[0], rtol=1e-6, atol=0):

@@ -40,6 +40,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real, Scalar
 from ._custom_types import Coordinates, Velocities
 from ._mechanics import energy_along
 from ._rollout import rollout
+from ._validation import positive_int
 
 
 EnergyFunction = Callable[[Coordinates, Velocities], Scalar]
@@ -805,10 +806,8 @@ def long_horizon_initial_states(
 
     **Returns:** the states, shape `(starts, 2n)`.
     """
-    if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
-        raise ValueError(f"`starts` must be a positive int, got {starts!r}.")
-    if isinstance(dof, bool) or not isinstance(dof, int) or dof < 1:
-        raise ValueError(f"`dof` must be a positive int, got {dof!r}.")
+    positive_int("", "starts", starts)
+    positive_int("", "dof", dof)
     if not 0 <= low < high:
         raise ValueError(f"need 0 <= low < high, got low={low!r}, high={high!r}.")
     magnitude_key, sign_key = jax.random.split(key)
@@ -869,8 +868,7 @@ def energy_mse_long_horizon(
     y0 = _as_float("y0", y0)
     if y0.ndim != 2:
         raise ValueError(f"`y0` must have shape (starts, 2n), got shape {y0.shape}.")
-    if isinstance(times, bool) or not isinstance(times, int) or times < 2:
-        raise ValueError(f"`times` must be an int >= 2, got {times!r}.")
+    positive_int("", "times", times, minimum=2)
     if not (isinstance(t_end, (int, float)) and t_end > 0):
         raise ValueError(f"`t_end` must be a positive number, got {t_end!r}.")
     if not (isinstance(time_stretch, (int, float)) and time_stretch > 0):
