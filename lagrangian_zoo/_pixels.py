@@ -23,28 +23,18 @@ from ._data import _as_metadata, Metadata, parameters_of, split_rows
 from ._io import is_prng_key, key_data, library_version
 from ._rollout import rollout
 from ._source import AbstractFiniteSource
+from ._validation import non_negative_number, positive_int, positive_number
 from .models import PixelDynamics
 
+
+# How the pixel functions have always worded a length, step or angle out of range.
+_POSITIVE = "a positive, finite number"
 
 # `split`'s key when none is passed: the deprecated one-argument form.
 _NO_KEY = object()
 
 # The HNN paper's weights of reconstruction, latent-coordinate consistency and latent step.
 PAPER_WEIGHTS = (1.0, 1.0, 0.1)
-
-
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"`{name}` must be a positive number, got {value!r}.")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"`{name}` must be a positive, finite number, got {value!r}.")
-    return float(value)
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}, got {value!r}.")
-    return value
 
 
 def render_pendulum(
@@ -87,11 +77,11 @@ def render_pendulum(
         frames = lz.render_pendulum(jnp.linspace(-0.5, 0.5, 5))  # (5, 28, 28)
         ```
     """
-    size = _positive_int("size", size, minimum=4)
+    size = positive_int("", "size", size, minimum=4)
     pivot_height = float(pivot_height)
-    length = _positive("length", length)
-    bob_radius = _positive("bob_radius", bob_radius)
-    rod_width = _positive("rod_width", rod_width)
+    length = positive_number("", "length", length, expected_value=_POSITIVE)
+    bob_radius = positive_number("", "bob_radius", bob_radius, expected_value=_POSITIVE)
+    rod_width = positive_number("", "rod_width", rod_width, expected_value=_POSITIVE)
     angles = jnp.asarray(angles)
     if not jnp.issubdtype(angles.dtype, jnp.floating):
         if not jnp.issubdtype(angles.dtype, jnp.integer):
@@ -209,8 +199,7 @@ class PixelDataset(eqx.Module):
     ) -> tuple[Float[Array, "batch pixels"], Float[Array, "batch pixels"]]:
         """`batch_size` distinct training rows `(x_t, x_{t+1})` drawn at random (as the HNN
         paper's `randperm(N)[:batch_size]`); works under `jit`."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+        positive_int("", "batch_size", batch_size)
         if batch_size > self.num_rows:
             raise ValueError(
                 f"`batch_size` {batch_size} is larger than the {self.num_rows} rows of the data."
@@ -406,14 +395,11 @@ def pixel_pendulum_dataset(
     """
     if not is_prng_key(key):
         raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
-    trials = _positive_int("trials", trials)
-    steps = _positive_int("steps", steps)
-    dt = _positive("dt", dt)
-    max_angle = _positive("max_angle", max_angle)
-    if isinstance(max_velocity, bool) or not isinstance(max_velocity, (int, float)):
-        raise TypeError(f"`max_velocity` must be a number >= 0, got {max_velocity!r}.")
-    if not (math.isfinite(max_velocity) and max_velocity >= 0):
-        raise ValueError(f"`max_velocity` must be finite and >= 0, got {max_velocity!r}.")
+    trials = positive_int("", "trials", trials)
+    steps = positive_int("", "steps", steps)
+    dt = positive_number("", "dt", dt, expected_value=_POSITIVE)
+    max_angle = positive_number("", "max_angle", max_angle, expected_value=_POSITIVE)
+    max_velocity = non_negative_number("", "max_velocity", max_velocity)
     if system is None:
         from .systems import get
 

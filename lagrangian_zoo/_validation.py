@@ -47,12 +47,23 @@ def positive_int(
     return int(value)
 
 
-def positive_number(owner: str, name: str, value: Any, *, expected: str = "a positive number"):
-    """`value` as a `float`, if it is a finite real number above 0."""
+def positive_number(
+    owner: str,
+    name: str,
+    value: Any,
+    *,
+    expected: str = "a positive number",
+    expected_value: str = "positive and finite",
+) -> float:
+    """`value` as a `float`, if it is a finite real number above 0.
+
+    `expected` rewords what a value of the wrong type is told, `expected_value` what a number
+    out of range is told.
+    """
     if not _is_number(value):
         raise ArgumentTypeError(f"{_label(owner, name)} must be {expected}, got {value!r}.")
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{_label(owner, name)} must be positive and finite, got {value!r}.")
+        raise ValueError(f"{_label(owner, name)} must be {expected_value}, got {value!r}.")
     return float(value)
 
 

@@ -10,7 +10,6 @@ Entries of the dictionaries are drawn in order: the FIRST entry is the reference
 drawn solid and black; the others are drawn in colour, dashed.
 """
 
-import math
 import os
 import pathlib
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._io import atomic_path
+from ._validation import positive_int, positive_number
 
 
 ArrayInput = ArrayLike | Sequence
@@ -98,22 +98,6 @@ def _even_states(name: str, entries: dict[str, np.ndarray]) -> int:
     return size // 2
 
 
-def _positive_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"`{name}` must be a positive number, got {type(value).__name__}.")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"`{name}` must be positive and finite, got {value!r}.")
-    return float(value)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"`{name}` must be a positive int, got {type(value).__name__}.")
-    if value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value}.")
-    return value
-
-
 def _style(index: int) -> dict[str, Any]:
     if index == 0:
         return {"color": "black", "linestyle": "-", "linewidth": 1.8}
@@ -136,7 +120,7 @@ def _figure_path(path: PathLike) -> tuple[pathlib.Path, str]:
 
 
 def _save(figure: Figure, path: PathLike | None, dpi: float | int) -> Figure:
-    dpi = _positive_number("dpi", dpi)
+    dpi = positive_number("", "dpi", dpi)
     if path is not None:
         target, fmt = _figure_path(path)
         with atomic_path(target, make_folder=True) as temporary:
@@ -152,7 +136,7 @@ def _animation(
     fps: int,
     dpi: float | int,
 ) -> Figure:
-    dpi = _positive_number("dpi", dpi)
+    dpi = positive_number("", "dpi", dpi)
     if path is None:
         draw(frames[-1])
         return figure
@@ -521,8 +505,8 @@ def animate_pendulum(
             )
         if not np.all(np.isfinite(links) & (links > 0)):
             raise ValueError(f"`lengths` must be positive and finite, got {links.tolist()}.")
-    fps = _positive_int("fps", fps)
-    frames = _frames(length, _positive_int("stride", stride))
+    fps = positive_int("", "fps", fps)
+    frames = _frames(length, positive_int("", "stride", stride))
     clock = _clock(ts, length)
 
     reach = 1.1 * float(links.sum())
@@ -593,14 +577,14 @@ def animate_orbits(
                 "bodies=... explicitly."
             )
         bodies = size // 4
-    bodies = _positive_int("bodies", bodies)
+    bodies = positive_int("", "bodies", bodies)
     if size not in (2 * bodies, 4 * bodies):
         raise ValueError(
             f"states of {bodies} planar bodies have size {4 * bodies} (positions and "
             f"velocities) or {2 * bodies} (positions), but `ys` has states of size {size}."
         )
-    fps = _positive_int("fps", fps)
-    frames = _frames(length, _positive_int("stride", stride))
+    fps = positive_int("", "fps", fps)
+    frames = _frames(length, positive_int("", "stride", stride))
     clock = _clock(ts, length)
 
     reference = next(iter(entries.values()))[:, : 2 * bodies]
@@ -662,8 +646,8 @@ def animate_frames(
     """
     entries = _entries("frames", frames, (3,), "(T, height, width)")
     length = _same_length("frames", entries)
-    fps = _positive_int("fps", fps)
-    steps = _frames(length, _positive_int("stride", stride))
+    fps = positive_int("", "fps", fps)
+    steps = _frames(length, positive_int("", "stride", stride))
     clock = _clock(ts, length)
     figure, axes = _panels(len(entries), title)
     artists = []

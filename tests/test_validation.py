@@ -58,9 +58,11 @@ def test_positive_number_refuses(bad, error, words):
     assert str(caught.value) == words
 
 
-def test_positive_number_rewords_the_type():
+def test_positive_number_rewords_the_type_and_the_range():
     with pytest.raises(TypeError, match=r"^DeLaN: `epsilon` must be a float, got 'small'\.$"):
         positive_number("DeLaN:", "epsilon", "small", expected="a float")
+    with pytest.raises(ValueError, match=r"^`dt` must be a positive, finite number, got 0\.$"):
+        positive_number("", "dt", 0, expected_value="a positive, finite number")
 
 
 def test_non_negative_number_and_fraction():
