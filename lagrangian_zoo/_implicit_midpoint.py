@@ -11,6 +11,8 @@ import numpy as np
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Float
 
+from ._validation import positive_int
+
 
 def _tolerance(value):
     """A real scalar tolerance (a NumPy number, a 0-d array) as a Python float, the solver's
@@ -120,13 +122,7 @@ class ImplicitMidpoint(diffrax.AbstractImplicitSolver):
                 raise ValueError(
                     f"ImplicitMidpoint: `{name}` must be a positive number or None, got {value!r}."
                 )
-        if isinstance(self.root_find_max_steps, bool) or not (
-            isinstance(self.root_find_max_steps, int) and self.root_find_max_steps >= 1
-        ):
-            raise ValueError(
-                "ImplicitMidpoint: `root_find_max_steps` must be a positive int, got "
-                f"{self.root_find_max_steps!r}."
-            )
+        positive_int("ImplicitMidpoint:", "root_find_max_steps", self.root_find_max_steps)
 
     @property
     def root_finder(self) -> optx.AbstractRootFinder:

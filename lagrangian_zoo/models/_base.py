@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PyTree, Scalar
 
 from .._io import is_prng_key
+from .._validation import one_of, positive_int
 from ._dissipation import RayleighDissipation
 from ._normaliser import Normaliser
 
@@ -202,16 +203,12 @@ def check_key(model: str, key: Any) -> None:
 
 def check_dof(model: str, dof: int) -> None:
     """Refuses a number of degrees of freedom that is not a positive int."""
-    if isinstance(dof, bool) or not isinstance(dof, int) or dof <= 0:
-        raise ValueError(f"{model}: `dof` must be a positive int, got {dof!r}.")
+    positive_int(f"{model}:", "dof", dof)
 
 
 def check_choice(model: str, name: str, value: str, choices: tuple[str, ...]) -> None:
     """Refuses a string option outside `choices`."""
-    if value not in choices:
-        raise ValueError(
-            f"{model}: `{name}` must be one of {', '.join(map(repr, choices))}, got {value!r}."
-        )
+    one_of(f"{model}:", name, value, choices)
 
 
 def split_model_state(

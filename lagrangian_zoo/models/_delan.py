@@ -10,6 +10,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
+from .._validation import flag, positive_number
 from ._base import AbstractLagrangianModel, check_dof, split_model_state
 from ._dissipation import RayleighDissipation
 from ._mlp import check_activation, check_init, check_size, MLP
@@ -18,10 +19,7 @@ from ._triangular import lower_triangular, triangular_size
 
 
 def _check_epsilon(epsilon: float) -> None:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)):
-        raise TypeError(f"DeLaN: `epsilon` must be a float, got {epsilon!r}.")
-    if not (np.isfinite(epsilon) and epsilon > 0):
-        raise ValueError(f"DeLaN: `epsilon` must be positive and finite, got {epsilon}.")
+    positive_number("DeLaN:", "epsilon", epsilon, expected="a float")
 
 
 class DeLaN(AbstractLagrangianModel):
@@ -104,8 +102,7 @@ class DeLaN(AbstractLagrangianModel):
         check_activation(activation)
         check_init(init)
         _check_epsilon(epsilon)
-        if not isinstance(dissipation, bool):
-            raise TypeError(f"DeLaN: `dissipation` must be a bool, got {dissipation!r}.")
+        flag("DeLaN:", "dissipation", dissipation)
         self.dof = dof
         self.width = width
         self.depth = depth

@@ -11,6 +11,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree, Scalar
 
 from .._mechanics import euler_lagrange, lagrangian_energy, solve_mass_band
 from .._sparse import MassGraph
+from .._validation import flag
 from ._base import AbstractLagrangianModel, check_choice, check_dof, split_model_state
 from ._dissipation import RayleighDissipation
 from ._mlp import check_curved_activation, check_init, check_size, MLP
@@ -171,8 +172,7 @@ class LGN(AbstractLagrangianModel):
         check_curved_activation("LGN", activation)
         check_init(init)
         check_choice("LGN", "boundary", boundary, BOUNDARIES)
-        if not isinstance(mass_prior, bool):
-            raise TypeError(f"LGN: `mass_prior` must be a bool, got {mass_prior!r}.")
+        flag("LGN:", "mass_prior", mass_prior)
         periodic = as_periodic(dof, periodic)
         if len(set(periodic)) > 1:
             raise ValueError(

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
 from .._mechanics import euler_lagrange, lagrangian_energy, mass_matrix, Method
+from .._validation import flag
 from ._base import AbstractLagrangianModel, check_choice, check_dof, split_model_state
 from ._dissipation import RayleighDissipation
 from ._mlp import check_curved_activation, check_init, check_size, MLP
@@ -115,10 +116,8 @@ class LNN(AbstractLagrangianModel):
         check_curved_activation("LNN", activation)
         check_init(init)
         check_choice("LNN", "method", method, _METHODS)
-        if not isinstance(dissipation, bool):
-            raise TypeError(f"LNN: `dissipation` must be a bool, got {dissipation!r}.")
-        if not isinstance(mass_prior, bool):
-            raise TypeError(f"LNN: `mass_prior` must be a bool, got {mass_prior!r}.")
+        flag("LNN:", "dissipation", dissipation)
+        flag("LNN:", "mass_prior", mass_prior)
         self.dof = dof
         self.width = width
         self.depth = depth

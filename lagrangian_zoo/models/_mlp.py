@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validation import positive_int
+
 
 def _relu2(x: Array) -> Array:
     return jax.nn.relu(x) ** 2
@@ -74,8 +76,7 @@ def check_init(init: str) -> None:
 
 def check_size(owner: str, name: str, value: int, minimum: int = 1) -> None:
     """Refuses a layer count or width that is not an int of at least `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{owner}: `{name}` must be an int >= {minimum}, got {value!r}.")
+    positive_int(f"{owner}:", name, value, minimum=minimum, expected=f"an int >= {minimum}")
 
 
 def _lnn_layer(linear: eqx.nn.Linear, gain: float, key: PRNGKeyArray) -> eqx.nn.Linear:

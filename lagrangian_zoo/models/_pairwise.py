@@ -12,6 +12,7 @@ from jax.core import Tracer
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
 from .._mechanics import euler_lagrange, hamiltonian_vector_field, lagrangian_energy
+from .._validation import flag, positive_int
 from ._base import (
     AbstractEnergyModel,
     AbstractLagrangianModel,
@@ -169,8 +170,7 @@ class AbstractPairwiseModel(AbstractEnergyModel):
         check_activation(activation)
         check_init(init)
         check_choice(owner, "form", form, _FORMS)
-        if not isinstance(masses_per_body, bool):
-            raise TypeError(f"{owner}: `masses_per_body` must be a bool, got {masses_per_body!r}.")
+        flag(f"{owner}:", "masses_per_body", masses_per_body)
         potential_key, edge_key = jax.random.split(key)
         hidden = (width,) * depth
         self.potential_network = MLP(
@@ -364,8 +364,7 @@ class AbstractPairwiseModel(AbstractEnergyModel):
         networks, scales and (shared) mass.
         """
         owner = f"{type(self).__name__}.resized"
-        if isinstance(bodies, bool) or not isinstance(bodies, int) or bodies <= 0:
-            raise ValueError(f"{owner}: `bodies` must be a positive int, got {bodies!r}.")
+        bodies = positive_int(f"{owner}:", "bodies", bodies)
         config = self.config()
         per_body = self.masses_per_body
         log_mass = self.log_mass

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
+from .._validation import positive_int
 from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._checks import check_entries
 from ._registry import register
@@ -59,11 +60,7 @@ class PendulumChain(AbstractSystem):
     ):
         counts = {}
         if links is not None:
-            if isinstance(links, bool) or not isinstance(links, int) or links < 1:
-                raise ValueError(
-                    f"pendulum_chain: parameter `links` must be a positive int, got {links!r}."
-                )
-            counts["links"] = links
+            counts["links"] = positive_int("pendulum_chain: parameter", "links", links)
         for label, value in (("masses", masses), ("lengths", lengths)):
             if value is not None:
                 if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):

@@ -1,6 +1,5 @@
 """Planar gravitating bodies: the HNN paper's two- and three-body tasks, and any number."""
 
-import numbers
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -11,6 +10,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
+from .._validation import positive_int
 from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._checks import check_entries
 from ._registry import register
@@ -257,11 +257,9 @@ class NBody(AbstractNBody):
         radius_range: tuple[float, float] = (0.9, 1.2),
         perturbation: float = 0.2,
     ):
-        if bodies is not None and (
-            isinstance(bodies, bool) or not isinstance(bodies, numbers.Integral) or bodies < 2
-        ):
-            raise ValueError(
-                f"n_body: parameter `bodies` must be an int of at least 2, got {bodies!r}."
+        if bodies is not None:
+            positive_int(
+                "n_body: parameter", "bodies", bodies, minimum=2, expected="an int of at least 2"
             )
         if masses is not None:
             if isinstance(masses, (str, bytes)) or not hasattr(masses, "__len__"):

@@ -9,6 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
+from .._validation import positive_int
 from ._base import AbstractSystem, check_positive, parameter
 from ._registry import register
 
@@ -87,8 +88,7 @@ class Wave(AbstractSystem):
 
     def __check_init__(self):
         points = self.points
-        if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-            raise ValueError(f"wave: parameter `points` must be a positive int, got {points!r}.")
+        positive_int("wave: parameter", "points", points)
         if self.boundary not in BOUNDARIES:
             raise ValueError(
                 f"wave: parameter `boundary` must be one of {', '.join(map(repr, BOUNDARIES))}, "
