@@ -37,7 +37,7 @@ from ._distributed import (
 from ._fingerprint import data_fingerprint, function_fingerprint, optimizer_fingerprint
 from ._io import atomic_write, is_prng_key, key_data
 from ._source import AbstractDataSource, AbstractFiniteSource, AbstractPredictionSource
-from ._validation import positive_int
+from ._validation import non_negative_number, positive_int, positive_number
 from ._windows import RolloutWindows
 from .models._base import AbstractDynamics, trainable_filter
 
@@ -286,24 +286,12 @@ def resolve_optimizer(
             f"`learning_rate` must be a positive number or an optax schedule, got "
             f"{learning_rate!r}."
         )
-    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-        raise ValueError(f"`weight_decay` must be a number >= 0, got {weight_decay!r}.")
-    if gradient_clip is not None and not _positive_number(gradient_clip):
-        raise ValueError(
-            f"`gradient_clip` must be a positive number (the largest global gradient norm) or "
-            f"None, got {gradient_clip!r}."
-        )
+    non_negative_number("", "weight_decay", weight_decay)
+    if gradient_clip is not None:
+        clip = "a positive number (the largest global gradient norm) or None"
+        positive_number("", "gradient_clip", gradient_clip, expected=clip, expected_value=clip)
     optimizer = _default_optimizer(learning_rate, weight_decay, decay_steps, gradient_clip)
     return optimizer, learning_rate, weight_decay
-
-
-def _positive_number(value) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
 
 
 def _check_state_sizes(model, **sources) -> None:
@@ -458,8 +446,9 @@ def fit(
     for name, every in (("eval_every", eval_every), ("checkpoint_every", checkpoint_every)):
         if every is not None:
             positive_int("", name, every)
-    if max_seconds is not None and not _positive_number(max_seconds):
-        raise ValueError(f"`max_seconds` must be a positive number or None, got {max_seconds!r}.")
+    if max_seconds is not None:
+        budget = "a positive number or None"
+        positive_number("", "max_seconds", max_seconds, expected=budget, expected_value=budget)
     _check_inputs(model, data, eval_data, key, batch_size)
     full_batch = batch_size is None
     optimizer, learning_rate, weight_decay = resolve_optimizer(
