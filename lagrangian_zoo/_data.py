@@ -19,7 +19,7 @@ from ._io import atomic_write, is_prng_key, key_data, library_version
 from ._mechanics import to_canonical
 from ._rollout import rollout
 from ._source import AbstractDerivativeSource, AbstractFiniteSource
-from ._validation import fraction as validate_fraction, non_negative_number, positive_int
+from ._validation import fraction as validate_fraction, non_negative_number, one_of, positive_int
 
 
 DATASET_FORMAT = "lagrangian_zoo.dataset"
@@ -614,10 +614,7 @@ def finite_differences(
 
     **Returns:** `(ts, ys, dys)` at the samples that have their derivative.
     """
-    if not isinstance(scheme, str) or scheme not in _DERIVATIVE_SCHEMES:
-        raise ValueError(
-            f"`scheme` must be one of {', '.join(map(repr, _DERIVATIVE_SCHEMES))}, got {scheme!r}."
-        )
+    one_of("", "scheme", scheme, _DERIVATIVE_SCHEMES)
     if scheme == "forward":
         return ts[:-1], ys[:-1], np.diff(ys, axis=0) / np.diff(ts)[:, None]
     before = (ts[1:-1] - ts[:-2])[:, None]
@@ -670,11 +667,7 @@ def real_pendulum_dataset(
         ```
     """
     validate_fraction("", "test_fraction", test_fraction)
-    if derivatives not in _DERIVATIVE_SCHEMES:
-        raise ValueError(
-            f"`derivatives` must be one of {', '.join(map(repr, _DERIVATIVE_SCHEMES))}, "
-            f"got {derivatives!r}."
-        )
+    one_of("", "derivatives", derivatives, _DERIVATIVE_SCHEMES)
     resource = importlib.resources.files("lagrangian_zoo").joinpath("data", _REAL_PENDULUM_FILE)
     table = np.loadtxt(io.StringIO(resource.read_text()), comments="%", ndmin=2)
     t, states = table[:, 1], table[:, 2:4]
@@ -757,8 +750,7 @@ def _check_generation(system, key, trajectories, y0, sampler, noise_std, coordin
             )
     positive_int("", "trajectories", trajectories)
     non_negative_number("", "noise_std", noise_std)
-    if coordinates not in _COORDINATES:
-        raise ValueError(f"`coordinates` must be one of {_COORDINATES}, got {coordinates!r}.")
+    one_of("", "coordinates", coordinates, _COORDINATES)
     if coordinates == "canonical" and not callable(getattr(system, "lagrangian", None)):
         raise TypeError(
             "coordinates='canonical' needs the momenta p = dL/dq_t, but "

@@ -96,8 +96,11 @@ def flag(owner: str, name: str, value: Any) -> bool:
 
 def one_of(owner: str, name: str, value: Any, choices: Sequence[Any]) -> Any:
     """`value`, if it is one of `choices`."""
-    # A bool equals 0 or 1, so `True in (1, 3)` would hold.
-    if isinstance(value, bool) or value not in choices:
+    # By type as well as value: `True in (1, 3)` holds, and an array compared with a string
+    # gives an array, not an answer.
+    if isinstance(value, bool) or not any(
+        isinstance(value, type(choice)) and value == choice for choice in choices
+    ):
         listed = ", ".join(map(repr, choices))
         raise ValueError(f"{_label(owner, name)} must be one of {listed}, got {value!r}.")
     return value

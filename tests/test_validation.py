@@ -91,3 +91,11 @@ def test_flag_and_one_of():
         one_of("", "coordinates", "polar", ("velocity", "canonical"))
     with pytest.raises(ValueError, match="got True"):  # True == 1, but is not the choice 1
         one_of("", "dimensions", True, (1, 3))
+
+
+def test_one_of_compares_by_type_too():
+    # An array compared with the choices would give an array, not an answer.
+    with pytest.raises(ValueError, match=r"^`scheme` must be one of 'central', got array"):
+        one_of("", "scheme", np.array(["central"]), ("central",))
+    with pytest.raises(ValueError, match=r"got 1\.0\.$"):
+        one_of("", "dimensions", 1.0, (1, 3))

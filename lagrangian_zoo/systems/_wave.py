@@ -9,7 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
-from .._validation import positive_int
+from .._validation import one_of, positive_int
 from ._base import AbstractSystem, check_positive, parameter
 from ._registry import register
 
@@ -89,11 +89,7 @@ class Wave(AbstractSystem):
     def __check_init__(self):
         points = self.points
         positive_int("wave: parameter", "points", points)
-        if self.boundary not in BOUNDARIES:
-            raise ValueError(
-                f"wave: parameter `boundary` must be one of {', '.join(map(repr, BOUNDARIES))}, "
-                f"got {self.boundary!r}."
-            )
+        one_of("wave: parameter", "boundary", self.boundary, BOUNDARIES)
         if self.boundary == "periodic" and points < 3:
             raise ValueError(
                 f"wave: a periodic string needs `points` >= 3 (a ring), got {points}."
