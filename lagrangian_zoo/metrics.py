@@ -40,7 +40,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real, Scalar
 from ._custom_types import Coordinates, Velocities
 from ._mechanics import energy_along
 from ._rollout import rollout
-from ._validation import positive_int
+from ._validation import positive_int, positive_number
 
 
 EnergyFunction = Callable[[Coordinates, Velocities], Scalar]
@@ -869,10 +869,8 @@ def energy_mse_long_horizon(
     if y0.ndim != 2:
         raise ValueError(f"`y0` must have shape (starts, 2n), got shape {y0.shape}.")
     positive_int("", "times", times, minimum=2)
-    if not (isinstance(t_end, (int, float)) and t_end > 0):
-        raise ValueError(f"`t_end` must be a positive number, got {t_end!r}.")
-    if not (isinstance(time_stretch, (int, float)) and time_stretch > 0):
-        raise ValueError(f"`time_stretch` must be a positive number, got {time_stretch!r}.")
+    for name, value in (("t_end", t_end), ("time_stretch", time_stretch)):
+        positive_number("", name, value, expected_value="a positive, finite number")
     floor = 10 * float(jnp.finfo(y0.dtype).eps)
     rtol, atol = max(rtol, floor), max(atol, floor)
     ts = jnp.linspace(0.0, t_end, times, dtype=y0.dtype)
