@@ -15,6 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "lagrangian_zoo"
 # Lowest first. A module may import modules of strictly lower layers, and, inside `systems`
 # or `models`, the private modules of its own subpackage.
 LAYERS = [
+    {"_validation"},
     {"_io", "_custom_types", "_cache", "_distributed", "_source", "_fingerprint"},
     {"models._triangular"},
     {"_sparse", "_verlet", "_implicit_midpoint", "models._mlp", "models._normaliser"},
