@@ -9,6 +9,7 @@ that shows one script's table (Performance) names it: `<!-- benchmark result: sp
 
 import pathlib
 import re
+import sys
 
 
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
@@ -19,6 +20,10 @@ NO_RESULTS = (
 _HEADING = re.compile(r"^(#{1,4})[ ]", re.MULTILINE)
 # `<!-- benchmark result: speed -->` inserts one script's table, as the Performance page does.
 _ONE_TABLE = re.compile(r"<!-- benchmark result: (\w+) -->")
+# `<!-- readme table: n_body -->` inserts the table the README shows from the same results
+# (`benchmarks/_readme_tables.py`); `<!-- readme table: goals only n_body -->` the goals of one
+# benchmark.
+_README_TABLE = re.compile(r"<!-- readme table: (\w+)(?: only (\w+))? -->")
 # `<!-- cli help: train -->` inserts `lagrangian-zoo train --help` (`<!-- cli help -->`: the
 # top-level help), as the Command line page does.
 _CLI_HELP = re.compile(r"<!-- cli help(?:: (\w+))? -->")
@@ -48,6 +53,17 @@ def benchmark_table(name: str, results: pathlib.Path = RESULTS) -> str:
     return _HEADING.sub(lambda m: "#" * (len(m.group(1)) + 2) + " ", text)
 
 
+def readme_table(name: str, only: str | None = None, results: pathlib.Path = RESULTS) -> str:
+    """A table of `benchmarks/_readme_tables.py`, as the README shows it."""
+    sys.path.insert(0, str(results.parent))
+    import _readme_tables
+
+    if name == "goals":
+        return _readme_tables.goals(results, only=only)
+    data = _readme_tables.load(_readme_tables.SOURCES.get(name, name), results)
+    return _readme_tables.TABLES[name](data)
+
+
 def cli_help(command: str | None = None) -> str:
     """`lagrangian-zoo [command] --help` as printed at a width of 100 columns, without colour,
     in a fenced text block."""
@@ -66,6 +82,7 @@ def cli_help(command: str | None = None) -> str:
 
 def on_page_markdown(markdown, page, config, files):
     markdown = _ONE_TABLE.sub(lambda m: benchmark_table(m.group(1)), markdown)
+    markdown = _README_TABLE.sub(lambda m: readme_table(m.group(1), m.group(2)), markdown)
     markdown = _CLI_HELP.sub(lambda m: cli_help(m.group(1)), markdown)
     if MARKER not in markdown:
         return markdown
