@@ -1,4 +1,4 @@
-"""`benchmarks/n_body.py`: its orbits, coordinate maps and learned-force metric, and its quick mode.
+"""`benchmarks/n_body.py`: its orbits, coordinate maps, learned-force metric and quick mode.
 
 The one-orbit experiment builds its orbits from orbital elements in closed form; here they are
 checked against the invariants of the Kepler problem (energy, angular momentum, Runge-Lenz
@@ -13,10 +13,10 @@ import sys
 
 import equinox as eqx
 import jax.numpy as jnp
+import lagrangian_zoo as lz
 import numpy as np
 import pytest
 
-import lagrangian_zoo as lz
 from helpers import run_benchmark
 
 
