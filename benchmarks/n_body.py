@@ -164,7 +164,7 @@ QUICK = dataclasses.replace(
     held_out_orbits=2,
     periods=1,
     points_per_period=20,
-    orbit_models=("lnn_bodies", "pairwise_lnn"),
+    orbit_models=("hnn_relative", "pairwise_lnn"),
     zero_shot_models=("pairwise_hnn",),
     test_bodies=(3, 4),
     trajectories=8,
@@ -522,11 +522,11 @@ def bodies_data(bodies: int, config: Config) -> BodiesData:
     y = y[resolved]
     dy = np.asarray(jax.vmap(jax.vmap(lambda state: system(0.0, state, None)))(jnp.asarray(y)))
     test_ts = np.linspace(0.0, config.test_t_end, config.test_points)
-    starts = np.stack(
-        [
-            np.asarray(system.sample_initial_state(jax.random.key(i)))
-            for i in range(config.test_starts)
-        ]
+    # The i-th start from jax.random.key(i), drawn in one program.
+    starts = np.asarray(
+        jax.vmap(lambda i: system.sample_initial_state(jax.random.key(i)))(
+            jnp.arange(config.test_starts)
+        )
     )
     truth, test_resolved = resolved_rollout(
         system, starts, test_ts, rtol=1e-12, max_steps=5 * config.data_max_steps

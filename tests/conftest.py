@@ -42,8 +42,11 @@ def getkey():
 LONGEST_FILES = (
     "test_docs.py",
     "test_benchmark_quick_modes.py",
+    "test_training.py",
     "test_lgn.py",
     "test_benchmark_hnn_tasks.py",
+    "test_benchmark_lnn_double_pendulum.py",
+    "test_benchmark_n_body.py",
     "test_benchmark_speed.py",
     "test_demo.py",
     "test_implicit_midpoint.py",
