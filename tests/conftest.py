@@ -35,23 +35,32 @@ def getkey():
     return _getkey
 
 
-# The longest test files first (their wall time on 2 cores, longest first). `make test` hands
-# whole files to its two workers in collection order (`--dist loadfile`); when a long file came
-# late, it ran on alone at the end while the other worker sat idle. Other files keep their
-# alphabetical order after these.
+# The longest test files first (the sums of their tests' durations on 2 cores, measured on a
+# clean clone, longest first). `make test` hands whole files to its two workers in collection
+# order (`--dist loadfile`); when a long file came late, it ran on alone at the end while the
+# other worker sat idle. Other files keep their alphabetical order after these.
 LONGEST_FILES = (
     "test_docs.py",
-    "test_benchmark_quick_modes.py",
-    "test_training.py",
-    "test_lgn.py",
     "test_benchmark_hnn_tasks.py",
+    "test_benchmark_quick_modes.py",
+    "test_lgn.py",
     "test_benchmark_lnn_double_pendulum.py",
+    "test_training.py",
     "test_benchmark_n_body.py",
-    "test_benchmark_speed.py",
+    "test_benchmark_robustness.py",
+    "test_metrics.py",
     "test_demo.py",
+    "test_models.py",
+    "test_compile.py",
+    "test_rollout.py",
     "test_implicit_midpoint.py",
+    "test_benchmark_speed.py",
+    "test_cli.py",
+    "test_mechanics.py",
     "test_float32.py",
+    "test_windows.py",
     "test_benchmark_lgn_wave.py",
+    "test_n_body_system.py",
 )
 
 
