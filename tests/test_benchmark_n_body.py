@@ -97,7 +97,7 @@ def test_quick_mode_writes_every_experiment(tmp_path):
         else:
             assert row["rollouts"] > 0 and math.isfinite(row["seconds"])
     zero_shot = [r for r in document["rows"] if r["experiment"] == "zero_shot"]
-    # Trained on three bodies and run on four, beside a model trained on four.
-    assert {(r["trained_on"], r["bodies"]) for r in zero_shot} >= {(3, 4), (4, 4), (3, 3)}
+    # Trained on three bodies and run on three and four (the full run also trains on four).
+    assert {(r["trained_on"], r["bodies"]) for r in zero_shot} == {(3, 4), (3, 3)}
     for figure in document["config"]["figures"]:
         assert (tmp_path / figure).stat().st_size > 1000
