@@ -236,11 +236,6 @@ def from_model(y: np.ndarray, frame: str, form: str) -> np.ndarray:
     return y
 
 
-def derivative_to_model(dy: np.ndarray, frame: str, form: str) -> np.ndarray:
-    """Time derivatives of bodies' velocity states to those of a model's states."""
-    return to_model(dy, frame, form)  # linear maps: the same as for the states
-
-
 def held_out_orbits(kind: str, count: int, key) -> np.ndarray:
     """`count` initial relative states of the `perturbed` or `rotated` held-out set."""
     keys = jax.random.split(key, 4)
@@ -385,9 +380,9 @@ def run_orbit(name: str, seed: int, config: Config, data: OrbitData) -> dict[str
     model_key, fit_key = jax.random.split(jax.random.key(seed))
     dof = 2 if frame == "relative" else 4
     model = build_model(name, dof, config, jax.random.fold_in(model_key, list(MODELS).index(name)))
-    y, dy = to_model(data.y, frame, form), derivative_to_model(data.dy, frame, form)
-    if form == "canonical" and frame == "bodies":
-        pass  # unit masses: p = q_t, p_t = q_tt
+    # The maps are linear, so the time derivatives map as the states do (unit masses: in the
+    # bodies' coordinates p = q_t and p_t = q_tt).
+    y, dy = to_model(data.y, frame, form), to_model(data.dy, frame, form)
     model, train_loss, seconds = fit(
         model, data.ts, y, dy, config, fit_key, batch_size=None, steps=orbit_steps(name, config)
     )
@@ -542,12 +537,6 @@ def bodies_data(bodies: int, config: Config) -> BodiesData:
         unresolved_train=int((~resolved).sum()),
         unresolved_test=int((~test_resolved).sum()),
     )
-
-
-def canonical(y: np.ndarray, form: str) -> np.ndarray:
-    """Unit masses: canonical states are the velocity states."""
-    del form
-    return y
 
 
 def run_zero_shot(

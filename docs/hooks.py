@@ -55,7 +55,8 @@ def benchmark_table(name: str, results: pathlib.Path = RESULTS) -> str:
 
 def readme_table(name: str, only: str | None = None, results: pathlib.Path = RESULTS) -> str:
     """A table of `benchmarks/_readme_tables.py`, as the README shows it."""
-    sys.path.insert(0, str(results.parent))
+    if str(results.parent) not in sys.path:
+        sys.path.insert(0, str(results.parent))
     import _readme_tables
 
     if name == "goals":
