@@ -1,6 +1,11 @@
 """Analytic reference systems with exact, hand-derived equations of motion."""
 
+from ._actuated import (
+    AbstractActuatedSystem as AbstractActuatedSystem,
+    DrivenSystem as DrivenSystem,
+)
 from ._base import AbstractSystem as AbstractSystem
+from ._cart_pole import CartPole as CartPole
 from ._chain import PendulumChain as PendulumChain
 from ._double_pendulum import DoublePendulum as DoublePendulum
 from ._falling_ball import FallingBall as FallingBall
@@ -15,4 +20,5 @@ from ._pendulum import Pendulum as Pendulum
 from ._registry import get as get, names as names, parameters as parameters
 from ._relativistic import RelativisticParticle as RelativisticParticle
 from ._spring import Spring as Spring
+from ._two_link_arm import TwoLinkArm as TwoLinkArm
 from ._wave import Wave as Wave
