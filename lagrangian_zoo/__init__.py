@@ -16,6 +16,15 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
     from ._cache import enable_compilation_cache as enable_compilation_cache
     from ._canonical_stream import CanonicalStream as CanonicalStream
     from ._checkpoint import load_model as load_model, save_model as save_model
+    from ._constraints import (
+        AbstractConstraints as AbstractConstraints,
+        constrained_acceleration as constrained_acceleration,
+        constrained_hamiltonian_field as constrained_hamiltonian_field,
+        constraint_drift as constraint_drift,
+        DistanceConstraints as DistanceConstraints,
+        FunctionConstraints as FunctionConstraints,
+        project_onto_constraints as project_onto_constraints,
+    )
     from ._data import (
         Dataset as Dataset,
         finite_differences as finite_differences,
@@ -78,6 +87,13 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "CanonicalStream": ("._canonical_stream", "CanonicalStream"),
     "load_model": ("._checkpoint", "load_model"),
     "save_model": ("._checkpoint", "save_model"),
+    "AbstractConstraints": ("._constraints", "AbstractConstraints"),
+    "constrained_acceleration": ("._constraints", "constrained_acceleration"),
+    "constrained_hamiltonian_field": ("._constraints", "constrained_hamiltonian_field"),
+    "constraint_drift": ("._constraints", "constraint_drift"),
+    "DistanceConstraints": ("._constraints", "DistanceConstraints"),
+    "FunctionConstraints": ("._constraints", "FunctionConstraints"),
+    "project_onto_constraints": ("._constraints", "project_onto_constraints"),
     "Dataset": ("._data", "Dataset"),
     "finite_differences": ("._data", "finite_differences"),
     "generate_dataset": ("._data", "generate_dataset"),
