@@ -37,6 +37,12 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
         initialize as distributed_initialize,  # noqa: F401 - public under a clearer name
     )
     from ._implicit_midpoint import ImplicitMidpoint as ImplicitMidpoint
+    from ._inverse_dynamics import (
+        driven as driven,
+        forward_dynamics as forward_dynamics,
+        inverse_dynamics as inverse_dynamics,
+        torque_decomposition as torque_decomposition,
+    )
     from ._io import atomic_path as atomic_path, atomic_write as atomic_write
     from ._mechanics import (
         check_mass_structure as check_mass_structure,
@@ -102,6 +108,10 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
     "distributed_initialize": ("._distributed", "initialize"),
     "ImplicitMidpoint": ("._implicit_midpoint", "ImplicitMidpoint"),
+    "driven": ("._inverse_dynamics", "driven"),
+    "forward_dynamics": ("._inverse_dynamics", "forward_dynamics"),
+    "inverse_dynamics": ("._inverse_dynamics", "inverse_dynamics"),
+    "torque_decomposition": ("._inverse_dynamics", "torque_decomposition"),
     "atomic_path": ("._io", "atomic_path"),
     "atomic_write": ("._io", "atomic_write"),
     "check_mass_structure": ("._mechanics", "check_mass_structure"),

@@ -10,6 +10,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
+from .._inverse_dynamics import quadratic_decomposition, TorqueDecomposition
 from .._validation import flag, positive_number
 from ._base import AbstractLagrangianModel, check_dof, split_model_state
 from ._dissipation import RayleighDissipation
@@ -196,6 +197,41 @@ class DeLaN(AbstractLagrangianModel):
         dV_dq = jax.grad(self.potential_energy)(q)
         rhs = dT_dq - dV_dq - mass_rate @ q_t + self.dissipative_force(q, q_t)
         return jsl.cho_solve(jsl.cho_factor(mass, lower=True), rhs)
+
+    def torque_decomposition(
+        self,
+        q: Float[ArrayLike, " n"],
+        q_t: Float[ArrayLike, " n"],
+        q_tt: Float[ArrayLike, " n"],
+    ) -> TorqueDecomposition:
+        r"""The generalised forces that produce `q_tt` at `(q, q_t)`, by origin (DeLaN's
+        inverse dynamics): $\tau = M(q)\ddot q + c(q, \dot q) + g(q) - Q$, with
+        $c = \dot M \dot q - \tfrac12 \partial_q(\dot q^\top M \dot q)$,
+        $g = \partial V/\partial q$ and the learned dissipative force $Q$.
+
+        From the mass-matrix network linearised once (no Hessian); for batches, `jax.vmap`
+        it or call [`lagrangian_zoo.torque_decomposition`][], which computes the same parts
+        by automatic differentiation of the Lagrangian.
+
+        **Returns:** a
+        [`TorqueDecomposition`][lagrangian_zoo._inverse_dynamics.TorqueDecomposition] of
+        arrays of shape `(n,)`.
+        """
+        q, q_t, q_tt = jnp.asarray(q), jnp.asarray(q_t), jnp.asarray(q_tt)
+        damping = self.dissipative_force(q, q_t)
+        return quadratic_decomposition(
+            self.mass_matrix, self.potential_energy, damping, q, q_t, q_tt
+        )
+
+    def inverse_dynamics(
+        self,
+        q: Float[ArrayLike, " n"],
+        q_t: Float[ArrayLike, " n"],
+        q_tt: Float[ArrayLike, " n"],
+    ) -> Float[Array, " n"]:
+        """The generalised forces (motor torques) that produce `q_tt` at `(q, q_t)`: the sum
+        of [`torque_decomposition`][lagrangian_zoo.models.DeLaN.torque_decomposition]."""
+        return self.torque_decomposition(q, q_t, q_tt).torque
 
     # Compiled as one program per architecture and shapes: an eager call (a notebook, a
     # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.
