@@ -6,6 +6,7 @@ from ._actuated import (
 )
 from ._base import AbstractSystem as AbstractSystem
 from ._cart_pole import CartPole as CartPole
+from ._cartesian_chain import CartesianChain as CartesianChain
 from ._chain import PendulumChain as PendulumChain
 from ._double_pendulum import DoublePendulum as DoublePendulum
 from ._falling_ball import FallingBall as FallingBall

@@ -1,0 +1,118 @@
+"""The chain pendulum in Cartesian coordinates against the same chain in angles."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lagrangian_zoo as lz
+import numpy as np
+import pytest
+
+
+def chain(links):
+    rng = np.random.default_rng(links)
+    # The repository's draw of masses and lengths, U(0.6, 1.4), and another gravity.
+    return lz.systems.CartesianChain(
+        masses=tuple(rng.uniform(0.6, 1.4, links)),
+        lengths=tuple(rng.uniform(0.6, 1.4, links)),
+        gravity=9.8,
+    )
+
+
+def cartesian_reference(lengths, q, q_t, q_tt):
+    """Positions, velocities and accelerations of the bobs from the angles, written out:
+    bob k at sum_j<=k l_j (sin q_j, -cos q_j), differentiated twice by hand."""
+    sin, cos = np.sin(q), np.cos(q)
+    x = np.cumsum(lengths * sin), np.cumsum(-lengths * cos)
+    v = np.cumsum(lengths * cos * q_t), np.cumsum(lengths * sin * q_t)
+    a = (
+        np.cumsum(lengths * (cos * q_tt - sin * q_t**2)),
+        np.cumsum(lengths * (sin * q_tt + cos * q_t**2)),
+    )
+    return [np.stack(pair, axis=1).reshape(-1) for pair in (x, v, a)]
+
+
+@eqx.filter_jit
+def _both(system, angles, ys):
+    """The Cartesian system's states, accelerations, energies and angles, beside the angle
+    chain's accelerations and energies, for a batch of angle states: one program per size."""
+
+    def one(y):
+        n = angles.links
+        state = system.from_angles(y)
+        x, v = state[: 2 * n], state[2 * n :]
+        return (
+            state,
+            system.acceleration(x, v),
+            system.energy(x, v),
+            system.to_angles(state),
+            angles.acceleration(y[:n], y[n:]),
+            angles.energy(y[:n], y[n:]),
+        )
+
+    return jax.vmap(one)(ys)
+
+
+@pytest.mark.parametrize("links", [1, 2, 3, 5])
+def test_accelerations_and_energy_match_the_chain_in_angles(links, getkey):
+    system = chain(links)
+    angles = system.angle_system()
+    assert isinstance(angles, lz.systems.PendulumChain) and angles.links == links
+    ys = jax.random.normal(getkey(), (3, 2 * links))
+    states, accelerations, energies, back, q_tt, angle_energies = map(
+        np.asarray, _both(system, angles, ys)
+    )
+    np.testing.assert_allclose(energies, angle_energies, rtol=1e-12)
+    lengths = np.asarray(system.lengths)
+    for y, state, acceleration, recovered, y_tt in zip(
+        np.asarray(ys), states, accelerations, back, q_tt
+    ):
+        q, q_t = y[:links], y[links:]
+        x, v, a = cartesian_reference(lengths, q, q_t, y_tt)
+        np.testing.assert_allclose(state, np.concatenate([x, v]), rtol=0, atol=1e-13)
+        np.testing.assert_allclose(acceleration, a, rtol=0, atol=1e-10)
+        wrapped = np.arctan2(np.sin(q), np.cos(q))
+        np.testing.assert_allclose(recovered, np.concatenate([wrapped, q_t]), atol=1e-12)
+
+
+def test_rollout_conserves_energy_and_stays_on_the_constraints(getkey):
+    system = lz.systems.get("cartesian_chain", links=3)
+    assert system.dof == 6 and system.gravity == 1.0 and not any(system.periodic)
+    y0 = jax.vmap(system.sample_initial_state)(jax.random.split(getkey(), 2))
+    # The repository's initial states: projected onto the rods.
+    position, velocity = lz.constraint_drift(system.constraints, y0)
+    assert np.all(position < 1e-10) and np.all(velocity < 1e-10)
+    ys = lz.rollout(system, y0, jnp.linspace(0.0, 3.0, 7), rtol=1e-10, atol=1e-10)
+    energies = np.asarray(jax.vmap(jax.vmap(lambda y: system.energy(y[:6], y[6:])))(ys))
+    np.testing.assert_allclose(energies, np.repeat(energies[:, :1], 7, axis=1), rtol=1e-7)
+    position, velocity = lz.constraint_drift(system.constraints, ys)
+    assert position.shape == (2, 7)
+    assert np.max(position) < 1e-7 and np.max(velocity) < 1e-7
+
+
+def test_canonical_states_hold_the_momenta_of_the_bobs():
+    # The free bobs' Lagrangian gives the data's Legendre map (as `generate_dataset` with
+    # coordinates="canonical" applies it): p = m v, and dp/dt = m a.
+    system = lz.systems.CartesianChain(masses=(2.0, 0.5), lengths=(1.0, 1.5))
+    x, v, _ = cartesian_reference(np.array([1.0, 1.5]), np.array([0.4, -1.2]),
+                                  np.array([0.3, 0.8]), np.zeros(2))  # fmt: skip
+    y = jnp.asarray(np.concatenate([x, v]))
+    dy = system(0.0, y, None)
+    z, dz = map(np.asarray, lz.to_canonical(system.lagrangian, y, dy))
+    masses = np.repeat([2.0, 0.5], 2)
+    y, dy = np.asarray(y), np.asarray(dy)
+    np.testing.assert_allclose(z, np.concatenate([y[:4], masses * y[4:]]), rtol=1e-14)
+    np.testing.assert_allclose(dz, np.concatenate([dy[:4], masses * dy[4:]]), rtol=1e-12)
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match="disagree on the number of links"):
+        lz.systems.CartesianChain(masses=(1.0, 1.0), lengths=(1.0,))
+    with pytest.raises(ValueError, match=r"parameter `lengths\[1\]` must be positive"):
+        lz.systems.CartesianChain(lengths=(1.0, -1.0))
+    with pytest.raises(ValueError, match="`links` must be a positive int"):
+        lz.systems.CartesianChain(links=0)
+    system = lz.systems.CartesianChain(links=2)
+    with pytest.raises(ValueError, match=r"`y` must have shape \(\.\.\., 2 \* links\)"):
+        system.from_angles(jnp.zeros(3))
+    with pytest.raises(ValueError, match=r"`y` must have shape \(\.\.\., 4 \* links\)"):
+        system.to_angles(jnp.zeros(4))
