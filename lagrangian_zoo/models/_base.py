@@ -104,10 +104,11 @@ class AbstractEnergyModel(AbstractDynamics):
 class AbstractLagrangianModel(AbstractEnergyModel):
     """A model with a learned Lagrangian `L(q, q_t)` and an optional learned dissipation.
 
-    Subclasses give `lagrangian(q, q_t)`, a `normaliser` and a `dissipation_function` (a
+    Subclasses give `lagrangian(q, q_t)`, its accelerations `acceleration(q, q_t)`, a
+    `normaliser` and a `dissipation_function` (a
     [`lagrangian_zoo.models.RayleighDissipation`][] of the embedded positions, or `None`); the
-    dissipation and its force are shared here. A Lagrangian reads velocities, so these models
-    take velocity states: `coordinates` is `"velocity"`.
+    vector field `[q_t, q_tt]`, the dissipation and its force are shared here. A Lagrangian
+    reads velocities, so these models take velocity states: `coordinates` is `"velocity"`.
     """
 
     coordinates: ClassVar[str] = "velocity"
@@ -116,6 +117,23 @@ class AbstractLagrangianModel(AbstractEnergyModel):
     @abc.abstractmethod
     def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
         """The learned Lagrangian `L(q, q_t)`, a function of the raw state."""
+
+    @abc.abstractmethod
+    def acceleration(
+        self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]
+    ) -> Float[Array, " n"]:
+        """The accelerations `q_tt` of the Euler-Lagrange equation of the learned `L`."""
+
+    # Compiled as one program per architecture and shapes: an eager call (a notebook, a
+    # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.
+    @eqx.filter_jit
+    def __call__(
+        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
+    ) -> Float[Array, " state"]:
+        """The time derivative `[q_t, q_tt]` of the state `y = [q, q_t]` of shape `(2n,)`."""
+        del t, args
+        q, q_t = split_model_state(self, y)
+        return jnp.concatenate([q_t, self.acceleration(q, q_t)])
 
     def dissipation(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
         """The Rayleigh dissipation function `D(q, q_t) >= 0`; zero without dissipation."""

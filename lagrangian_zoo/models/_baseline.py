@@ -7,8 +7,9 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
-from ._base import AbstractDynamics, check_choice, check_dof, COORDINATES, split_model_state
-from ._mlp import check_activation, check_init, check_size, MLP
+from ._base import AbstractDynamics, check_choice, COORDINATES, split_model_state
+from ._construction import constructor_config, hidden_mlp, init_network_options
+from ._mlp import MLP
 from ._normaliser import as_periodic, Normaliser
 
 
@@ -53,14 +54,9 @@ class Baseline(AbstractDynamics):
 
     ??? cite "Reference"
 
-        ```bibtex
-        @inproceedings{greydanus2019hamiltonian,
-          title={Hamiltonian Neural Networks},
-          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
-          booktitle={Advances in Neural Information Processing Systems},
-          year={2019}
-        }
-        ```
+        The baselines of Greydanus et al. (2019), *Hamiltonian Neural Networks*, and of
+        Cranmer et al. (2020), *Lagrangian Neural Networks*: BibTeX under
+        [`lagrangian_zoo.models.HNN`][] and [`lagrangian_zoo.models.LNN`][].
     """
 
     network: MLP
@@ -86,46 +82,21 @@ class Baseline(AbstractDynamics):
         coordinates: str = "velocity",
         periodic: Sequence[bool] | None = None,
     ):
-        check_dof("Baseline", dof)
-        check_size("Baseline", "width", width)
-        check_size("Baseline", "depth", depth)
-        check_activation(activation)
-        check_init(init)
+        init_network_options(self, dof, width, depth, activation, init)
         check_choice("Baseline", "predict", predict, _PREDICTS)
         _check_coordinates(predict, coordinates)
-        self.dof = dof
-        self.width = width
-        self.depth = depth
-        self.activation = activation
-        self.init = init
         self.predict = predict
         self.coordinates = coordinates
         self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
         out_size = 2 * dof if predict == "derivative" else dof
-        self.network = MLP(
-            self.normaliser.size,
-            out_size,
-            (width,) * depth,
-            activation=activation,
-            init=init,
-            key=key,
-        )
+        self.network = hidden_mlp(self, self.normaliser.size, out_size, key=key)
 
     def __check_init__(self):
         check_choice("Baseline", "predict", self.predict, _PREDICTS)
         _check_coordinates(self.predict, self.coordinates)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "dof": self.dof,
-            "width": self.width,
-            "depth": self.depth,
-            "activation": self.activation,
-            "init": self.init,
-            "predict": self.predict,
-            "coordinates": self.coordinates,
-            "periodic": list(self.periodic),
-        }
+        return constructor_config(self)
 
     # Compiled as one program per architecture and shapes: an eager call (a notebook, a
     # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.

@@ -8,13 +8,19 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
 from .._inverse_dynamics import quadratic_decomposition, TorqueDecomposition
-from .._validation import flag, positive_number
-from ._base import AbstractLagrangianModel, check_dof, split_model_state
+from .._validation import positive_number
+from ._base import AbstractLagrangianModel
+from ._construction import (
+    constructor_config,
+    hidden_mlp,
+    init_dissipation,
+    init_network_options,
+)
 from ._dissipation import RayleighDissipation
-from ._mlp import check_activation, check_init, check_size, MLP
+from ._mlp import MLP
 from ._normaliser import as_periodic, Normaliser
 from ._triangular import lower_triangular, triangular_size
 
@@ -95,66 +101,23 @@ class DeLaN(AbstractLagrangianModel):
         dissipation_width: int = 32,
         dissipation_depth: int = 2,
     ):
-        check_dof("DeLaN", dof)
-        check_size("DeLaN", "width", width)
-        check_size("DeLaN", "depth", depth)
-        check_size("DeLaN", "dissipation_width", dissipation_width)
-        check_size("DeLaN", "dissipation_depth", dissipation_depth)
-        check_activation(activation)
-        check_init(init)
+        init_network_options(self, dof, width, depth, activation, init)
         _check_epsilon(epsilon)
-        flag("DeLaN:", "dissipation", dissipation)
-        self.dof = dof
-        self.width = width
-        self.depth = depth
-        self.activation = activation
-        self.init = init
         self.epsilon = float(epsilon)
-        self.dissipation_width = dissipation_width
-        self.dissipation_depth = dissipation_depth
         self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
         cholesky_key, potential_key, dissipation_key = jax.random.split(key, 3)
+        init_dissipation(
+            self, dissipation, dissipation_width, dissipation_depth, key=dissipation_key
+        )
         in_size = self.normaliser.position_size
-        hidden = (width,) * depth
-        self.cholesky = MLP(
-            in_size,
-            triangular_size(dof),
-            hidden,
-            activation=activation,
-            init=init,
-            key=cholesky_key,
-        )
-        self.potential = MLP(
-            in_size, "scalar", hidden, activation=activation, init=init, key=potential_key
-        )
-        if dissipation:
-            self.dissipation_function = RayleighDissipation(
-                dof,
-                in_size,
-                width=dissipation_width,
-                depth=dissipation_depth,
-                activation=activation,
-                key=dissipation_key,
-            )
-        else:
-            self.dissipation_function = None
+        self.cholesky = hidden_mlp(self, in_size, triangular_size(dof), key=cholesky_key)
+        self.potential = hidden_mlp(self, in_size, "scalar", key=potential_key)
 
     def __check_init__(self):
         _check_epsilon(self.epsilon)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "dof": self.dof,
-            "width": self.width,
-            "depth": self.depth,
-            "activation": self.activation,
-            "init": self.init,
-            "epsilon": self.epsilon,
-            "periodic": list(self.periodic),
-            "dissipation": self.dissipation_function is not None,
-            "dissipation_width": self.dissipation_width,
-            "dissipation_depth": self.dissipation_depth,
-        }
+        return constructor_config(self, dissipation=self.dissipation_function is not None)
 
     def mass_matrix(self, q: Float[ArrayLike, " n"]) -> Float[Array, "n n"]:
         r"""The mass matrix $M(q) = \Lambda\Lambda^\top + \epsilon I$, symmetric positive
@@ -232,13 +195,3 @@ class DeLaN(AbstractLagrangianModel):
         """The generalised forces (motor torques) that produce `q_tt` at `(q, q_t)`: the sum
         of [`torque_decomposition`][lagrangian_zoo.models.DeLaN.torque_decomposition]."""
         return self.torque_decomposition(q, q_t, q_tt).torque
-
-    # Compiled as one program per architecture and shapes: an eager call (a notebook, a
-    # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.
-    @eqx.filter_jit
-    def __call__(
-        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
-    ) -> Float[Array, " state"]:
-        del t, args
-        q, q_t = split_model_state(self, y)
-        return jnp.concatenate([q_t, self.acceleration(q, q_t)])

@@ -8,14 +8,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
 from .._mechanics import hamiltonian_vector_field
-from ._base import (
-    AbstractEnergyModel,
-    check_choice,
-    check_dof,
-    COORDINATES,
-    split_model_state,
-)
-from ._mlp import check_activation, check_init, check_size, MLP
+from ._base import AbstractEnergyModel, check_choice, COORDINATES, split_model_state
+from ._construction import constructor_config, hidden_mlp, init_network_options
+from ._mlp import MLP
 from ._normaliser import as_periodic, Normaliser
 
 
@@ -80,41 +75,17 @@ class HNN(AbstractEnergyModel):
         coordinates: str = "canonical",
         periodic: Sequence[bool] | None = None,
     ):
-        check_dof("HNN", dof)
-        check_size("HNN", "width", width)
-        check_size("HNN", "depth", depth)
-        check_activation(activation)
-        check_init(init)
+        init_network_options(self, dof, width, depth, activation, init)
         check_choice("HNN", "coordinates", coordinates, COORDINATES)
-        self.dof = dof
-        self.width = width
-        self.depth = depth
-        self.activation = activation
-        self.init = init
         self.coordinates = coordinates
         self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
-        self.network = MLP(
-            self.normaliser.size,
-            "scalar",
-            (width,) * depth,
-            activation=activation,
-            init=init,
-            key=key,
-        )
+        self.network = hidden_mlp(self, self.normaliser.size, "scalar", key=key)
 
     def __check_init__(self):
         check_choice("HNN", "coordinates", self.coordinates, COORDINATES)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "dof": self.dof,
-            "width": self.width,
-            "depth": self.depth,
-            "activation": self.activation,
-            "init": self.init,
-            "coordinates": self.coordinates,
-            "periodic": list(self.periodic),
-        }
+        return constructor_config(self)
 
     def hamiltonian(self, q: Float[ArrayLike, " n"], p: Float[ArrayLike, " n"]) -> Scalar:
         """The learned Hamiltonian `H(q, p)`, a function of the raw coordinates and momenta."""

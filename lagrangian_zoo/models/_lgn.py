@@ -7,14 +7,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree, Scalar
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, Scalar
 
 from .._mechanics import euler_lagrange, lagrangian_energy, solve_mass_band
 from .._sparse import MassGraph
 from .._validation import flag
-from ._base import AbstractLagrangianModel, check_choice, check_dof, split_model_state
+from ._base import AbstractLagrangianModel, check_choice, check_dof
+from ._construction import constructor_config, hidden_mlp, init_network_options
 from ._dissipation import RayleighDissipation
-from ._mlp import check_curved_activation, check_init, check_size, MLP
+from ._mlp import check_size, MLP
 from ._normaliser import as_periodic, Normaliser
 
 
@@ -121,16 +122,8 @@ class LGN(AbstractLagrangianModel):
 
     ??? cite "Reference"
 
-        ```bibtex
-        @article{cranmer2020lagrangian,
-          title={Lagrangian Neural Networks},
-          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
-                  and Spergel, David and Ho, Shirley},
-          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
-                   Equations},
-          year={2020}
-        }
-        ```
+        The Lagrangian graph network of Cranmer et al. (2020), *Lagrangian Neural Networks*:
+        BibTeX under [`lagrangian_zoo.models.LNN`][].
     """
 
     edge_density: MLP
@@ -167,10 +160,7 @@ class LGN(AbstractLagrangianModel):
     ):
         check_dof("LGN", dof)
         check_size("LGN", "neighbourhood", neighbourhood)
-        check_size("LGN", "width", width)
-        check_size("LGN", "depth", depth)
-        check_curved_activation("LGN", activation)
-        check_init(init)
+        init_network_options(self, dof, width, depth, activation, init, curved=True)
         check_choice("LGN", "boundary", boundary, BOUNDARIES)
         flag("LGN:", "mass_prior", mass_prior)
         periodic = as_periodic(dof, periodic)
@@ -190,13 +180,8 @@ class LGN(AbstractLagrangianModel):
         else:
             self.graph = None
             self.edges = None
-        self.dof = dof
         self.neighbourhood = neighbourhood
         self.boundary = boundary
-        self.width = width
-        self.depth = depth
-        self.activation = activation
-        self.init = init
         self.checks = bool(checks)
         self.dissipation_function = None
         # In the parameters' default dtype (float64 when x64 is on).
@@ -208,28 +193,15 @@ class LGN(AbstractLagrangianModel):
         self.normaliser = Normaliser.identity(periodic)
         site = 3 if periodic[0] else 2
         edge_key, node_key = jax.random.split(key)
-        hidden = (width,) * depth
-        self.edge_density = MLP(
-            2 * site + 1, "scalar", hidden, activation=activation, init=init, key=edge_key
-        )
-        self.node_density = MLP(
-            site, "scalar", hidden, activation=activation, init=init, key=node_key
-        )
+        self.edge_density = hidden_mlp(self, 2 * site + 1, "scalar", key=edge_key)
+        self.node_density = hidden_mlp(self, site, "scalar", key=node_key)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "dof": self.dof,
-            "neighbourhood": self.neighbourhood,
-            "width": self.width,
-            "depth": self.depth,
-            "activation": self.activation,
-            "init": self.init,
-            "boundary": self.boundary,
-            "edges": None if self.edges is None else np.asarray(self.edges).tolist(),
-            "periodic": list(self.periodic),
-            "mass_prior": self.log_prior_mass is not None,
-            "checks": self.checks,
-        }
+        return constructor_config(
+            self,
+            edges=None if self.edges is None else np.asarray(self.edges).tolist(),
+            mass_prior=self.log_prior_mass is not None,
+        )
 
     # The density is shared by every point, so the statistics are too: pooled over the points
     # rather than per coordinate as `AbstractDynamics.adapt` would make them.
@@ -449,11 +421,3 @@ class LGN(AbstractLagrangianModel):
         band = flat.reshape(colours, n + 1)[:, :n]
         band = band.at[r].add(node_columns[:, 1])
         return dL_dq, mixed, band
-
-    @eqx.filter_jit
-    def __call__(
-        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
-    ) -> Float[Array, " state"]:
-        del t, args
-        q, q_t = split_model_state(self, y)
-        return jnp.concatenate([q_t, self.acceleration(q, q_t)])

@@ -6,13 +6,18 @@ from typing import Any, cast
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
 from .._mechanics import euler_lagrange, lagrangian_energy, mass_matrix, Method
 from .._validation import flag
-from ._base import AbstractLagrangianModel, check_choice, check_dof, split_model_state
+from ._base import AbstractLagrangianModel, check_choice
+from ._construction import (
+    constructor_config,
+    hidden_mlp,
+    init_dissipation,
+    init_network_options,
+)
 from ._dissipation import RayleighDissipation
-from ._mlp import check_curved_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
 
 
@@ -108,67 +113,29 @@ class LNN(AbstractLagrangianModel):
         method: str = "jvp",
         checks: bool = True,
     ):
-        check_dof("LNN", dof)
-        check_size("LNN", "width", width)
-        check_size("LNN", "depth", depth)
-        check_size("LNN", "dissipation_width", dissipation_width)
-        check_size("LNN", "dissipation_depth", dissipation_depth)
-        check_curved_activation("LNN", activation)
-        check_init(init)
+        init_network_options(self, dof, width, depth, activation, init, curved=True)
         check_choice("LNN", "method", method, _METHODS)
-        flag("LNN:", "dissipation", dissipation)
         flag("LNN:", "mass_prior", mass_prior)
-        self.dof = dof
-        self.width = width
-        self.depth = depth
-        self.activation = activation
-        self.init = init
-        self.dissipation_width = dissipation_width
-        self.dissipation_depth = dissipation_depth
         self.method = method
         self.checks = bool(checks)
         self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
         network_key, dissipation_key = jax.random.split(key)
-        self.network = MLP(
-            self.normaliser.size,
-            "scalar",
-            (width,) * depth,
-            activation=activation,
-            init=init,
-            key=network_key,
+        init_dissipation(
+            self, dissipation, dissipation_width, dissipation_depth, key=dissipation_key
         )
+        self.network = hidden_mlp(self, self.normaliser.size, "scalar", key=network_key)
         # Zeros in the parameters' default dtype (float64 when x64 is on).
         self.log_prior_mass = jnp.zeros(dof, jnp.result_type(float)) if mass_prior else None
-        if dissipation:
-            self.dissipation_function = RayleighDissipation(
-                dof,
-                self.normaliser.position_size,
-                width=dissipation_width,
-                depth=dissipation_depth,
-                activation=activation,
-                key=dissipation_key,
-            )
-        else:
-            self.dissipation_function = None
 
     def __check_init__(self):
         check_choice("LNN", "method", self.method, _METHODS)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "dof": self.dof,
-            "width": self.width,
-            "depth": self.depth,
-            "activation": self.activation,
-            "init": self.init,
-            "periodic": list(self.periodic),
-            "mass_prior": self.log_prior_mass is not None,
-            "dissipation": self.dissipation_function is not None,
-            "dissipation_width": self.dissipation_width,
-            "dissipation_depth": self.dissipation_depth,
-            "method": self.method,
-            "checks": self.checks,
-        }
+        return constructor_config(
+            self,
+            mass_prior=self.log_prior_mass is not None,
+            dissipation=self.dissipation_function is not None,
+        )
 
     def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
         """The learned Lagrangian `L(q, q_t)`, a function of the raw state."""
@@ -196,13 +163,3 @@ class LNN(AbstractLagrangianModel):
         method = cast(Method, self.method)
         solve = euler_lagrange(self.lagrangian, force=force, method=method, checks=self.checks)
         return solve(jnp.asarray(q), jnp.asarray(q_t))
-
-    # Compiled as one program per architecture and shapes: an eager call (a notebook, a
-    # plot) reuses it for any parameters; inside `rollout` or `fit` it is inlined.
-    @eqx.filter_jit
-    def __call__(
-        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
-    ) -> Float[Array, " state"]:
-        del t, args
-        q, q_t = split_model_state(self, y)
-        return jnp.concatenate([q_t, self.acceleration(q, q_t)])

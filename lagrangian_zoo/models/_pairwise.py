@@ -21,8 +21,8 @@ from ._base import (
     COORDINATES,
     split_model_state,
 )
+from ._construction import constructor_config, hidden_mlp, init_network_options
 from ._dissipation import RayleighDissipation
-from ._mlp import check_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
 
 
@@ -138,14 +138,13 @@ class AbstractPairwiseModel(AbstractEnergyModel):
     masses_per_body: eqx.AbstractVar[bool]
     checks: eqx.AbstractVar[bool]
     # The string options of a concrete model beyond the shared ones (the Hamiltonian's
-    # `coordinates`), each with its choices: checked on construction and listed in `config()`
-    # after `form`.
+    # `coordinates`), each with its choices: checked on construction (and listed in
+    # `config()`, as every argument of the constructor is).
     _options: eqx.AbstractClassVar[tuple[tuple[str, tuple[str, ...]], ...]]
 
     def _init_shared(
         self,
         dof: int,
-        *,
         key: PRNGKeyArray,
         dimension: int,
         width: int,
@@ -156,36 +155,25 @@ class AbstractPairwiseModel(AbstractEnergyModel):
         form: str,
         periodic: Sequence[bool] | None,
         checks: bool,
+        /,
         **options: str,
     ) -> None:
         """Checks the constructor's arguments and sets the fields both models share (and the
-        model's `_options`); called from `__init__`."""
+        model's `_options`); called from `__init__` with the shared arguments in the order of
+        the constructor's signature."""
         owner = type(self).__name__
         bodies = bodies_of(owner, dof, dimension)
         periodic = _cartesian(owner, dof, periodic)
         for name, choices in self._options:
             check_choice(owner, name, options[name], choices)
-        check_size(owner, "width", width)
-        check_size(owner, "depth", depth)
-        check_activation(activation)
-        check_init(init)
+        init_network_options(self, dof, width, depth, activation, init)
         check_choice(owner, "form", form, _FORMS)
         flag(f"{owner}:", "masses_per_body", masses_per_body)
         potential_key, edge_key = jax.random.split(key)
-        hidden = (width,) * depth
-        self.potential_network = MLP(
-            _DISTANCE_FEATURES,
-            "scalar",
-            hidden,
-            activation=activation,
-            init=init,
-            key=potential_key,
-        )
+        self.potential_network = hidden_mlp(self, _DISTANCE_FEATURES, "scalar", key=potential_key)
         edge_network = None
         if form == "general":
-            edge_network = MLP(
-                _EDGE_FEATURES, "scalar", hidden, activation=activation, init=init, key=edge_key
-            )
+            edge_network = hidden_mlp(self, _EDGE_FEATURES, "scalar", key=edge_key)
             # A zero output layer: the edge term starts at zero, so a new model's mass matrix
             # is the positive diagonal of its masses rather than that plus a random indefinite
             # part.
@@ -202,12 +190,7 @@ class AbstractPairwiseModel(AbstractEnergyModel):
         self.potential_linear = jnp.zeros(_DISTANCE_FEATURES, dtype)
         self.log_mass = jnp.zeros(bodies if masses_per_body else 1, dtype)
         self.normaliser = Normaliser.identity(periodic)
-        self.dof = dof
         self.dimension = dimension
-        self.width = width
-        self.depth = depth
-        self.activation = activation
-        self.init = init
         self.form = form
         self.masses_per_body = masses_per_body
         for name, value in options.items():
@@ -221,19 +204,7 @@ class AbstractPairwiseModel(AbstractEnergyModel):
             check_choice(owner, name, getattr(self, name), choices)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "dof": self.dof,
-            "dimension": self.dimension,
-            "width": self.width,
-            "depth": self.depth,
-            "activation": self.activation,
-            "init": self.init,
-            "masses_per_body": self.masses_per_body,
-            "form": self.form,
-            **{name: getattr(self, name) for name, _ in self._options},
-            "periodic": list(self.periodic),
-            "checks": self.checks,
-        }
+        return constructor_config(self)
 
     @property
     def bodies(self) -> int:
@@ -472,15 +443,10 @@ class PairwiseLagrangian(AbstractPairwiseModel, AbstractLagrangianModel):
           pages={015003},
           year={2023}
         }
-        @article{cranmer2020lagrangian,
-          title={Lagrangian Neural Networks},
-          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
-                  and Spergel, David and Ho, Shirley},
-          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
-                   Equations},
-          year={2020}
-        }
         ```
+
+        The Lagrangian neural network it builds on, Cranmer et al. (2020): BibTeX under
+        [`lagrangian_zoo.models.LNN`][].
     """
 
     potential_network: Callable[[Float[Array, " 3"]], Scalar]
@@ -515,19 +481,8 @@ class PairwiseLagrangian(AbstractPairwiseModel, AbstractLagrangianModel):
         periodic: Sequence[bool] | None = None,
         checks: bool = True,
     ):
-        self._init_shared(
-            dof,
-            key=key,
-            dimension=dimension,
-            width=width,
-            depth=depth,
-            activation=activation,
-            init=init,
-            masses_per_body=masses_per_body,
-            form=form,
-            periodic=periodic,
-            checks=checks,
-        )
+        shared = (dof, key, dimension, width, depth, activation, init, masses_per_body, form)
+        self._init_shared(*shared, periodic, checks)
         self.dissipation_function = None
 
     def lagrangian(self, q: Float[ArrayLike, " n"], q_t: Float[ArrayLike, " n"]) -> Scalar:
@@ -562,16 +517,6 @@ class PairwiseLagrangian(AbstractPairwiseModel, AbstractLagrangianModel):
             return jax.grad(self.lagrangian)(q, q_t) / masses
         solve = euler_lagrange(self.lagrangian, checks=self.checks)
         return solve(q, q_t)
-
-    # Compiled as one program per architecture and shapes: an eager call reuses it for any
-    # parameters; inside `rollout` or `fit` it is inlined.
-    @eqx.filter_jit
-    def __call__(
-        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
-    ) -> Float[Array, " state"]:
-        del t, args
-        q, q_t = split_model_state(self, y)
-        return jnp.concatenate([q_t, self.acceleration(q, q_t)])
 
 
 class PairwiseHamiltonian(AbstractPairwiseModel):
@@ -654,20 +599,8 @@ class PairwiseHamiltonian(AbstractPairwiseModel):
         periodic: Sequence[bool] | None = None,
         checks: bool = True,
     ):
-        self._init_shared(
-            dof,
-            key=key,
-            dimension=dimension,
-            width=width,
-            depth=depth,
-            activation=activation,
-            init=init,
-            masses_per_body=masses_per_body,
-            form=form,
-            periodic=periodic,
-            checks=checks,
-            coordinates=coordinates,
-        )
+        shared = (dof, key, dimension, width, depth, activation, init, masses_per_body, form)
+        self._init_shared(*shared, periodic, checks, coordinates=coordinates)
 
     def hamiltonian(self, q: Float[ArrayLike, " n"], p: Float[ArrayLike, " n"]) -> Scalar:
         """The learned Hamiltonian `H(q, p)`, kinetic energy plus the pair terms."""
