@@ -16,6 +16,14 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
     from ._cache import enable_compilation_cache as enable_compilation_cache
     from ._canonical_stream import CanonicalStream as CanonicalStream
     from ._checkpoint import load_model as load_model, save_model as save_model
+    from ._composition import (
+        AbstractSymplecticComposition as AbstractSymplecticComposition,
+        BlanesMoan4 as BlanesMoan4,
+        ForestRuth as ForestRuth,
+        StormerVerlet as StormerVerlet,
+        Yoshida4 as Yoshida4,
+        Yoshida6 as Yoshida6,
+    )
     from ._constraints import (
         AbstractConstraints as AbstractConstraints,
         constrained_acceleration as constrained_acceleration,
@@ -36,6 +44,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
         data_parallel_mesh as data_parallel_mesh,
         initialize as distributed_initialize,  # noqa: F401 - public under a clearer name
     )
+    from ._gauss_legendre import GaussLegendre as GaussLegendre
     from ._implicit_midpoint import ImplicitMidpoint as ImplicitMidpoint
     from ._inverse_dynamics import (
         driven as driven,
@@ -80,7 +89,6 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
     )
     from ._sparse import MassGraph as MassGraph
     from ._training import fit as fit, History as History
-    from ._verlet import StormerVerlet as StormerVerlet
 
 
 # Public name -> (module, name in that module); a module name alone is a subpackage.
@@ -93,6 +101,12 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "CanonicalStream": ("._canonical_stream", "CanonicalStream"),
     "load_model": ("._checkpoint", "load_model"),
     "save_model": ("._checkpoint", "save_model"),
+    "AbstractSymplecticComposition": ("._composition", "AbstractSymplecticComposition"),
+    "BlanesMoan4": ("._composition", "BlanesMoan4"),
+    "ForestRuth": ("._composition", "ForestRuth"),
+    "StormerVerlet": ("._composition", "StormerVerlet"),
+    "Yoshida4": ("._composition", "Yoshida4"),
+    "Yoshida6": ("._composition", "Yoshida6"),
     "AbstractConstraints": ("._constraints", "AbstractConstraints"),
     "constrained_acceleration": ("._constraints", "constrained_acceleration"),
     "constrained_hamiltonian_field": ("._constraints", "constrained_hamiltonian_field"),
@@ -107,6 +121,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "StateStream": ("._data", "StateStream"),
     "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
     "distributed_initialize": ("._distributed", "initialize"),
+    "GaussLegendre": ("._gauss_legendre", "GaussLegendre"),
     "ImplicitMidpoint": ("._implicit_midpoint", "ImplicitMidpoint"),
     "driven": ("._inverse_dynamics", "driven"),
     "forward_dynamics": ("._inverse_dynamics", "forward_dynamics"),
@@ -141,7 +156,6 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "AbstractFiniteSource": ("._source", "AbstractFiniteSource"),
     "fit": ("._training", "fit"),
     "History": ("._training", "History"),
-    "StormerVerlet": ("._verlet", "StormerVerlet"),
 }
 
 

@@ -52,6 +52,28 @@ class _StepInterpolation(diffrax.AbstractLocalInterpolation):
         return jnp.where(s == 0, self.y0, self.y0 + s * (self.y1 - self.y0))
 
 
+def check_newton_settings(solver) -> None:
+    """Refuses a Newton-iterating solver's `rtol`, `atol` or `root_find_max_steps` unless
+    they are finite positive numbers (or None) and a positive int, naming the solver."""
+    owner = type(solver).__name__
+    for name in ("rtol", "atol"):
+        value = getattr(solver, name)
+        positive = isinstance(value, float) and math.isfinite(value) and value > 0
+        if value is not None and not positive:
+            raise ValueError(
+                f"{owner}: `{name}` must be a positive number or None, got {value!r}."
+            )
+    positive_int(f"{owner}:", "root_find_max_steps", solver.root_find_max_steps)
+
+
+def newton_tolerances(solver, y: Float[Array, " m"]) -> tuple[float, float]:
+    """The solver's `rtol` and `atol`, each `100 * eps` of the state's dtype when None."""
+    eps = float(jnp.finfo(y.dtype).eps)
+    rtol = 100 * eps if solver.rtol is None else solver.rtol
+    atol = 100 * eps if solver.atol is None else solver.atol
+    return rtol, atol
+
+
 class ImplicitMidpoint(diffrax.AbstractImplicitSolver):
     r"""The implicit midpoint rule, for general (non-separable, velocity-dependent) dynamics.
 
@@ -115,14 +137,7 @@ class ImplicitMidpoint(diffrax.AbstractImplicitSolver):
     )
 
     def __check_init__(self):
-        for name in ("rtol", "atol"):
-            value = getattr(self, name)
-            positive = isinstance(value, float) and math.isfinite(value) and value > 0
-            if value is not None and not positive:
-                raise ValueError(
-                    f"ImplicitMidpoint: `{name}` must be a positive number or None, got {value!r}."
-                )
-        positive_int("ImplicitMidpoint:", "root_find_max_steps", self.root_find_max_steps)
+        check_newton_settings(self)
 
     @property
     def root_finder(self) -> optx.AbstractRootFinder:
@@ -136,17 +151,11 @@ class ImplicitMidpoint(diffrax.AbstractImplicitSolver):
     def init(self, terms, t0, t1, y0, args):
         return terms.vf(t0, y0, args)
 
-    def _tolerances(self, y: Float[Array, " m"]) -> tuple[float, float]:
-        eps = float(jnp.finfo(y.dtype).eps)
-        rtol = 100 * eps if self.rtol is None else self.rtol
-        atol = 100 * eps if self.atol is None else self.atol
-        return rtol, atol
-
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del made_jump
         h = t1 - t0
         t_mid = t0 + 0.5 * h
-        rtol, atol = self._tolerances(y0)
+        rtol, atol = newton_tolerances(self, y0)
         # The last step's increment enters the scale so that a component passing through 0 is
         # not held to `atol` alone when the step moves it far.
         scale = atol + rtol * jnp.maximum(jnp.abs(y0), jnp.abs(h * solver_state))

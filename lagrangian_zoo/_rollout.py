@@ -2,6 +2,7 @@
 
 import contextlib
 import difflib
+import functools
 import inspect
 import operator
 from collections.abc import Callable
@@ -15,10 +16,18 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree, Real, Shaped
 
+from ._composition import (
+    AbstractSymplecticComposition,
+    BlanesMoan4,
+    ForestRuth,
+    StormerVerlet,
+    Yoshida4,
+    Yoshida6,
+)
 from ._custom_types import Args, ScalarFunction
+from ._gauss_legendre import GaussLegendre
 from ._implicit_midpoint import ImplicitMidpoint
 from ._mechanics import to_canonical, to_velocity
-from ._verlet import StormerVerlet
 from .models._base import AbstractDynamics
 
 
@@ -113,14 +122,28 @@ _FIXED_STEP_SOLVERS: dict[str, Callable[[], diffrax.AbstractSolver]] = {
     "verlet": StormerVerlet,
     "midpoint": ImplicitMidpoint,
     "rk4": ClassicRK4,
+    "yoshida4": Yoshida4,
+    "yoshida6": Yoshida6,
+    "forest_ruth": ForestRuth,
+    "blanes_moan4": BlanesMoan4,
+    "gl4": functools.partial(GaussLegendre, stages=2),
+    "gl6": functools.partial(GaussLegendre, stages=3),
 }
 
-_VERLET_SCOPE = (
-    "Störmer-Verlet (solver='verlet') is meant for accelerations that depend on positions "
-    "only; for a velocity-dependent one (a magnetic force, a relativistic or learned "
-    "Lagrangian) it is not symplectic and can diverge. Use solver='midpoint' (implicit, "
-    "symmetric, for any Lagrangian) or an adaptive solver such as solver='tsit5'."
-)
+
+def _composition_scope(solver: AbstractSymplecticComposition) -> str:
+    """What an explicit symplectic composition is meant for, and what to use instead."""
+    if isinstance(solver, StormerVerlet):
+        name = "Störmer-Verlet (solver='verlet')"
+    else:
+        name = f"{type(solver).__name__}, an explicit symplectic composition,"
+    return (
+        f"{name} is meant for accelerations that depend on positions only (a separable "
+        "system); for a velocity-dependent one (a magnetic force, a relativistic or learned "
+        "Lagrangian, a learned Hamiltonian) it is not symplectic and can diverge. Use "
+        "solver='midpoint' or solver='gl4' (implicit, symmetric, for any Lagrangian or "
+        "Hamiltonian) or an adaptive solver such as solver='tsit5'."
+    )
 
 
 SOLVER_NAMES = tuple(_ADAPTIVE_SOLVERS) + tuple(_FIXED_STEP_SOLVERS)
@@ -330,8 +353,18 @@ def _failure_message(solver: diffrax.AbstractSolver) -> str:
             "converge, or the dynamics returned non-finite values. Use a smaller dt0, or "
             "raise root_find_max_steps / loosen rtol, atol of lz.ImplicitMidpoint(...)."
         )
-    if isinstance(solver, StormerVerlet):
-        return f"the rollout failed: the dynamics returned non-finite values. {_VERLET_SCOPE}"
+    if isinstance(solver, GaussLegendre):
+        return (
+            f"the rollout failed: a step's Newton iteration of "
+            f"lz.GaussLegendre(stages={solver.stages}) did not converge, or the dynamics "
+            "returned non-finite values. Use a smaller dt0, or raise root_find_max_steps / "
+            "loosen rtol, atol of lz.GaussLegendre(...)."
+        )
+    if isinstance(solver, AbstractSymplecticComposition):
+        return (
+            "the rollout failed: the dynamics returned non-finite values. "
+            + _composition_scope(solver)
+        )
     return (
         "the rollout failed: the step size collapsed or the dynamics returned non-finite "
         "values. Check the initial state and the model for NaNs, or try "
@@ -341,8 +374,8 @@ def _failure_message(solver: diffrax.AbstractSolver) -> str:
 
 def _blow_up_message(solver: diffrax.AbstractSolver) -> str:
     message = "the rollout produced non-finite states (nan or inf): the dynamics blew up. "
-    if isinstance(solver, StormerVerlet):
-        return message + _VERLET_SCOPE + " A smaller dt0 only helps for a while."
+    if isinstance(solver, AbstractSymplecticComposition):
+        return message + _composition_scope(solver) + " A smaller dt0 only helps for a while."
     return message + "Use a smaller dt0 for fixed-step solvers, or an adaptive solver."
 
 
@@ -397,15 +430,19 @@ def rollout(
     - `ts`: strictly increasing times `(T,)`; the solve starts at `ts[0]`.
     - `args`: passed to `dynamics`.
     - `solver`: `"tsit5"` (default), `"dopri5"`, `"dopri8"` (high order, for tight tolerances),
-        `"kvaerno5"` (implicit, stiff); fixed-step `"verlet"`, `"midpoint"` and `"rk4"`; or
-        any `diffrax.AbstractSolver` instance (adaptive ones get a PID controller, the others
-        fixed steps). For long conservative rollouts: `"verlet"` (Störmer-Verlet,
-        [`lagrangian_zoo.StormerVerlet`][]) is explicit and symplectic only for separable
-        systems, whose acceleration depends on positions only (springs, gravity, pendulums);
-        for velocity-dependent ones (magnetic forces, relativistic or learned Lagrangians) it
-        is first order and can diverge, so use `"midpoint"` (the implicit midpoint rule,
-        [`lagrangian_zoo.ImplicitMidpoint`][]: symmetric, second order, symplectic on
-        canonical coordinates, for any vector field).
+        `"kvaerno5"` (implicit, stiff); fixed-step `"rk4"`, the explicit symplectic
+        compositions `"verlet"`, `"yoshida4"`, `"yoshida6"`, `"forest_ruth"`,
+        `"blanes_moan4"`, and the implicit symplectic `"midpoint"`, `"gl4"`, `"gl6"`; or any
+        `diffrax.AbstractSolver` instance (adaptive ones get a PID controller, the others
+        fixed steps). For long conservative rollouts: the explicit compositions
+        ([`lagrangian_zoo.StormerVerlet`][], [`lagrangian_zoo.Yoshida4`][] and the others) are
+        symplectic only for separable systems, whose acceleration depends on positions only
+        (springs, gravity, pendulums); for velocity-dependent ones (magnetic forces,
+        relativistic or learned Lagrangians, learned Hamiltonians) they lose their order and
+        can diverge, so use `"midpoint"` (the implicit midpoint rule,
+        [`lagrangian_zoo.ImplicitMidpoint`][], second order) or `"gl4"`, `"gl6"`
+        (Gauss-Legendre collocation, [`lagrangian_zoo.GaussLegendre`][], orders 4 and 6):
+        symmetric, symplectic on canonical coordinates, for any vector field.
     - `rtol`, `atol`: tolerances of the adaptive step-size controller. These and `dt0` take
         any finite, positive real scalar: a Python or NumPy number, or a 0-d array (also a
         traced one).
@@ -675,15 +712,21 @@ def _solve_with_messages(
         return ys
     except eqx.EquinoxRuntimeError as error:
         # An error raised inside the dynamics names the dynamics (a singular mass matrix says
-        # "check the Lagrangian"); for Verlet the usual cause is its explicit half-step
-        # velocity, unless the dynamics already fail at the initial states.
-        if not isinstance(solver_instance, StormerVerlet) or _VERLET_SCOPE in str(error):
+        # "check the Lagrangian"); for an explicit composition the usual cause is its explicit
+        # kicks of the velocity, unless the dynamics already fail at the initial states.
+        if not isinstance(solver_instance, AbstractSymplecticComposition):
             raise
-        if not _defined_at(dynamics, ts[0], batch, args):
+        scope = _composition_scope(solver_instance)
+        if scope in str(error) or not _defined_at(dynamics, ts[0], batch, args):
             raise
+        if isinstance(solver_instance, StormerVerlet):
+            where = "Störmer-Verlet stepped to (its half-step velocity v + h/2 a(q, v)"
+        else:
+            where = (
+                f"{type(solver_instance).__name__} stepped to (an explicit kick v + b h a(q, v)"
+            )
         raise eqx.EquinoxRuntimeError(
-            "the rollout stopped: the dynamics raised an error at a state Störmer-Verlet "
-            "stepped to (its half-step velocity v + h/2 a(q, v) can leave the region a "
-            "velocity-dependent Lagrangian is defined on, e.g. |v| >= c for a relativistic "
-            f"particle, where its mass matrix is singular). {_VERLET_SCOPE}"
+            f"the rollout stopped: the dynamics raised an error at a state {where} can leave "
+            "the region a velocity-dependent Lagrangian is defined on, e.g. |v| >= c for a "
+            f"relativistic particle, where its mass matrix is singular). {scope}"
         ) from error

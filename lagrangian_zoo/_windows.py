@@ -8,7 +8,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._data import Dataset
-from ._rollout import ClassicRK4
+from ._rollout import _resolve_solver
 from ._source import AbstractFiniteSource, AbstractPredictionSource
 from ._validation import positive_int
 
@@ -17,24 +17,30 @@ class RolloutWindows(AbstractPredictionSource, AbstractFiniteSource):
     r"""Every run of `window` consecutive samples of a dataset's trajectories.
 
     A minibatch is `(y0, target)`: the first state of each window and the whole window. The
-    model's prediction is its own rollout from `y0` over the window's times, by classic RK4 with
-    `substeps` steps per sample interval (fixed steps, so gradients flow through the solver
-    cheaply), and the loss compares the two trajectories:
+    model's prediction is its own rollout from `y0` over the window's times, by `solver`
+    (classic RK4 by default) with `substeps` fixed steps per sample interval (so gradients
+    flow through the solver cheaply), and the loss compares the two trajectories:
     $$\ell = \frac{1}{B W}\sum_{b, k} \lVert \hat y_b(t_k) - y_b(t_k) \rVert^2 / (2n).$$
 
     **Arguments:**
 
     - `dataset`: a [`lagrangian_zoo.Dataset`][] with equally spaced `ts`.
     - `window`: samples per window (at least 2, at most `len(ts)`).
-    - `substeps`: RK4 steps per sample interval.
+    - `substeps`: solver steps per sample interval.
+    - `solver`: a fixed-step solver name of [`lagrangian_zoo.rollout`][] (`"rk4"`,
+        `"verlet"`, `"yoshida4"`, `"gl4"`, ...) or a Diffrax solver instance such as
+        `lz.GaussLegendre(stages=3)`; it always takes fixed steps here. Gradients flow through
+        an explicit solver's steps, and through an implicit one's Newton solves by the
+        implicit function theorem.
     """
 
     y: Float[Array, "trajectories times state"]
     times: Float[Array, " window"]
     window: int = eqx.field(static=True)
     substeps: int = eqx.field(static=True)
+    solver: diffrax.AbstractSolver = eqx.field(static=True)
 
-    def __init__(self, dataset, window=5, *, substeps=2):
+    def __init__(self, dataset, window=5, *, substeps=2, solver="rk4"):
         # Unannotated on purpose: the checks below give users a clearer message than a type
         # checker would.
         if not isinstance(dataset, Dataset):
@@ -49,6 +55,7 @@ class RolloutWindows(AbstractPredictionSource, AbstractFiniteSource):
                 f"times per trajectory), got {window!r}."
             )
         positive_int("", "substeps", substeps)
+        solver, _ = _resolve_solver(solver)
         ts = np.asarray(dataset.ts)
         gaps = np.diff(ts)
         if not np.allclose(gaps, gaps[0], rtol=1e-6, atol=0):
@@ -60,6 +67,7 @@ class RolloutWindows(AbstractPredictionSource, AbstractFiniteSource):
         self.times = jnp.asarray(ts[:window] - ts[0], dtype=dataset.y.dtype)
         self.window = window
         self.substeps = substeps
+        self.solver = solver
 
     def _starts(self) -> int:
         return self.y.shape[1] - self.window + 1
@@ -95,7 +103,7 @@ class RolloutWindows(AbstractPredictionSource, AbstractFiniteSource):
         def one(state):
             solution = diffrax.diffeqsolve(
                 diffrax.ODETerm(model),
-                ClassicRK4(),
+                self.solver,
                 t0=self.times[0],
                 t1=self.times[-1],
                 dt0=dt,

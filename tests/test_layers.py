@@ -19,6 +19,7 @@ LAYERS = [
     {"_io", "_custom_types", "_cache", "_distributed", "_source", "_fingerprint"},
     {"models._triangular"},
     {"_sparse", "_verlet", "_implicit_midpoint", "models._mlp", "models._normaliser"},
+    {"_composition", "_gauss_legendre"},
     {"_mechanics"},
     {"systems", "models"},
     # Above the models: a model says which states it takes, and rollout reads it.
