@@ -21,6 +21,7 @@ from ._pairwise import (
     PairwiseLagrangian as PairwiseLagrangian,
 )
 from ._pixel import PixelDynamics as PixelDynamics
+from ._port_hamiltonian import PortHamiltonian as PortHamiltonian
 from ._registry import (
     COMPOSITE_MODELS as COMPOSITE_MODELS,
     get as get,

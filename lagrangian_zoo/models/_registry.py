@@ -14,6 +14,7 @@ from ._lgn import LGN
 from ._lnn import LNN
 from ._pairwise import PairwiseHamiltonian, PairwiseLagrangian
 from ._pixel import PixelDynamics
+from ._port_hamiltonian import PortHamiltonian
 
 
 MODELS: dict[str, type[AbstractDynamics]] = {
@@ -25,10 +26,12 @@ MODELS: dict[str, type[AbstractDynamics]] = {
     "pairwise_lnn": PairwiseLagrangian,
     "pairwise_hnn": PairwiseHamiltonian,
 }
-# Models assembled from other models (not built by `get(name, dof)`), which
-# `lagrangian_zoo.load_model` rebuilds from their `config()` as it does those of `MODELS`.
+# Models that `get(name, dof)` does not build (assembled from other models, or driven by
+# inputs), which `lagrangian_zoo.load_model` rebuilds from their `config()` as it does those
+# of `MODELS`.
 COMPOSITE_MODELS: dict[str, type[AbstractDynamics]] = {
     "pixel_dynamics": PixelDynamics,
+    "port_hamiltonian": PortHamiltonian,
 }
 
 
