@@ -8,6 +8,11 @@ from ._base import (
     trainable_filter as trainable_filter,
 )
 from ._baseline import Baseline as Baseline
+from ._constrained import (
+    AbstractConstrainedModel as AbstractConstrainedModel,
+    CHNN as CHNN,
+    CLNN as CLNN,
+)
 from ._delan import DeLaN as DeLaN
 from ._dissipation import RayleighDissipation as RayleighDissipation
 from ._hnn import HNN as HNN

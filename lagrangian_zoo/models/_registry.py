@@ -8,6 +8,7 @@ from jaxtyping import PRNGKeyArray
 
 from ._base import AbstractDynamics
 from ._baseline import Baseline
+from ._constrained import CHNN, CLNN
 from ._delan import DeLaN
 from ._hnn import HNN
 from ._lgn import LGN
@@ -25,6 +26,8 @@ MODELS: dict[str, type[AbstractDynamics]] = {
     "lgn": LGN,
     "pairwise_lnn": PairwiseLagrangian,
     "pairwise_hnn": PairwiseHamiltonian,
+    "clnn": CLNN,
+    "chnn": CHNN,
 }
 # Models that `get(name, dof)` does not build (assembled from other models, or driven by
 # inputs), which `lagrangian_zoo.load_model` rebuilds from their `config()` as it does those
@@ -66,7 +69,7 @@ def get(name: str, dof: int, *, key: PRNGKeyArray, **kwargs) -> AbstractDynamics
     **Arguments:**
 
     - `name`: one of [`lagrangian_zoo.models.names`][]`()`: `"baseline"`, `"hnn"`, `"lnn"`,
-        `"delan"`, `"lgn"`, `"pairwise_lnn"`, `"pairwise_hnn"`.
+        `"delan"`, `"lgn"`, `"pairwise_lnn"`, `"pairwise_hnn"`, `"clnn"`, `"chnn"`.
     - `dof`: the number of degrees of freedom `n`.
     - `key`: a `jax.random` key for the initial parameters.
     - `**kwargs`: the model's keyword arguments (`width`, `depth`, `periodic`,

@@ -177,7 +177,8 @@ class CartesianChain(AbstractSystem):
                 f"{2 * n}) (angles, then angular velocities), got shape {y.shape}."
             )
         q, q_t = y[..., :n], y[..., n:]
-        lengths = jnp.asarray(self.lengths, dtype=y.dtype)
+        # Shaped for the batch axes: rank promotion may be set to raise.
+        lengths = jnp.asarray(self.lengths, dtype=y.dtype).reshape((1,) * (y.ndim - 1) + (n,))
         sin, cos = jnp.sin(q), jnp.cos(q)
         x = jnp.cumsum(lengths * sin, axis=-1)
         height = jnp.cumsum(-lengths * cos, axis=-1)

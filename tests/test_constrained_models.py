@@ -1,0 +1,135 @@
+"""CLNN and CHNN: exact with the true potential, save/load, training, rollouts and errors."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lagrangian_zoo as lz
+import numpy as np
+import pytest
+
+
+class LinearPotential(eqx.Module):
+    """`V(x) = w . x`: gravity, written in place of a model's potential network."""
+
+    weights: jax.Array
+
+    def __call__(self, features):
+        return features @ self.weights
+
+
+def test_models_with_the_true_potential_and_masses_move_as_the_system(getkey):
+    masses, lengths, g = (0.7, 1.3, 1.1), (1.2, 0.8, 1.0), 9.8
+    system = lz.systems.CartesianChain(masses=masses, lengths=lengths, gravity=g)
+    gravity = LinearPotential(jnp.stack([jnp.zeros(3), g * jnp.asarray(masses)], 1).reshape(-1))
+    exact = {}
+    for cls, options in ((lz.models.CLNN, {}), (lz.models.CHNN, {"coordinates": "canonical"})):
+        model = cls(6, key=getkey(), width=8, depth=1, constraints=system.constraints,
+                    masses=masses, **options)  # fmt: skip
+        exact[cls.__name__] = eqx.tree_at(lambda m: m.potential_network, model, gravity)
+    velocity_chnn = lz.models.CHNN(
+        6, key=getkey(), width=8, depth=1, masses=masses, constraints=system.constraints,
+        coordinates="velocity",
+    )  # fmt: skip
+    velocity_chnn = eqx.tree_at(lambda m: m.potential_network, velocity_chnn, gravity)
+    y = system.sample_initial_state(getkey())
+    expected = np.asarray(system(0.0, y, None))
+    np.testing.assert_allclose(exact["CLNN"](0.0, y, None), expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(velocity_chnn(0.0, y, None), expected, rtol=0, atol=1e-10)
+    # In canonical states [x, p]: dx/dt = p / m = v and dp/dt = m a.
+    m = np.repeat(masses, 2)
+    z = jnp.concatenate([y[:6], jnp.asarray(m) * y[6:]])
+    np.testing.assert_allclose(
+        exact["CHNN"](0.0, z, None),
+        np.concatenate([expected[:6], m * expected[6:]]),
+        rtol=0,
+        atol=1e-10,
+    )
+    # Energies: the model's (with the potential's zero at the pivot) is the system's.
+    np.testing.assert_allclose(
+        exact["CLNN"].energy(y[:6], y[6:]), system.energy(y[:6], y[6:]), rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        exact["CHNN"].energy(z[:6], z[6:]), system.energy(y[:6], y[6:]), rtol=1e-13
+    )
+
+
+def test_save_and_load_rebuild_the_model(getkey, tmp_path):
+    system = lz.systems.CartesianChain(lengths=(1.0, 0.5, 1.5))
+    models = [
+        lz.models.get("clnn", 6, key=getkey(), width=8, depth=1),
+        lz.models.get(
+            "chnn", 6, key=getkey(), width=8, depth=1, constraints=system.constraints,
+            masses=(1.0, 2.0, 3.0),
+        ),
+    ]  # fmt: skip
+    y = system.sample_initial_state(getkey())
+    for model in models:
+        config = model.config()
+        assert config["constraints"] == model.constraints.config()
+        path = tmp_path / f"{type(model).__name__}.lzm"
+        lz.save_model(path, model)
+        loaded = lz.load_model(path)
+        assert type(loaded) is type(model) and loaded.config() == config
+        np.testing.assert_array_equal(loaded(0.0, y, None), model(0.0, y, None))
+    assert models[0].constraints.config()["anchor_lengths"] == [1.0]
+    assert models[1].coordinates == "canonical" and models[1].log_mass is None
+    np.testing.assert_array_equal(models[1].masses, [1.0, 2.0, 3.0])
+
+
+def test_fit_learns_a_two_link_chain_and_the_rollout_keeps_the_constraints(getkey):
+    system = lz.systems.CartesianChain(links=2)
+
+    # States on the rods from random angles, and their exact derivatives: one program.
+    @jax.jit
+    def rows(key):
+        y = system.from_angles(jax.random.normal(key, (256, 4)))
+        return y, jax.vmap(system, in_axes=(None, 0, None))(0.0, y, None)
+
+    y, dy = rows(getkey())
+    train = lz.Dataset(ts=jnp.zeros(1), y=y[:192, None], dy=dy[:192, None])
+    y, dy = y[192:], dy[192:]
+
+    @eqx.filter_jit
+    def loss(model):
+        return jnp.mean((jax.vmap(model, in_axes=(None, 0, None))(0.0, y, None) - dy) ** 2)
+
+    ratios = []
+    for seed in range(3):
+        model = lz.models.CLNN(4, key=jax.random.key(seed), width=32, depth=2)
+        before = loss(model.adapt(train.y[:, 0]))
+        trained, history = lz.fit(
+            model, train, steps=200, key=jax.random.key(10 + seed), batch_size=64,
+            learning_rate=3e-3, progress=False,
+        )  # fmt: skip
+        ratios.append(float(loss(trained) / before))
+    # A drop of two orders of magnitude on held-out states is typical; ask for one.
+    assert np.mean(ratios) < 0.1, ratios
+    assert np.all(np.isfinite(history.train_loss))
+    # A rollout of the trained model stays on the rods and keeps its own energy.
+    ys = lz.rollout(trained, y[:2], jnp.linspace(0.0, 2.0, 5), rtol=1e-9, atol=1e-9)
+    assert ys.shape == (2, 5, 8)
+    position, velocity = lz.constraint_drift(system.constraints, ys)
+    assert np.max(position) < 1e-6 and np.max(velocity) < 1e-6
+    energies = jax.vmap(jax.vmap(lambda s: trained.energy(s[:4], s[4:])))(ys)
+    np.testing.assert_allclose(energies, np.repeat(energies[:, :1], 5, axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [lz.models.CLNN, lz.models.CHNN])
+def test_bad_input_is_refused(cls, getkey):
+    assert cls in lz.models.MODELS.values()
+    with pytest.raises(ValueError, match="`dof` must be a multiple of `dimension`"):
+        cls(5, key=getkey())
+    with pytest.raises(ValueError, match="`periodic` must mark no coordinate"):
+        cls(2, key=getkey(), periodic=(True, False))
+    with pytest.raises(ValueError, match=r"the constraints hold 3 bodies in dimension 2, but "
+                                         r"dof=4 and dimension=2 make 2 bodies"):  # fmt: skip
+        cls(4, key=getkey(), constraints=lz.DistanceConstraints.chain([1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"`masses` must hold one positive mass per body"):
+        cls(4, key=getkey(), masses=(1.0, -1.0))
+    with pytest.raises(TypeError):
+        cls(4, key=getkey(), constraints=[(0, 1)])
+    with pytest.raises(ValueError, match="`width` must be an int >= 1"):
+        cls(4, key=getkey(), width=0)
+    model = cls(4, key=getkey(), width=8, depth=1)
+    with pytest.raises(ValueError, match=r"dof=4 expects a state `y` of shape"):
+        model(0.0, jnp.zeros(6), None)
