@@ -15,11 +15,17 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, Real, Shaped
 
-from ._io import atomic_write, is_prng_key, key_data, library_version
+from ._io import atomic_write, key_data, library_version
 from ._mechanics import to_canonical
 from ._rollout import rollout
 from ._source import AbstractDerivativeSource, AbstractFiniteSource
-from ._validation import fraction as validate_fraction, non_negative_number, one_of, positive_int
+from ._validation import (
+    fraction as validate_fraction,
+    non_negative_number,
+    one_of,
+    positive_int,
+    prng_key,
+)
 
 
 DATASET_FORMAT = "lagrangian_zoo.dataset"
@@ -121,10 +127,8 @@ def split_rows(
             f"cannot split a dataset of {count} {unit} into two non-empty parts; "
             f"generate at least 2 {'trials' if unit == 'trial' else 'trajectories'}."
         )
-    if key is not None and not is_prng_key(key):
-        raise TypeError(
-            f"`key` must be a JAX PRNG key (jax.random.key(seed)) or None, got {key!r}."
-        )
+    if key is not None:
+        prng_key("", "key", key, expected="a JAX PRNG key (jax.random.key(seed)) or None")
     first = min(max(round(fraction * count), 1), count - 1)
     order = jnp.arange(count) if key is None else jax.random.permutation(key, count)
     return order[:first], order[first:]
@@ -353,11 +357,6 @@ def _system_name(system: Any) -> str:
     # A plain function is named by its own name, not by the type "function".
     default = getattr(system, "__name__", type(system).__name__)
     return str(getattr(system, "name", default))
-
-
-def _check_key(key: Any) -> None:
-    if not is_prng_key(key):
-        raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
 
 
 @eqx.filter_jit
@@ -737,7 +736,7 @@ def _check_generation(system, key, trajectories, y0, sampler, noise_std, coordin
             "pass `y0=` (an array of shape (trajectories, 2n)) or `sampler=` (a function "
             f"key -> state of shape (2n,)); got {type(system).__name__} and neither."
         )
-    _check_key(key)
+    prng_key("", "key", key)
     if y0 is not None:
         y0 = _check_initial_states(y0, "`y0`")
         if trajectories is None:

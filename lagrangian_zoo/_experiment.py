@@ -27,6 +27,7 @@ from ._io import atomic_write
 from ._mechanics import energy_along
 from ._rollout import cast_floating, rollout
 from ._training import fit
+from ._validation import non_negative_number, positive_int, positive_number
 from .models import get as get_model
 from .models._registry import model_class
 from .systems._registry import system_class
@@ -107,26 +108,17 @@ class TrainConfig:
                 f"`activation` must be a name such as 'tanh', got {self.activation!r}."
             )
         for name in _POSITIVE_INTS:
-            value = getattr(self, name)
-            if not _is_int(value) or value <= 0:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+            positive_int("", name, getattr(self, name), expected="a positive integer")
         if not _is_int(self.seed):
             raise ValueError(f"`seed` must be an integer, got {self.seed!r}.")
         for name in _POSITIVE_NUMBERS:
-            value = getattr(self, name)
-            if not _is_number(value) or not (math.isfinite(value) and value > 0):
-                raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
-        if not _is_number(self.noise_std) or not (
-            math.isfinite(self.noise_std) and self.noise_std >= 0
-        ):
-            raise ValueError(f"`noise_std` must be a number >= 0, got {self.noise_std!r}.")
-        if not _is_number(self.gradient_clip) or not (
-            math.isfinite(self.gradient_clip) and self.gradient_clip >= 0
-        ):
-            raise ValueError(
-                f"`gradient_clip` must be a number >= 0 (0: no clipping), got "
-                f"{self.gradient_clip!r}."
-            )
+            positive_number("", name, getattr(self, name), expected_value="a positive number")
+        at_least_0 = "a number >= 0"
+        non_negative_number("", "noise_std", self.noise_std, expected_value=at_least_0)
+        clip = "a number >= 0 (0: no clipping)"
+        non_negative_number(
+            "", "gradient_clip", self.gradient_clip, expected=clip, expected_value=clip
+        )
         if self.loss not in _LOSSES:
             raise ValueError(f"`loss` must be one of {', '.join(_LOSSES)}, got {self.loss!r}.")
         if not isinstance(self.data, str) or not self.data:
@@ -599,9 +591,7 @@ def _load_run(run: Path):
 
 
 def _check_horizon(t_end: Any) -> float:
-    if not _is_number(t_end) or not (math.isfinite(t_end) and t_end > 0):
-        raise ValueError(f"`t_end` must be a positive number, got {t_end!r}.")
-    return float(t_end)
+    return positive_number("", "t_end", t_end, expected_value="a positive number")
 
 
 def energy_scale(system, true_ys) -> float:
@@ -631,8 +621,7 @@ def evaluate_run(
     and energy discrepancy in percent; the valid prediction time is the mean over all rollouts,
     a failed one scoring the time it left the truth.
     """
-    if not _is_int(trajectories) or trajectories < 1:
-        raise ValueError(f"`trajectories` must be a positive integer, got {trajectories!r}.")
+    positive_int("", "trajectories", trajectories, expected="a positive integer")
     config, system, model = _load_run(run)
     t_end = _check_horizon(config.t_end if t_end is None else t_end)
     ts = jnp.linspace(0.0, t_end, max(int(t_end * 10), 2) + 1)

@@ -33,6 +33,7 @@ from ._sparse import (
     solve_graph,
     solve_periodic_banded_with_pivots,
 )
+from ._validation import positive_int, positive_number
 
 
 Method = Literal["jvp", "paper"]
@@ -331,18 +332,14 @@ def euler_lagrange(
     if method not in _METHODS:
         raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}.")
     if mass_bandwidth is not None:
-        if isinstance(mass_bandwidth, bool):
-            raise TypeError(
-                f"`mass_bandwidth` must be a non-negative int or None, got {mass_bandwidth!r}."
-            )
-        try:
-            mass_bandwidth = operator.index(mass_bandwidth)
-        except TypeError:
-            raise TypeError(
-                f"`mass_bandwidth` must be a non-negative int or None, got {mass_bandwidth!r}."
-            ) from None
-        if mass_bandwidth < 0:
-            raise ValueError(f"`mass_bandwidth` must be >= 0, got {mass_bandwidth}.")
+        mass_bandwidth = positive_int(
+            "",
+            "mass_bandwidth",
+            mass_bandwidth,
+            minimum=0,
+            expected="a non-negative int or None",
+            expected_value=">= 0",
+        )
         if method == "paper":
             raise ValueError("`mass_bandwidth` cannot be combined with method='paper'.")
     if not isinstance(mass_periodic, (bool, np.bool_)):
@@ -726,10 +723,10 @@ def velocities(
             "`lagrangian` must be a callable L(q, q_t) -> scalar, got "
             f"{type(lagrangian).__name__}."
         )
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
-    if rtol is not None and not rtol > 0:
-        raise ValueError(f"`rtol` must be a positive number or None, got {rtol!r}.")
+    max_steps = positive_int("", "max_steps", max_steps)
+    if rtol is not None:
+        wording = "a positive number or None"
+        positive_number("", "rtol", rtol, expected=wording, expected_value=wording)
 
     return Velocities(lagrangian, max_steps=max_steps, rtol=rtol)
 

@@ -20,10 +20,10 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Real, Scalar
 
 from ._data import _as_metadata, Metadata, parameters_of, split_rows
-from ._io import is_prng_key, key_data, library_version
+from ._io import key_data, library_version
 from ._rollout import rollout
 from ._source import AbstractFiniteSource
-from ._validation import non_negative_number, positive_int, positive_number
+from ._validation import non_negative_number, positive_int, positive_number, prng_key
 from .models import PixelDynamics
 
 
@@ -393,8 +393,7 @@ def pixel_pendulum_dataset(
     **Returns:** a [`lagrangian_zoo.PixelDataset`][]; `dataset.split(0.8, None)` gives the
     paper's 80/20 split (by whole trials).
     """
-    if not is_prng_key(key):
-        raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
+    prng_key("", "key", key)
     trials = positive_int("", "trials", trials)
     steps = positive_int("", "steps", steps)
     dt = positive_number("", "dt", dt, expected_value=_POSITIVE)

@@ -4,7 +4,6 @@ import contextlib
 import difflib
 import functools
 import inspect
-import operator
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -28,6 +27,7 @@ from ._custom_types import Args, ScalarFunction
 from ._gauss_legendre import GaussLegendre
 from ._implicit_midpoint import ImplicitMidpoint
 from ._mechanics import to_canonical, to_velocity
+from ._validation import positive_int
 from .models._base import AbstractDynamics
 
 
@@ -614,12 +614,7 @@ def _integrate(dynamics, y0, ts, *, args, solver, rtol, atol, dt0, max_steps, ch
     if dt0 is not None:
         dt0 = _positive_scalar("dt0", dt0, "a positive step")
     if max_steps is not None:
-        try:
-            max_steps = operator.index(max_steps)
-        except TypeError:
-            raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.") from None
-        if max_steps < 1:
-            raise ValueError(f"`max_steps` must be a positive int, got {max_steps!r}.")
+        max_steps = positive_int("", "max_steps", max_steps)
     solver_instance, adaptive = _resolve_solver(solver)
     controller, first_step, needed_steps = _step_control(
         solver, adaptive, ts, y0.dtype, rtol, atol, dt0, max_steps

@@ -8,7 +8,6 @@ the whole band, whatever `n` is, and a block-tridiagonal solve costs `O(n k^2)`.
 Band storage: `band[d, i] = M[i, i + d - k]` for `d = 0, ..., 2k` (zero outside the matrix).
 """
 
-import operator
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -16,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, DTypeLike, Float, Int
+
+from ._validation import positive_int
 
 
 def lu_solve(
@@ -63,13 +64,10 @@ def _unrolled_lu_solve(
 
 
 def _check_size(name: str, value: int, minimum: int) -> int:
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"`{name}` must be an int, got {value!r}.") from None
-    if value < minimum:
-        raise ValueError(f"`{name}` must be >= {minimum}, got {value}.")
-    return value
+    expected_value = f">= {minimum}"
+    return positive_int(
+        "", name, value, minimum=minimum, expected="an int", expected_value=expected_value
+    )
 
 
 def _check_band(band: Array) -> tuple[int, int]:

@@ -37,7 +37,7 @@ from ._distributed import (
 from ._fingerprint import data_fingerprint, function_fingerprint, optimizer_fingerprint
 from ._io import atomic_write, is_prng_key, key_data
 from ._source import AbstractDataSource, AbstractFiniteSource, AbstractPredictionSource
-from ._validation import non_negative_number, positive_int, positive_number
+from ._validation import non_negative_number, positive_int, positive_number, prng_key
 from ._windows import RolloutWindows
 from .models._base import AbstractDynamics, trainable_filter
 
@@ -247,7 +247,7 @@ def _check_inputs(model, data, eval_data, key, batch_size) -> None:
         )
     keys = key if isinstance(key, tuple) and len(key) == 3 else (key,)
     if not all(is_prng_key(each) for each in keys):
-        raise TypeError(f"`key` must be a JAX PRNG key such as jax.random.key(0), got {key!r}.")
+        prng_key("", "key", key)  # refuses it, naming the whole argument as it came
     if batch_size is None:
         if not isinstance(data, AbstractFiniteSource):
             raise ValueError(

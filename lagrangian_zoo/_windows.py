@@ -49,11 +49,8 @@ class RolloutWindows(AbstractPredictionSource, AbstractFiniteSource):
                 f"lz.Dataset, got {type(dataset).__name__}."
             )
         count = dataset.ts.shape[0]
-        if isinstance(window, bool) or not isinstance(window, int) or not 2 <= window <= count:
-            raise ValueError(
-                f"`rollout_window` must be an int in [2, {count}] (the dataset has {count} "
-                f"times per trajectory), got {window!r}."
-            )
+        expected = f"an int in [2, {count}] (the dataset has {count} times per trajectory)"
+        positive_int("", "rollout_window", window, minimum=2, maximum=count, expected=expected)
         positive_int("", "substeps", substeps)
         solver, _ = _resolve_solver(solver)
         ts = np.asarray(dataset.ts)

@@ -12,7 +12,7 @@ from jax.core import Tracer
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
 from .._mechanics import euler_lagrange, hamiltonian_vector_field, lagrangian_energy
-from .._validation import flag, positive_int
+from .._validation import flag, one_of, positive_int
 from ._base import (
     AbstractEnergyModel,
     AbstractLagrangianModel,
@@ -39,11 +39,8 @@ _Model = TypeVar("_Model", bound="AbstractPairwiseModel")
 def bodies_of(owner: str, dof: int, dimension: int) -> int:
     """The number of bodies in `dof` coordinates of `dimension` each, refusing a bad layout."""
     check_dof(owner, dof)
-    if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension not in (2, 3):
-        raise ValueError(
-            f"{owner}: `dimension` must be the int 2 or 3 (the space the bodies move in), got "
-            f"{dimension!r}."
-        )
+    expected = "the int 2 or 3 (the space the bodies move in)"
+    one_of(f"{owner}:", "dimension", dimension, (2, 3), expected=expected)
     if dof % dimension:
         raise ValueError(
             f"{owner}: `dof` must be a multiple of `dimension`, since q = (x1, y1, x2, y2, ...) "

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
+from .._validation import one_of
 from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._registry import register
 
@@ -41,10 +42,8 @@ class FallingBall(AbstractSystem):
 
     def __check_init__(self):
         check_positive("falling_ball", mass=self.mass, gravity=self.gravity)
-        if isinstance(self.dimensions, bool) or self.dimensions not in (1, 2, 3):
-            raise ValueError(
-                f"falling_ball: parameter `dimensions` must be 1, 2 or 3, got {self.dimensions!r}."
-            )
+        owner = "falling_ball: parameter"
+        one_of(owner, "dimensions", self.dimensions, (1, 2, 3), expected="1, 2 or 3")
 
     @property
     def dof(self) -> int:

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
 from .._custom_types import Accelerations, Coordinates, State, Velocities
+from .._validation import one_of
 from ._base import AbstractSystem, check_positive, parameter, sample_uniform
 from ._registry import register
 
@@ -73,11 +74,8 @@ class RelativisticParticle(AbstractSystem):
             raise ValueError(
                 f"relativistic_particle: parameter `gravity` must be finite, got {self.gravity!r}."
             )
-        if isinstance(self.dimensions, bool) or self.dimensions not in (1, 3):
-            raise ValueError(
-                f"relativistic_particle: parameter `dimensions` must be 1 or 3, got "
-                f"{self.dimensions!r}."
-            )
+        owner = "relativistic_particle: parameter"
+        one_of(owner, "dimensions", self.dimensions, (1, 3), expected="1 or 3")
 
     @property
     def dof(self) -> int:
