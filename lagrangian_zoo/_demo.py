@@ -45,12 +45,10 @@ class DemoSettings:
     width: int = 64
     depth: int = 3
     batch_size: int = 256
-    # The same compute budget for every model, about 80 s each on 2 quiet CPU cores in
-    # float32, so that the whole demo fits in 5 minutes with a margin (4 min 40 s measured;
-    # with 31000 / 190000 / 152000 steps `make demo` on a fresh clone took 5 min 3 s): an LNN
-    # step (Hessian-vector products of the network) costs about 6x a baseline's and 5x an
-    # HNN's (measured alone: 27000 LNN steps in 82 s, 165000 baseline steps in 82 s, 135000
-    # HNN steps in 80 s).
+    # The same compute budget for every model: step counts that take about the same training
+    # time in float32, sized so that the whole demo fits in 5 minutes on a laptop CPU. An LNN
+    # step (Hessian-vector products of the network) costs several times a baseline's or an
+    # HNN's, hence its fewer steps; the demo's table reports the seconds each model took.
     lnn_steps: int = 27000
     baseline_steps: int = 165000
     hnn_steps: int = 135000
@@ -295,7 +293,7 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, console=None) -> 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keys = jax.random.split(jax.random.key(seed), 8)
-    # Training in float32 (on a CPU an LNN step takes about half the time of float64's), then
+    # Training in float32 (on a CPU an LNN step is much cheaper than in float64), then
     # every rollout, the truth's and the models', in float64: the truth at tolerance 1e-10,
     # and the models' at 1e-7, where a float32 solve would sit at its rounding floor.
     with jax.enable_x64(settings.training_dtype == "float64"):
