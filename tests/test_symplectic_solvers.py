@@ -31,6 +31,10 @@ def pendulum(t, y, args):
     return jnp.stack([y[1], -jnp.sin(y[0])])
 
 
+Y_PENDULUM = jnp.array([1.5, 0.0])
+Y_SWING = jnp.array([2.0, 0.0])  # a large swing, far from the linear regime
+
+
 def pendulum_energy(y):
     return 0.5 * y[..., 1] ** 2 - jnp.cos(y[..., 0])
 
@@ -61,21 +65,34 @@ def energy(y):
 Y_CANONICAL = jnp.array([0.6, -0.3, 0.2, 0.5])
 
 
-def run_steps(solver, field, y0, h, steps, observe):
-    """`steps` steps of `solver` through the Diffrax solver interface, and `observe` of each
-    state after a step."""
+def simulate(solver, field, energy_of, y0, h, steps):
+    """`steps` steps of length `h` by `solver` through the Diffrax solver interface: the last
+    state, and the largest energy errors over the first and last tenths of the run. One
+    compilation per solver and field, for every `h` and `steps`."""
+    y, early, late = _simulate(solver, field, energy_of, y0, jnp.asarray(h), jnp.asarray(steps))
+    return y, float(early), float(late)
+
+
+@eqx.filter_jit
+def _simulate(solver, field, energy_of, y0, h, steps):
     term = diffrax.ODETerm(field)
     h = jnp.asarray(h, y0.dtype)
+    start = energy_of(y0)
+    tenth = steps // 10
 
-    def body(carry, index):
-        y, state = carry
-        t0 = index * h
+    def body(index, carry):
+        y, state, early, late = carry
+        t0 = index.astype(h.dtype) * h
         y, _, _, state, _ = solver.step(term, t0, t0 + h, y, None, state, False)
-        return (y, state), observe(y)
+        error = jnp.abs(energy_of(y) - start)
+        early = jnp.where(index < tenth, jnp.maximum(early, error), early)
+        late = jnp.where(index >= steps - tenth, jnp.maximum(late, error), late)
+        return y, state, early, late
 
+    zero = jnp.zeros((), y0.dtype)
     state = solver.init(term, 0.0 * h, h, y0, None)
-    _, observed = jax.lax.scan(body, (y0, state), jnp.arange(steps, dtype=y0.dtype))
-    return observed
+    y, _, early, late = jax.lax.fori_loop(0, steps, body, (y0, state, zero, zero))
+    return y, early, late
 
 
 def test_names_give_fixed_step_solvers():
@@ -112,18 +129,16 @@ def test_gauss_legendre_tableaus_match_their_closed_forms():
     np.testing.assert_allclose(c, [0.5 - r15 / 10, 0.5, 0.5 + r15 / 10], atol=1e-15)
 
 
-def final_state(solver, field, y0, h, steps):
-    return jax.jit(run_steps, static_argnums=(0, 1, 4, 5))(
-        solver, field, y0, h, steps, lambda y: y
-    )[-1]
-
-
 @pytest.mark.parametrize("name", sorted(EXPLICIT))
 def test_explicit_order_on_the_pendulum(name):
     cls, order = EXPLICIT[name]
     exact = exact_pendulum(1.5, np.array(4.0))
     errors = [
-        float(jnp.max(jnp.abs(final_state(cls(), pendulum, jnp.array([1.5, 0.0]), h, n) - exact)))
+        float(
+            jnp.max(
+                jnp.abs(simulate(cls(), pendulum, pendulum_energy, Y_PENDULUM, h, n)[0] - exact)
+            )
+        )
         for h, n in ((0.1, 40), (0.05, 80))
     ]
     assert abs(np.log2(errors[0] / errors[1]) - order) < 0.25, errors
@@ -152,63 +167,45 @@ def test_gauss_legendre_order_on_a_non_separable_system(name):
     runs = ((0.2, 15), (0.1, 30)) if stages == 2 else ((0.25, 12), (0.125, 24))
     solver = lz.GaussLegendre(stages=stages)
     errors = [
-        float(jnp.max(jnp.abs(final_state(solver, canonical, Y_CANONICAL, h, n) - exact)))
+        float(jnp.max(jnp.abs(simulate(solver, canonical, energy, Y_CANONICAL, h, n)[0] - exact)))
         for h, n in runs
     ]
     assert abs(np.log2(errors[0] / errors[1]) - 2 * stages) < 0.3, errors
     assert errors[1] > 1e-11
 
 
-def bounded_energy_error(solver, field, energy_of, y0, h, steps):
-    """The largest energy errors over the first and last tenths of `steps` steps."""
-    start = energy_of(y0)
-
-    @jax.jit
-    def run(y0):
-        return jnp.abs(run_steps(solver, field, y0, h, steps, energy_of) - start)
-
-    errors = np.asarray(run(y0))
-    tenth = steps // 10
-    return errors[:tenth].max(), errors[-tenth:].max()
-
-
 @pytest.mark.parametrize("name", sorted(EXPLICIT))
 def test_explicit_energy_error_is_bounded_over_1e5_steps(name):
     cls, order = EXPLICIT[name]
-    early, late = bounded_energy_error(
-        cls(), pendulum, pendulum_energy, jnp.array([2.0, 0.0]), 0.1, 100_000
-    )
+    _, early, late = simulate(cls(), pendulum, pendulum_energy, Y_SWING, 0.1, 100_000)
     assert late < 1.2 * early  # no drift over 10^4 time units, about 1500 swings
     assert early < 10 * 0.1**order
 
 
 def test_rk4_energy_drifts_where_the_symplectic_methods_do_not():
     # The control for the test above: the same run with a non-symplectic method of order 4.
-    early, late = bounded_energy_error(
-        lz.ClassicRK4(), pendulum, pendulum_energy, jnp.array([2.0, 0.0]), 0.1, 100_000
-    )
+    _, early, late = simulate(lz.ClassicRK4(), pendulum, pendulum_energy, Y_SWING, 0.1, 100_000)
     assert late > 5 * early
 
 
 @pytest.fixture(scope="module")
 def rk4_canonical_energy():
-    return bounded_energy_error(lz.ClassicRK4(), canonical, energy, Y_CANONICAL, 0.2, 10_000)
+    return simulate(lz.ClassicRK4(), canonical, energy, Y_CANONICAL, 0.2, 10_000)[1:]
 
 
 @pytest.mark.parametrize("name", sorted(IMPLICIT))
 def test_gauss_legendre_energy_error_is_bounded_on_a_non_separable_system(
     name, rk4_canonical_energy
 ):
-    early, late = bounded_energy_error(
-        lz.GaussLegendre(stages=IMPLICIT[name]), canonical, energy, Y_CANONICAL, 0.2, 10_000
-    )
+    solver = lz.GaussLegendre(stages=IMPLICIT[name])
+    _, early, late = simulate(solver, canonical, energy, Y_CANONICAL, 0.2, 10_000)
     rk4_early, rk4_late = rk4_canonical_energy
     assert late < 1.5 * early
     assert rk4_late > 3 * rk4_early  # RK4 drifts over the same run
     assert late < 0.01 * rk4_late
 
 
-def symplectic_defect(solver, field, y, h):
+def symplectic_defect(solver, field, y, h, jacobian=jax.jacrev):
     """max |M^T J M - J| of the Jacobian M of one step of length `h` from `y`."""
     term = diffrax.ODETerm(field)
 
@@ -216,9 +213,9 @@ def symplectic_defect(solver, field, y, h):
         state = solver.init(term, 0.0, h, y, None)
         return solver.step(term, 0.0, h, y, None, state, False)[0]
 
-    # Reverse mode: the Newton solve of an implicit step is differentiated by the implicit
-    # function theorem, which Optimistix gives as a custom VJP.
-    jacobian = jax.jit(jax.jacrev(one_step))(y)
+    # Reverse mode for an implicit step: Optimistix differentiates its Newton solve by the
+    # implicit function theorem, as a custom VJP.
+    jacobian = jax.jit(jacobian(one_step))(y)
     n = y.shape[0] // 2
     identity, zero = jnp.eye(n), jnp.zeros((n, n))
     j = jnp.block([[zero, identity], [-identity, zero]])
@@ -235,10 +232,10 @@ def separable(t, y, args):
 @pytest.mark.parametrize("name", ["forest_ruth", "blanes_moan4"])  # drift first; kick first
 def test_explicit_step_is_symplectic_for_a_separable_hamiltonian(name):
     cls, _ = EXPLICIT[name]
-    assert symplectic_defect(cls(), separable, Y_CANONICAL, 0.3) < 1e-12
+    assert symplectic_defect(cls(), separable, Y_CANONICAL, 0.3, jax.jacfwd) < 1e-12
     if name == "forest_ruth":
         # The same method on the non-separable system is not: the test can tell.
-        assert symplectic_defect(cls(), canonical, Y_CANONICAL, 0.3) > 1e-5
+        assert symplectic_defect(cls(), canonical, Y_CANONICAL, 0.3, jax.jacfwd) > 1e-5
 
 
 def test_gauss_legendre_step_is_symplectic_for_a_non_separable_hamiltonian():
@@ -246,7 +243,6 @@ def test_gauss_legendre_step_is_symplectic_for_a_non_separable_hamiltonian():
         assert (
             symplectic_defect(lz.GaussLegendre(stages=stages), canonical, Y_CANONICAL, 0.3) < 1e-10
         )
-    assert symplectic_defect(lz.ClassicRK4(), canonical, Y_CANONICAL, 0.3) > 1e-6
 
 
 def test_gauss_legendre_reports_newton_failure():
@@ -288,35 +284,26 @@ def test_composition_errors():
 
 
 def test_explicit_composition_blow_up_names_its_scope():
-    field = lz.lagrangian_vector_field(
-        lambda q, q_t: 0.5 * q_t @ q_t + 0.4 * (q[0] * q_t[1] - q[1] * q_t[0])
-    )
-    ts = jnp.linspace(0.0, 3000.0, 11)
+    def runaway(t, y, args):  # q'' = q^3 reaches infinity in finite time
+        return jnp.stack([y[1], y[0] ** 3])
+
+    ts = jnp.linspace(0.0, 10.0, 3)
     with pytest.raises(
         eqx.EquinoxRuntimeError, match=r"non-finite states.*Yoshida4.*positions only.*'gl4'"
     ):
-        lz.rollout(field, jnp.array([1.0, 0.0, 0.0, 1.0]), ts, solver="yoshida4", dt0=2.5)
+        lz.rollout(runaway, jnp.array([1.0, 1.0]), ts, solver="yoshida4", dt0=0.1)
 
 
 def test_gauss_legendre_rollouts_of_models():
     ts = jnp.linspace(0.0, 5.0, 11)
-    p0 = jnp.array([[0.8, 0.1], [-0.4, 0.5]])
     hnn = lz.models.HNN(1, key=jax.random.key(0), width=16)
-    # dt0 traced: one compilation for the three step sizes
-    roll = jax.jit(lambda dt0: lz.rollout(hnn, p0, ts, solver="gl4", dt0=dt0))
-    coarse, middle, fine = roll(0.1), roll(0.05), roll(0.025)
-    # Fourth order, by its own convergence: each halving divides the change by 16.
-    ratio = jnp.max(jnp.abs(coarse - middle)) / jnp.max(jnp.abs(middle - fine))
-    assert 13 < float(ratio) < 19
-    energy = jax.vmap(jax.vmap(lambda y: hnn.hamiltonian(y[:1], y[1:])))(coarse)
-    assert float(jnp.max(jnp.abs(energy - energy[:, :1]))) < 1e-6
-    assert bool(jnp.all(jnp.isfinite(coarse)))
-
     lnn = lz.models.LNN(1, key=jax.random.key(1), width=8, depth=1, mass_prior=True)
-    y0 = jnp.array([0.5, 0.2])
-    ys = lz.rollout(lnn, y0, ts, solver="gl4", dt0=0.05)
-    energy = jax.vmap(lambda y: lnn.energy(y[:1], y[1:]))(ys)
-    assert float(jnp.max(jnp.abs(energy - energy[0]))) < 1e-6 * float(jnp.abs(energy[0]))
+    for model in (hnn, lnn):  # on [q, p] and on [q, q_t]
+        y0 = jnp.array([0.5, 0.2])
+        ys = lz.rollout(model, y0, ts, solver="gl4", dt0=0.05)
+        energy = jax.vmap(lambda y: model.energy(y[:1], y[1:]))(ys)
+        assert bool(jnp.all(jnp.isfinite(ys))) and float(jnp.max(jnp.abs(ys - y0[None]))) > 1e-2
+        assert float(jnp.max(jnp.abs(energy - energy[0]))) < 1e-6 * float(jnp.abs(energy[0]))
 
 
 def oscillator(t, y, args):
@@ -333,13 +320,12 @@ def oscillator_windows(solver, substeps):
 
 
 def test_rollout_windows_take_these_solvers():
-    windows = oscillator_windows("yoshida4", 2)
+    assert isinstance(oscillator_windows("gl4", 1).solver, lz.GaussLegendre)
+    windows = oscillator_windows(lz.Yoshida4(), 2)
     y0, target = windows.states()
     assert float(jnp.max(jnp.abs(windows.predict(oscillator, y0) - target))) < 1e-6
 
-    # A few gradient steps of the window loss through Gauss-Legendre's Newton solves.
-    windows = oscillator_windows(lz.GaussLegendre(), 1)
-    y0, target = windows.states()
+    # A few gradient steps of the window loss through Yoshida4's steps.
     model = lz.models.Baseline(1, key=jax.random.key(2), width=8, depth=1)
 
     @eqx.filter_jit
