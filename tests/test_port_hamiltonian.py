@@ -86,7 +86,7 @@ def test_save_and_load(getkey, tmp_path):
     np.testing.assert_array_equal(loaded.input_matrix(x), given)
     # The input as a control law u(t, x), and through the vector field itself.
     np.testing.assert_allclose(
-        loaded(0.0, x, lambda t, x: u), model.vector_field(x, u), rtol=1e-12
+        loaded.driven(lambda t, x: u)(0.0, x, None), model.vector_field(x, u), rtol=1e-12
     )
 
 
@@ -133,3 +133,5 @@ def test_bad_arguments_are_refused(getkey):
     model = lz.models.PortHamiltonian(1, key=getkey(), width=4, depth=1, inputs=1)
     with pytest.raises(ValueError, match=r"takes an input `u` of shape \(1,\), got shape \(2,\)"):
         model(0.0, jnp.zeros(2), jnp.zeros(2))
+    with pytest.raises(ValueError, match=r"`control` must be a callable u\(t, x\) or an input"):
+        model.driven(jnp.zeros(2))

@@ -67,8 +67,9 @@ class PortHamiltonian(AbstractEnergyModel):
     $R = 0$, $u = 0$ it conserves $H$.
 
     The model is a vector field `model(t, x, args)` whose `args` is the input: `None` (no
-    input), an array of shape `(inputs,)`, or a control law `u(t, x)`; so
-    `lz.rollout(model, x0, ts, args=u)` simulates it under `u`.
+    input) or an array of shape `(inputs,)`, so `lz.rollout(model, x0, ts, args=u)`
+    simulates it under a constant input; `model.driven(control)` is the vector field under a
+    control law `u(t, x)`.
 
     **Arguments:**
 
@@ -279,3 +280,45 @@ class PortHamiltonian(AbstractEnergyModel):
         else:
             u = args
         return self.vector_field(x, u)
+
+    def driven(self, control: Any) -> "DrivenPortHamiltonian":
+        """The vector field of the model under a control law.
+
+        **Arguments:**
+
+        - `control`: a feedback law `u(t, x) -> (inputs,)` of the time and the state, or a
+            constant input of shape `(inputs,)`.
+
+        **Returns:** a vector field `f(t, x, args) -> dx/dt` for [`lagrangian_zoo.rollout`][]
+        (its `args` unused).
+        """
+        if not callable(control):
+            control = jnp.asarray(control)
+            if control.shape != (self.inputs,):
+                raise ValueError(
+                    f"PortHamiltonian with inputs={self.inputs}: `control` must be a callable "
+                    f"u(t, x) or an input of shape ({self.inputs},), got shape {control.shape}."
+                )
+        return DrivenPortHamiltonian(self, control)
+
+
+class DrivenPortHamiltonian(eqx.Module):
+    """A [`lagrangian_zoo.models.PortHamiltonian`][] under a control law: what its `driven`
+    method returns. `f(t, x, args)` is `model(t, x, u)` with `u = control(t, x)` (or the
+    constant)."""
+
+    model: PortHamiltonian
+    control: Any
+
+    @property
+    def dof(self) -> int:
+        """The model's degrees of freedom."""
+        return self.model.dof
+
+    def __call__(
+        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
+    ) -> Float[Array, " state"]:
+        del args
+        y = jnp.asarray(y)
+        u = self.control(t, y) if callable(self.control) else self.control
+        return self.model(t, y, jnp.asarray(u))
