@@ -66,6 +66,8 @@ def quadratic_decomposition(
 
 def _lagrangian_and_force(dynamics: Any) -> tuple[Callable, Callable | None, int | None]:
     """The Lagrangian, the dissipative force (or `None`) and the `dof` (or `None`)."""
+    # Imported here: the models import this module (DeLaN's decomposition), so a top-level
+    # import would be circular.
     from .models import AbstractDynamics, AbstractLagrangianModel
 
     if isinstance(dynamics, AbstractLagrangianModel):
