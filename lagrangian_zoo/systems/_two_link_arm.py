@@ -33,7 +33,7 @@ class TwoLinkArm(AbstractActuatedSystem):
 
     The defaults are a textbook arm of two uniform rods: unit masses and lengths, centres of
     mass at mid-length, $I_i = m_i l_i^2 / 12$, $\mathrm g = 9.81$. The two-link arm of Deep
-    Lagrangian Networks' character dataset has this form, with $a = 0.85511458\overline{3}$,
+    Lagrangian Networks' character dataset has this form, with $a = 1.3727291\overline{6}$,
     $b = 0.5$, $d = 0.51761458\overline{3}$ and gravity terms $2.625 \cos q_1$ and
     $1.5 \cos(q_1 + q_2)$ (for example masses $(0.75, 0.5)$, lengths $(1, 1)$, centres
     $(0.5, 1)$, inertias $(0.16761458\overline{3}, 0.01761458\overline{3})$ and gravity 3).
