@@ -8,6 +8,7 @@ file in the same folder, then `os.replace`), so a reader never sees half a file.
 """
 
 import argparse
+import dataclasses
 import datetime
 import importlib.metadata
 import json
@@ -19,7 +20,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import optax
 
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -89,6 +92,36 @@ def previous_runs(args: argparse.Namespace, results_path: Path, *, steps: int) -
         runs = [r for r in document.get("runs", []) if r["steps"] == steps]
     print(f"resuming: {len(runs)} results already in {results_path}", flush=True)
     return runs
+
+
+_Config = TypeVar("_Config")
+
+
+def with_overrides(config: _Config, **overrides: Any) -> _Config:
+    """`config` (a dataclass) with the fields a command-line option set; `None` keeps one."""
+    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def out_of_time(max_minutes: float | None, started: float) -> bool:
+    """Whether `--max-minutes` have passed since `started` (a `time.perf_counter()` reading):
+    a sliced full run then starts nothing new."""
+    return max_minutes is not None and (time.perf_counter() - started) / 60 > max_minutes
+
+
+def partial_note(name: str) -> str:
+    """The first note of a partial run's table: how to continue it."""
+    return f"**Partial**: continue with `python benchmarks/{name}.py --full --resume`."
+
+
+def clipped_adam(
+    learning_rate: float, steps: int, gradient_clip: float | None = None
+) -> optax.GradientTransformation:
+    """Adam with a cosine decay of the learning rate to 0 over `steps`, after clipping the
+    gradient to the global norm `gradient_clip` (no clipping when `None`)."""
+    adam = optax.adam(optax.cosine_decay_schedule(learning_rate, steps))
+    if gradient_clip is None:
+        return adam
+    return optax.chain(optax.clip_by_global_norm(gradient_clip), adam)
 
 
 def _cpu_name() -> str:

@@ -317,8 +317,7 @@ def training_stream(system, velocity_std: float) -> lz.StateStream:
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:
-    schedule = optax.cosine_decay_schedule(config.learning_rate, config.train_steps)
-    return optax.chain(optax.clip_by_global_norm(config.gradient_clip), optax.adam(schedule))
+    return _common.clipped_adam(config.learning_rate, config.train_steps, config.gradient_clip)
 
 
 def train(name, seed, config, stream, states, folder: Path, *, resume: bool, quick: bool):
@@ -565,9 +564,7 @@ def write(directory: Path, mode: str, config: Config, runs, *, partial: bool, co
         "seconds on a shared 2-core CPU. `exact` is the true system through the same solver.",
     ]
     if partial:
-        notes.insert(
-            0, "**Partial**: continue with `python benchmarks/lgn_wave.py --full --resume`."
-        )
+        notes.insert(0, _common.partial_note(NAME))
     _common.write_results(
         directory,
         NAME,
@@ -739,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, seed in plan:
         if any((r["model"], r["seed"]) == (name, seed) for r in runs):
             continue
-        if args.max_minutes is not None and time.perf_counter() - started > 60 * args.max_minutes:
+        if _common.out_of_time(args.max_minutes, started):
             stopped = True
             break
         print(f"{name} / seed {seed} ...", flush=True)

@@ -234,10 +234,7 @@ def build_model(name: str, recipe: Recipe, system, key):
 
 
 def optimizer(recipe: Recipe, steps: int) -> optax.GradientTransformation:
-    adam = optax.adam(optax.cosine_decay_schedule(recipe.learning_rate, steps))
-    if recipe.gradient_clip is None:
-        return adam
-    return optax.chain(optax.clip_by_global_norm(recipe.gradient_clip), adam)
+    return _common.clipped_adam(recipe.learning_rate, steps, recipe.gradient_clip)
 
 
 def accelerations(model, system, y: jax.Array) -> jax.Array:
@@ -840,7 +837,7 @@ def main(argv: list[str] | None = None) -> None:
     for model_name, recipe_name, seed in plan:
         if (model_name, recipe_name, seed) in done:
             continue
-        if max_minutes is not None and (time.perf_counter() - started) / 60 > max_minutes:
+        if _common.out_of_time(max_minutes, started):
             stopped = True
             break
         print(f"{model_name} / {recipe_name} / seed {seed} ...", flush=True)
@@ -959,11 +956,7 @@ def write(directory, mode, config: Config, recipes, runs, *, partial: bool) -> N
         "others); `seconds` is training time per run on a shared 2-core CPU.",
     ]
     if partial:
-        notes.insert(
-            0,
-            "**Partial**: continue with `python benchmarks/lnn_double_pendulum.py "
-            "--full --resume`.",
-        )
+        notes.insert(0, _common.partial_note(NAME))
     _common.write_results(
         directory,
         NAME,

@@ -418,9 +418,7 @@ def write(directory: Path, mode: str, config: Config, runs, *, partial: bool, co
     }
     notes = list(NOTES)
     if partial:
-        notes.insert(
-            0, "**Partial**: continue with `python benchmarks/pixel_pendulum.py --full --resume`."
-        )
+        notes.insert(0, _common.partial_note(NAME))
     _common.write_results(
         directory,
         NAME,
@@ -661,8 +659,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _common.parse_args(__doc__.splitlines()[0], argv, extra=_extra_arguments)
     quick = args.mode == "quick"
     config = QUICK if quick else FULL
-    overrides = {"train_steps": args.train_steps, "trials": args.trials, "seeds": args.seeds}
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config = _common.with_overrides(
+        config, train_steps=args.train_steps, trials=args.trials, seeds=args.seeds
+    )
     lz.enable_compilation_cache()
     started = time.perf_counter()
     deadline = None if args.max_minutes is None else started + 60 * args.max_minutes

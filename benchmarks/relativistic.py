@@ -211,10 +211,7 @@ def build_model(model_name: str, config: Config, key):
 def optimizer(config: Config) -> optax.GradientTransformation:
     # Clipping keeps the LNN's first steps finite where its learned mass matrix is nearly
     # singular; every model gets the same optimizer.
-    return optax.chain(
-        optax.clip_by_global_norm(config.gradient_clip),
-        optax.adam(optax.cosine_decay_schedule(config.learning_rate, config.steps)),
-    )
+    return _common.clipped_adam(config.learning_rate, config.steps, config.gradient_clip)
 
 
 # Evaluation ---------------------------------------------------------------------------------
@@ -452,9 +449,7 @@ def write(directory: Path, mode: str, config: Config, runs: list[dict], partial:
         "E = sqrt(1 + p^2) - 1 - g q is smooth and p_t = g is constant.",
     ]
     if partial:
-        notes.insert(
-            0, f"**Partial**: continue with `python benchmarks/{NAME}.py --full --resume`."
-        )
+        notes.insert(0, _common.partial_note(NAME))
     _common.write_results(
         directory,
         NAME,
@@ -472,8 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _common.parse_args(__doc__.splitlines()[0], argv, extra=_common.add_run_arguments)
     quick = args.mode == "quick"
     config = QUICK if quick else FULL
-    overrides = {"seeds": args.seeds, "steps": args.steps}
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config = _common.with_overrides(config, seeds=args.seeds, steps=args.steps)
     lz.enable_compilation_cache()
     directory = _common.output_dir(args, NAME)
     results_path = directory / f"{NAME}.json"
@@ -488,10 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     for model_name, seed in plan:
         if (model_name, seed) in done:
             continue
-        if (
-            args.max_minutes is not None
-            and (time.perf_counter() - started) / 60 > args.max_minutes
-        ):
+        if _common.out_of_time(args.max_minutes, started):
             stopped = True
             break
         print(f"{model_name} / seed {seed} ...", flush=True)

@@ -250,10 +250,7 @@ def build_model(model_name: str, config: Config, system, key, lnn_options=None):
 
 @functools.cache  # one optimizer object per config: `fit` reuses its compiled loop
 def optimizer(config: Config) -> optax.GradientTransformation:
-    return optax.chain(
-        optax.clip_by_global_norm(config.gradient_clip),
-        optax.adam(optax.cosine_decay_schedule(config.learning_rate, config.steps)),
-    )
+    return _common.clipped_adam(config.learning_rate, config.steps, config.gradient_clip)
 
 
 def evaluate(model, system, data: Data, config: Config) -> dict[str, Any]:
@@ -584,9 +581,7 @@ def write(directory: Path, mode: str, config: Config, runs: list[dict], partial:
             "measured here) are not findings; add seeds with `--seeds N --resume`."
         )
     if partial:
-        notes.insert(
-            0, f"**Partial**: continue with `python benchmarks/{NAME}.py --full --resume`."
-        )
+        notes.insert(0, _common.partial_note(NAME))
     _common.write_results(
         directory,
         NAME,
@@ -659,8 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _common.parse_args(__doc__.splitlines()[0], argv, extra=arguments)
     quick = args.mode == "quick"
     config = QUICK if quick else FULL
-    overrides = {"seeds": args.seeds, "steps": args.steps}
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config = _common.with_overrides(config, seeds=args.seeds, steps=args.steps)
     lz.enable_compilation_cache()
     directory = _common.output_dir(args, NAME)
     results_path = directory / f"{NAME}.json"
@@ -685,10 +679,7 @@ def main(argv: list[str] | None = None) -> int:
     for model_name, noise, fraction, seed in plan:
         if (model_name, noise, fraction, seed) in done:
             continue
-        if (
-            args.max_minutes is not None
-            and (time.perf_counter() - started) / 60 > args.max_minutes
-        ):
+        if _common.out_of_time(args.max_minutes, started):
             stopped = True
             break
         print(
