@@ -360,16 +360,8 @@ def energy_discrepancy(
 
     ??? cite "Reference"
 
-        ```bibtex
-        @article{cranmer2020lagrangian,
-          title={Lagrangian Neural Networks},
-          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
-                  and Spergel, David and Ho, Shirley},
-          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
-                   Equations},
-          year={2020}
-        }
-        ```
+        The metric of Cranmer et al. (2020), *Lagrangian Neural Networks*: BibTeX under
+        [`lagrangian_zoo.models.LNN`][].
     """
     _check_reduction(reduction)
     if at not in ("final", "mean"):

@@ -42,16 +42,8 @@ class DoublePendulum(AbstractSystem):
 
     ??? cite "Reference"
 
-        ```bibtex
-        @article{cranmer2020lagrangian,
-          title={Lagrangian Neural Networks},
-          author={Cranmer, Miles and Greydanus, Sam and Hoyer, Stephan and Battaglia, Peter
-                  and Spergel, David and Ho, Shirley},
-          journal={ICLR 2020 Workshop on Integration of Deep Neural Models and Differential
-                   Equations},
-          year={2020}
-        }
-        ```
+        The double pendulum of Cranmer et al. (2020), *Lagrangian Neural Networks*: BibTeX under
+        [`lagrangian_zoo.models.LNN`][].
     """
 
     name: ClassVar[str] = "double_pendulum"
