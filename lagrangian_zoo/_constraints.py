@@ -168,8 +168,18 @@ def _index_list(owner: str, name: str, values: Any, width: int) -> tuple[tuple[i
     return tuple(out)
 
 
-def _lengths(owner: str, name: str, values: Any, count: int) -> Float[Array, " count"]:
-    array = jnp.asarray(values, dtype=float)
+def _plain(values: Any) -> Any:
+    """`values` as a NumPy array when it holds no JAX array: the arithmetic of building
+    constraints then runs in NumPy rather than as a compiled operation per shape."""
+    if isinstance(values, jax.Array):
+        return values
+    if isinstance(values, (list, tuple)) and any(isinstance(v, jax.Array) for v in values):
+        return jnp.asarray(values, dtype=float)
+    return np.asarray(values, dtype=float)
+
+
+def _lengths(owner: str, name: str, values: Any, count: int) -> Any:
+    array = _plain(values)
     if array.shape != (count,):
         raise ValueError(
             f"{owner}: `{name}` must hold one length per constraint, shape ({count},), got "
@@ -254,9 +264,7 @@ class DistanceConstraints(AbstractConstraints):
             raise ValueError(f"{owner} give at least one constraint (`edges` or `anchors`).")
         edge_lengths = _lengths(owner[:-1], "lengths", lengths, len(pairs))
         tie_lengths = _lengths(owner[:-1], "anchor_lengths", anchor_lengths, len(tied))
-        if points is None:
-            points = jnp.zeros((len(tied), dimension))
-        points = jnp.asarray(points, dtype=float)
+        points = _plain(np.zeros((len(tied), dimension)) if points is None else points)
         if points.shape != (len(tied), dimension):
             raise ValueError(
                 f"{owner} `points` must have shape (anchors, dimension) = ({len(tied)}, "
@@ -266,8 +274,11 @@ class DistanceConstraints(AbstractConstraints):
         self.dimension = dimension
         self.first = tied + tuple(i for i, _ in pairs)
         self.second = tuple(bodies + a for a in range(len(tied))) + tuple(j for _, j in pairs)
-        self.lengths = jnp.concatenate([tie_lengths, edge_lengths])
-        self.points = points
+        if isinstance(tie_lengths, np.ndarray) and isinstance(edge_lengths, np.ndarray):
+            self.lengths = jnp.asarray(np.concatenate([tie_lengths, edge_lengths]))
+        else:
+            self.lengths = jnp.concatenate([tie_lengths, edge_lengths])
+        self.points = jnp.asarray(points)
         self.solver = solver
         # The widest gap between two constraints that share a body: the half-bandwidth of
         # DPhi M^-1 DPhi^T for diagonal masses.
@@ -284,7 +295,7 @@ class DistanceConstraints(AbstractConstraints):
         lengths: Sequence[float] | ArrayLike,
         *,
         dimension: int = 2,
-        pivot: ArrayLike | None = None,
+        pivot: Sequence[float] | ArrayLike | None = None,
         solver: str = "auto",
     ) -> "DistanceConstraints":
         """A chain of bodies hanging from a pivot: body 0 at `lengths[0]` from the pivot, body
@@ -299,14 +310,14 @@ class DistanceConstraints(AbstractConstraints):
 
         **Returns:** the constraints, numbered from the pivot down (a tridiagonal system).
         """
-        lengths = jnp.asarray(lengths, dtype=float)
+        lengths = _plain(lengths)
         if lengths.ndim != 1 or lengths.shape[0] < 1:
             raise ValueError(
                 "DistanceConstraints.chain: `lengths` must be a 1-D sequence of at least one "
                 f"length, got shape {lengths.shape}."
             )
         n = lengths.shape[0]
-        points = None if pivot is None else jnp.asarray(pivot, dtype=float).reshape(1, -1)
+        points = None if pivot is None else _plain(pivot).reshape(1, -1)
         return cls(
             n,
             dimension=dimension,
@@ -571,7 +582,7 @@ def _as_masses(
         values = np.asarray(masses, dtype=float)
         if not np.all(np.isfinite(values) & (values > 0)):
             raise ValueError(f"{owner}: `masses` must be positive and finite, got {values}.")
-    return masses.astype(dtype)
+    return masses
 
 
 def _check_force(
@@ -601,7 +612,7 @@ def _check_force(
             f"{owner}: `force` must have the shape of the positions {x.shape}, got shape "
             f"{force.shape}."
         )
-    return force.astype(x.dtype)
+    return force
 
 
 def _applied_force(
@@ -613,7 +624,7 @@ def _applied_force(
     if potential is not None:
         total = total - jax.grad(potential)(x)
     if force is not None:
-        total = total + force
+        total = total + force.astype(x.dtype)
     return total
 
 
@@ -636,12 +647,14 @@ def _acceleration(
 # dispatch (and compile) on their own; inside `rollout` or `fit` the program is inlined.
 @eqx.filter_jit
 def _compiled_acceleration(constraints, x, v, masses, potential, force, checks):
+    v, masses = v.astype(x.dtype), masses.astype(x.dtype)
     return _acceleration(constraints, x, v, masses, _applied_force(x, potential, force), checks)
 
 
 @eqx.filter_jit
 def _compiled_hamiltonian_field(constraints, x, p, masses, potential, force, checks):
-    v = inverse_mass_times(masses, p)
+    masses = masses.astype(x.dtype)
+    v = inverse_mass_times(masses, p.astype(x.dtype))
     a = _acceleration(constraints, x, v, masses, _applied_force(x, potential, force), checks)
     if masses.ndim == 1:
         return v, a * masses[:, None]
@@ -650,6 +663,8 @@ def _compiled_hamiltonian_field(constraints, x, p, masses, potential, force, che
 
 @eqx.filter_jit
 def _compiled_projection(constraints, x, v, masses, iterations, checks):
+    v, masses = v.astype(x.dtype), masses.astype(x.dtype)
+
     def newton(_, y):
         multipliers = constraints.solve_gram(y, masses, constraints(y), checks)
         return y - inverse_mass_times(masses, constraints.reaction(y, multipliers))
@@ -719,7 +734,7 @@ def constrained_acceleration(
     owner = "constrained_acceleration"
     constraints = _as_constraints(owner, constraints)
     x = _as_positions(owner, "x", x, constraints)
-    v = _as_positions(owner, "v", v, constraints).astype(x.dtype)
+    v = _as_positions(owner, "v", v, constraints)
     masses = _as_masses(owner, masses, constraints, x.dtype)
     force = _check_force(owner, x, potential, force)
     return _compiled_acceleration(constraints, x, v, masses, potential, force, checks)
@@ -749,7 +764,7 @@ def constrained_hamiltonian_field(
     owner = "constrained_hamiltonian_field"
     constraints = _as_constraints(owner, constraints)
     x = _as_positions(owner, "x", x, constraints)
-    p = _as_positions(owner, "p", p, constraints).astype(x.dtype)
+    p = _as_positions(owner, "p", p, constraints)
     masses = _as_masses(owner, masses, constraints, x.dtype)
     force = _check_force(owner, x, potential, force)
     return _compiled_hamiltonian_field(constraints, x, p, masses, potential, force, checks)
@@ -788,10 +803,10 @@ def project_onto_constraints(
     owner = "project_onto_constraints"
     constraints = _as_constraints(owner, constraints)
     x = _as_positions(owner, "x", x, constraints)
-    v = _as_positions(owner, "v", v, constraints).astype(x.dtype)
+    v = _as_positions(owner, "v", v, constraints)
     iterations = positive_int(f"{owner}:", "iterations", iterations)
     masses = _as_masses(
-        owner, jnp.ones(constraints.bodies) if masses is None else masses, constraints, x.dtype
+        owner, np.ones(constraints.bodies) if masses is None else masses, constraints, x.dtype
     )
     return _compiled_projection(constraints, x, v, masses, iterations, checks)
 

@@ -128,7 +128,7 @@ class AbstractConstrainedModel(AbstractEnergyModel):
             dof, "scalar", (width,) * depth, activation=activation, init=init, key=key
         )
         # Learned masses start at 1, in the default float dtype (float64 when x64 is on).
-        self.log_mass = None if given else jnp.zeros(bodies, jnp.result_type(float))
+        self.log_mass = None if given else jnp.asarray(np.zeros(bodies))
         self.given_masses = given
         self.constraint_config = _freeze(config)
         self.normaliser = Normaliser.identity(periodic)
