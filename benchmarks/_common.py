@@ -108,11 +108,6 @@ def out_of_time(max_minutes: float | None, started: float) -> bool:
     return max_minutes is not None and (time.perf_counter() - started) / 60 > max_minutes
 
 
-def partial_note(name: str) -> str:
-    """The first note of a partial run's table: how to continue it."""
-    return f"**Partial**: continue with `python benchmarks/{name}.py --full --resume`."
-
-
 def clipped_adam(
     learning_rate: float, steps: int, gradient_clip: float | None = None
 ) -> optax.GradientTransformation:
@@ -248,6 +243,40 @@ def write_results(
     header += [f"{note}\n" for note in notes]
     atomic_write_text(markdown_path, "\n".join(header) + "\n" + markdown_table(rows, columns))
     return json_path, markdown_path
+
+
+def write_run_results(
+    directory: Path,
+    name: str,
+    mode: str,
+    config: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    partial: bool,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    notes: Iterable[str] = (),
+) -> tuple[Path, Path]:
+    """`write_results` for a benchmark of many trainings that `--resume` continues: the
+    per-run results (`runs`) and `partial` are stored beside the rows, and a partial run's
+    notes start with how to continue it."""
+    if partial:
+        notes = [
+            f"**Partial**: continue with `python benchmarks/{name}.py --full --resume`.",
+            *notes,
+        ]
+    return write_results(
+        directory,
+        name,
+        mode,
+        config,
+        rows,
+        columns=columns,
+        title=title,
+        notes=notes,
+        extra={"partial": partial, "runs": runs},
+    )
 
 
 def block(tree: Any) -> Any:

@@ -563,18 +563,17 @@ def write(directory: Path, mode: str, config: Config, runs, *, partial: bool, co
         "their energy (left the physical range), and are left out of the other columns; "
         "seconds on a shared 2-core CPU. `exact` is the true system through the same solver.",
     ]
-    if partial:
-        notes.insert(0, _common.partial_note(NAME))
-    _common.write_results(
+    _common.write_run_results(
         directory,
         NAME,
         mode,
         settings,
         rows,
+        runs,
+        partial=partial,
         columns=columns(config),
         title="LGN on the wave equation: a string ten times longer than in training",
         notes=notes,
-        extra={"partial": partial, "runs": runs},
     )
 
 

@@ -955,18 +955,17 @@ def write(directory, mode, config: Config, recipes, runs, *, partial: bool) -> N
         "states nearly at rest (mean over finite rollouts; `failed_rollouts` counts the "
         "others); `seconds` is training time per run on a shared 2-core CPU.",
     ]
-    if partial:
-        notes.insert(0, _common.partial_note(NAME))
-    _common.write_results(
+    _common.write_run_results(
         directory,
         NAME,
         mode,
         settings,
         rows,
+        runs,
+        partial=partial,
         columns=columns,
         title="LNN paper: double pendulum",
         notes=notes,
-        extra={"partial": partial, "runs": runs},
     )
     if config.seed_zero_only:
         write_budget_table(directory, runs)

@@ -417,18 +417,17 @@ def write(directory: Path, mode: str, config: Config, runs, *, partial: bool, co
         "command": command,
     }
     notes = list(NOTES)
-    if partial:
-        notes.insert(0, _common.partial_note(NAME))
-    _common.write_results(
+    _common.write_run_results(
         directory,
         NAME,
         mode,
         settings,
         summarise(runs, config),
+        runs,
+        partial=partial,
         columns=COLUMNS,
         title="HNN paper: pixel pendulum",
         notes=notes,
-        extra={"partial": partial, "runs": runs},
     )
 
 

@@ -448,18 +448,17 @@ def write(directory: Path, mode: str, config: Config, runs: list[dict], partial:
         "coordinates is set by its small velocity errors close to c; in canonical coordinates "
         "E = sqrt(1 + p^2) - 1 - g q is smooth and p_t = g is constant.",
     ]
-    if partial:
-        notes.insert(0, _common.partial_note(NAME))
-    _common.write_results(
+    _common.write_run_results(
         directory,
         NAME,
         mode,
         settings,
         rows,
+        runs,
+        partial=partial,
         columns=COLUMNS,
         title="LNN paper: relativistic particle",
         notes=notes,
-        extra={"partial": partial, "runs": runs},
     )
 
 

@@ -580,18 +580,17 @@ def write(directory: Path, mode: str, config: Config, runs: list[dict], partial:
             "One seed per cell: differences smaller than the spread between seeds (not "
             "measured here) are not findings; add seeds with `--seeds N --resume`."
         )
-    if partial:
-        notes.insert(0, _common.partial_note(NAME))
-    _common.write_results(
+    _common.write_run_results(
         directory,
         NAME,
         mode,
         settings,
         rows,
+        runs,
+        partial=partial,
         columns=COLUMNS,
         title="Robustness: noise and data size on the double pendulum",
         notes=notes,
-        extra={"partial": partial, "runs": runs},
     )
     return rows
 
