@@ -8,6 +8,7 @@ from ._base import AbstractSystem as AbstractSystem
 from ._cart_pole import CartPole as CartPole
 from ._cartesian_chain import CartesianChain as CartesianChain
 from ._chain import PendulumChain as PendulumChain
+from ._coupled_pendulum import CoupledPendulum as CoupledPendulum
 from ._double_pendulum import DoublePendulum as DoublePendulum
 from ._falling_ball import FallingBall as FallingBall
 from ._kepler import Kepler as Kepler
