@@ -61,14 +61,8 @@ class Autoencoder(eqx.Module):
 
     ??? cite "Reference"
 
-        ```bibtex
-        @inproceedings{greydanus2019hamiltonian,
-          title={Hamiltonian Neural Networks},
-          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
-          booktitle={Advances in Neural Information Processing Systems},
-          year={2019}
-        }
-        ```
+        The autoencoder of the pixel pendulum in Greydanus et al. (2019), *Hamiltonian Neural
+        Networks*: BibTeX under [`lagrangian_zoo.models.HNN`][].
     """
 
     encoder: tuple[eqx.nn.Linear, ...]

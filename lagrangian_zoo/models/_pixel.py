@@ -78,14 +78,8 @@ class PixelDynamics(AbstractDynamics):
 
     ??? cite "Reference"
 
-        ```bibtex
-        @inproceedings{greydanus2019hamiltonian,
-          title={Hamiltonian Neural Networks},
-          author={Greydanus, Samuel and Dzamba, Misko and Yosinski, Jason},
-          booktitle={Advances in Neural Information Processing Systems},
-          year={2019}
-        }
-        ```
+        The pixel pendulum of Greydanus et al. (2019), *Hamiltonian Neural Networks*: BibTeX
+        under [`lagrangian_zoo.models.HNN`][].
     """
 
     autoencoder: Autoencoder
