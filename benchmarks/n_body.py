@@ -1080,25 +1080,26 @@ def main(argv: list[str] | None = None) -> int:
         overrides["zero_shot_steps"] = overrides["pairwise_steps"] = args.steps
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     experiments = args.experiments or ("one_orbit", "zero_shot")
+    if set(experiments) - {"one_orbit", "zero_shot"}:
+        raise SystemExit(f"unknown experiments {experiments}; known: one_orbit, zero_shot")
     lz.enable_compilation_cache()
     directory = _common.output_dir(args, NAME)
     results_path = directory / f"{NAME}.json"
     started = time.perf_counter()
     runs = previous_runs(args, results_path, config)
 
-    plan: list[tuple] = []
+    full_plan: list[tuple] = []
     for seed in range(config.seeds):
-        if "one_orbit" in experiments:
-            plan += [("one_orbit", name, None, seed) for name in config.orbit_models]
-        if "zero_shot" in experiments:
-            for name in config.zero_shot_models:
-                natives = config.test_bodies if config.native else ()
-                plan += [
-                    ("zero_shot", name, n, seed)
-                    for n in dict.fromkeys((config.train_bodies, *natives))
-                ]
-    # Complete only when every run of the full plan is in, whatever subset this run trains.
-    full_plan = list(plan)
+        full_plan += [("one_orbit", name, None, seed) for name in config.orbit_models]
+        for name in config.zero_shot_models:
+            natives = config.test_bodies if config.native else ()
+            full_plan += [
+                ("zero_shot", name, n, seed)
+                for n in dict.fromkeys((config.train_bodies, *natives))
+            ]
+    # Complete only when every run of the full plan is in, whatever subset this run trains
+    # (--experiments, --models, --max-minutes).
+    plan = [p for p in full_plan if p[0] in experiments]
     if args.models is not None:
         unknown = sorted(set(args.models) - set(MODELS))
         if unknown:
