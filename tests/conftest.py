@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 
 # XLA's LLVM optimisations make a CPU program faster to run and slower to compile. The suite's
@@ -9,13 +12,26 @@ os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
 ).strip()
 
+# One persistent compilation cache for the whole run, in a fresh folder: both workers and every
+# benchmark subprocess read the programs another one compiled (the quick modes and the docs'
+# examples build many of the same programs), and no run reads a program of an earlier run. The
+# process that makes the folder removes it at exit; xdist's workers inherit its name. The
+# compile-counting tests still count a program loaded from it (JAX times a cache hit under the
+# same compile event).
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache_dir = tempfile.mkdtemp(prefix="lagrangian-zoo-test-cache-")
+    atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache_dir
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
 import jax  # noqa: E402
 import jax.random as jr
 import pytest
 
 
-# The command line turns on JAX's persistent compilation cache; the suite runs without it (a
-# test of its own gives it a temporary folder), so no test reads programs another one wrote.
+# The library's own switch (`lz.enable_compilation_cache`, which the command line calls) stays
+# off, so that it leaves the run's folder in place; a test of its own gives it a temporary one.
 os.environ.setdefault("LAGRANGIAN_ZOO_NO_COMPILATION_CACHE", "1")
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_dtype_promotion", "strict")
