@@ -151,3 +151,41 @@ def test_coupled_pendulum_moves_as_its_lagrangian_in_spherical_angles():
     y0 = eqx.filter_jit(system.sample_initial_state)(jax.random.key(0))
     position, velocity = lz.constraint_drift(system.constraints, y0)
     assert position < 1e-12 and velocity < 1e-12
+
+
+def test_gyroscope_in_steady_precession_matches_the_closed_form():
+    # A heavy symmetric top precessing steadily at rate Omega, tilted by theta: its spin
+    # omega_3 satisfies m g l = Omega (I_3 omega_3 - I_1' Omega cos theta), with I_1' the
+    # transverse moment about the pivot. Every point then moves as a rigid rotation whose
+    # angular velocity omega = Omega z + psi_dot e_3 turns about z: a = alpha x r +
+    # omega x (omega x r), alpha = Omega z x omega.
+    m, i1, i3, ell, g = 1.3, 0.4, 0.6, 0.8, 9.81
+    system = lz.systems.Gyroscope(mass=m, moments=(i1, i1, i3), pivot_distance=ell, gravity=g)
+    theta, phi, omega_z = 0.6, 0.4, 1.7
+    omega3 = (m * g * ell / omega_z + (i1 + m * ell**2) * omega_z * np.cos(theta)) / i3
+    psi_t = omega3 - omega_z * np.cos(theta)
+
+    @eqx.filter_jit
+    def state_and_acceleration(system, angles, rates):
+        y = system.from_euler(angles, rates)
+        return y, system.acceleration(y[:12], y[12:])
+
+    y, a = map(np.asarray, state_and_acceleration(
+        system, jnp.array([phi, theta, 0.3]), jnp.array([omega_z, 0.0, psi_t])))  # fmt: skip
+    x, v, a = y[:12].reshape(4, 3), y[12:].reshape(4, 3), a.reshape(4, 3)
+    e3 = np.array([np.sin(theta) * np.sin(phi), -np.sin(theta) * np.cos(phi), np.cos(theta)])
+    z = np.array([0.0, 0.0, 1.0])
+    omega = omega_z * z + psi_t * e3
+    np.testing.assert_allclose(x[0], ell * e3, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(v, np.cross(omega, x), rtol=0, atol=1e-13)
+    expected = np.cross(np.cross(omega_z * z, omega), x) + np.cross(omega, np.cross(omega, x))
+    np.testing.assert_allclose(a, expected, rtol=0, atol=1e-10)
+    # Its kinetic energy is that of the rigid rotation, 1/2 omega . I_pivot omega.
+    axes = x[1:] - x[0]
+    inertia = axes.T @ np.diag([i1, i1, i3]) @ axes + m * (
+        ell**2 * np.eye(3) - np.outer(x[0], x[0])
+    )
+    kinetic = system.energy(jnp.asarray(y[:12]), jnp.asarray(y[12:])) - m * g * x[0, 2]
+    np.testing.assert_allclose(kinetic, 0.5 * omega @ inertia @ omega, rtol=1e-12)
+    with pytest.raises(ValueError, match="triangle inequality"):
+        lz.systems.Gyroscope(moments=(1.0, 0.2, 0.3))

@@ -11,6 +11,7 @@ from ._chain import PendulumChain as PendulumChain
 from ._coupled_pendulum import CoupledPendulum as CoupledPendulum
 from ._double_pendulum import DoublePendulum as DoublePendulum
 from ._falling_ball import FallingBall as FallingBall
+from ._gyroscope import Gyroscope as Gyroscope
 from ._kepler import Kepler as Kepler
 from ._n_body import (
     AbstractNBody as AbstractNBody,
