@@ -15,6 +15,10 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
     from . import metrics as metrics, models as models, plots as plots, systems as systems
     from ._cache import enable_compilation_cache as enable_compilation_cache
     from ._canonical_stream import CanonicalStream as CanonicalStream
+    from ._character_data import (
+        delan_character_dataset as delan_character_dataset,
+        TorqueSamples as TorqueSamples,
+    )
     from ._checkpoint import load_model as load_model, save_model as save_model
     from ._composition import (
         AbstractSymplecticComposition as AbstractSymplecticComposition,
@@ -99,6 +103,8 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "systems": (".systems", None),
     "enable_compilation_cache": ("._cache", "enable_compilation_cache"),
     "CanonicalStream": ("._canonical_stream", "CanonicalStream"),
+    "delan_character_dataset": ("._character_data", "delan_character_dataset"),
+    "TorqueSamples": ("._character_data", "TorqueSamples"),
     "load_model": ("._checkpoint", "load_model"),
     "save_model": ("._checkpoint", "save_model"),
     "AbstractSymplecticComposition": ("._composition", "AbstractSymplecticComposition"),

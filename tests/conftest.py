@@ -64,6 +64,7 @@ LONGEST_FILES = (
     "test_training.py",
     "test_benchmark_n_body.py",
     "test_benchmark_robustness.py",
+    "test_benchmark_delan_character.py",
     "test_metrics.py",
     "test_demo.py",
     "test_models.py",
