@@ -32,25 +32,34 @@ def test_models_with_the_true_potential_and_masses_move_as_the_system(getkey):
     )  # fmt: skip
     velocity_chnn = eqx.tree_at(lambda m: m.potential_network, velocity_chnn, gravity)
     y = system.from_angles(jnp.array([0.3, -0.4, 1.0, 0.5, 0.2, -1.0]))
-    expected = np.asarray(system(0.0, y, None))
-    np.testing.assert_allclose(exact["CLNN"](0.0, y, None), expected, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(velocity_chnn(0.0, y, None), expected, rtol=0, atol=1e-10)
-    # In canonical states [x, p]: dx/dt = p / m = v and dp/dt = m a.
     m = np.repeat(masses, 2)
     z = jnp.concatenate([y[:6], jnp.asarray(m) * y[6:]])
-    np.testing.assert_allclose(
-        exact["CHNN"](0.0, z, None),
-        np.concatenate([expected[:6], m * expected[6:]]),
-        rtol=0,
-        atol=1e-10,
+
+    # One program for the three models, their energies and the system's.
+    @eqx.filter_jit
+    def evaluate(system, clnn, chnn, velocity_chnn, y, z):
+        return (
+            system(0.0, y, None),
+            clnn(0.0, y, None),
+            velocity_chnn(0.0, y, None),
+            chnn(0.0, z, None),
+            system.energy(y[:6], y[6:]),
+            clnn.energy(y[:6], y[6:]),
+            chnn.energy(z[:6], z[6:]),
+        )
+
+    expected, clnn, velocity, canonical, energy, clnn_energy, chnn_energy = map(
+        np.asarray, evaluate(system, exact["CLNN"], exact["CHNN"], velocity_chnn, y, z)
     )
-    # Energies: the model's (with the potential's zero at the pivot) is the system's.
+    np.testing.assert_allclose(clnn, expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(velocity, expected, rtol=0, atol=1e-10)
+    # In canonical states [x, p]: dx/dt = p / m = v and dp/dt = m a.
     np.testing.assert_allclose(
-        exact["CLNN"].energy(y[:6], y[6:]), system.energy(y[:6], y[6:]), rtol=1e-13
+        canonical, np.concatenate([expected[:6], m * expected[6:]]), rtol=0, atol=1e-10
     )
-    np.testing.assert_allclose(
-        exact["CHNN"].energy(z[:6], z[6:]), system.energy(y[:6], y[6:]), rtol=1e-13
-    )
+    # Energies: the models' (with the potential's zero at the pivot) are the system's.
+    np.testing.assert_allclose(clnn_energy, energy, rtol=1e-13)
+    np.testing.assert_allclose(chnn_energy, energy, rtol=1e-13)
 
 
 def test_save_and_load_rebuild_the_model(getkey, tmp_path):

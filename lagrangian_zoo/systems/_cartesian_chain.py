@@ -158,6 +158,8 @@ class CartesianChain(AbstractSystem):
         )
         return a.reshape(2 * n)
 
+    # One compiled program for an eager call (a notebook, a plot), inlined under `jit`.
+    @eqx.filter_jit
     def from_angles(self, y: Float[Array, "*batch angle_state"]) -> Float[Array, "*batch state"]:
         r"""Cartesian states `[x, x_t]` of angle states `[q, q_t]` of `angle_system()`.
 
@@ -188,6 +190,7 @@ class CartesianChain(AbstractSystem):
         velocities = jnp.stack([x_t, height_t], axis=-1).reshape(*y.shape[:-1], 2 * n)
         return jnp.concatenate([positions, velocities], axis=-1)
 
+    @eqx.filter_jit
     def to_angles(self, y: Float[Array, "*batch state"]) -> Float[Array, "*batch angle_state"]:
         r"""Angle states `[q, q_t]` of Cartesian states `[x, x_t]` on the constraints.
 

@@ -177,6 +177,8 @@ class CoupledPendulum(AbstractSystem):
         )
         return a.reshape(3 * n)
 
+    # One compiled program for an eager call (a notebook, a plot), inlined under `jit`.
+    @eqx.filter_jit
     def from_angles(self, y: Float[Array, "*batch angle_state"]) -> Float[Array, "*batch state"]:
         r"""Cartesian states of spherical angles and their rates.
 

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from typing import ClassVar
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -171,6 +172,8 @@ class Gyroscope(AbstractSystem):
         )
         return a.reshape(12)
 
+    # One compiled program for an eager call (a notebook, a plot), inlined under `jit`.
+    @eqx.filter_jit
     def from_euler(
         self, angles: Float[Array, " 3"], rates: Float[Array, " 3"]
     ) -> Float[Array, " 24"]:
