@@ -92,6 +92,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
         AbstractFiniteSource as AbstractFiniteSource,
     )
     from ._sparse import MassGraph as MassGraph
+    from ._torque_decomposition import TorqueDecomposition as TorqueDecomposition
     from ._training import fit as fit, History as History
 
 
@@ -133,6 +134,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "forward_dynamics": ("._inverse_dynamics", "forward_dynamics"),
     "inverse_dynamics": ("._inverse_dynamics", "inverse_dynamics"),
     "torque_decomposition": ("._inverse_dynamics", "torque_decomposition"),
+    "TorqueDecomposition": ("._torque_decomposition", "TorqueDecomposition"),
     "atomic_path": ("._io", "atomic_path"),
     "atomic_write": ("._io", "atomic_write"),
     "check_mass_structure": ("._mechanics", "check_mass_structure"),

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import lagrangian_zoo as lz
 import numpy as np
 import pytest
-from lagrangian_zoo._inverse_dynamics import quadratic_decomposition
+from lagrangian_zoo._torque_decomposition import quadratic_decomposition
 
 
 def states(key, batch=4, n=2):

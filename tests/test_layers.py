@@ -15,15 +15,16 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "lagrangian_zoo"
 # Lowest first. A module may import modules of strictly lower layers, and, inside `systems`
 # or `models`, the private modules of its own subpackage.
 LAYERS = [
+    {"_io"},
     {"_validation"},
-    {"_io", "_custom_types", "_cache", "_distributed", "_source", "_fingerprint"},
+    {"_custom_types", "_cache", "_distributed", "_source", "_fingerprint", "_character_data"},
     {"models._triangular"},
     {"_sparse", "_verlet", "_implicit_midpoint", "models._mlp", "models._normaliser"},
     {"_composition", "_gauss_legendre"},
-    {"_mechanics"},
+    {"_mechanics", "_constraints", "_torque_decomposition"},
     {"systems", "models"},
     # Above the models: a model says which states it takes, and rollout reads it.
-    {"_rollout"},
+    {"_rollout", "_inverse_dynamics"},
     {"metrics", "plots"},
     {"_data", "_checkpoint"},
     {"_windows", "_pixels", "_canonical_stream"},

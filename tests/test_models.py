@@ -506,13 +506,13 @@ def test_config_round_trip(models, variant):
 
 def test_registry(getkey):
     assert lz.models.names() == [
-        "baseline", "delan", "hnn", "lgn", "lnn", "pairwise_hnn", "pairwise_lnn"
+        "baseline", "chnn", "clnn", "delan", "hnn", "lgn", "lnn", "pairwise_hnn", "pairwise_lnn"
     ]  # fmt: skip
     assert lz.models.MODELS["lnn"] is lz.models.LNN
     model = lz.models.get("delan", 2, key=key(), width=8, periodic=[True, False])
     assert isinstance(model, lz.models.DeLaN) and model.dof == 2 and model.width == 8
     assert model.periodic == (True, False) and model.depth == 2
-    known = "baseline, delan, hnn, lgn, lnn, pairwise_hnn, pairwise_lnn"
+    known = "baseline, chnn, clnn, delan, hnn, lgn, lnn, pairwise_hnn, pairwise_lnn"
     with pytest.raises(ValueError, match=f"unknown model 'lnm'.*'lnn'.*{known}"):
         lz.models.get("lnm", 2, key=getkey())
     with pytest.raises(ValueError, match="'hidden'.*model 'hnn'.*width, depth"):
@@ -559,7 +559,7 @@ def test_wrong_state_shape(models, variant):
 def test_every_model_says_which_states_it_takes(name, getkey):
     dof = 4  # two planar bodies for the pairwise models
     model = lz.models.get(name, dof, key=getkey(), width=8, depth=1)
-    expected = "canonical" if name in ("hnn", "pairwise_hnn") else "velocity"
+    expected = "canonical" if name in ("hnn", "pairwise_hnn", "chnn") else "velocity"
     assert model.coordinates == expected
     if isinstance(model, lz.models.AbstractLagrangianModel):
         # A Lagrangian model's kinematics are exact in velocity states: dq/dt = q_t.

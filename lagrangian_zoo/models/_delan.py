@@ -10,7 +10,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, Scalar
 
-from .._inverse_dynamics import quadratic_decomposition, TorqueDecomposition
+from .._torque_decomposition import quadratic_decomposition, TorqueDecomposition
 from .._validation import positive_number
 from ._base import AbstractLagrangianModel
 from ._construction import (
@@ -177,7 +177,7 @@ class DeLaN(AbstractLagrangianModel):
         by automatic differentiation of the Lagrangian.
 
         **Returns:** a
-        [`TorqueDecomposition`][lagrangian_zoo._inverse_dynamics.TorqueDecomposition] of
+        [`TorqueDecomposition`][lagrangian_zoo.TorqueDecomposition] of
         arrays of shape `(n,)`.
         """
         q, q_t, q_tt = jnp.asarray(q), jnp.asarray(q_t), jnp.asarray(q_tt)
