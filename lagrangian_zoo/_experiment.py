@@ -7,6 +7,7 @@ directory holds `config.json`, the trained model `model.lzm` (read it with
 """
 
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -192,6 +193,12 @@ def build_model(config: TrainConfig, system, key: PRNGKeyArray):
     if config.activation is not None:
         kwargs["activation"] = config.activation
     kwargs.setdefault("periodic", tuple(system.periodic))
+    # A constrained model (CLNN, CHNN) takes the system's known constraints: without them it
+    # would assume a chain of unit rods from the origin.
+    parameters = inspect.signature(model_class(config.model)).parameters
+    if "constraints" in parameters and getattr(system, "constraints", None) is not None:
+        kwargs.setdefault("constraints", system.constraints)
+        kwargs.setdefault("dimension", system.constraints.dimension)
     return get_model(config.model, system.dof, key=key, **kwargs)
 
 

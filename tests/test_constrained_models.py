@@ -142,3 +142,17 @@ def test_bad_input_is_refused(cls, getkey):
     model = cls(4, key=getkey(), width=8, depth=1)
     with pytest.raises(ValueError, match=r"dof=4 expects a state `y` of shape"):
         model(0.0, jnp.zeros(6), None)
+
+
+@pytest.mark.parametrize("name", ["clnn", "chnn"])
+def test_the_command_line_model_takes_the_system_constraints(name, getkey):
+    # The coupled pendulum's rods hang from three pivots in 3D, not from the origin: a model
+    # built without them would hold its bobs on the wrong spheres.
+    from lagrangian_zoo._experiment import build_model, TrainConfig
+
+    system = lz.systems.CoupledPendulum()
+    config = TrainConfig(system="coupled_pendulum", model=name, width=8, depth=1)
+    model = build_model(config, system, getkey())
+    assert model.constraints.config() == system.constraints.config()
+    x = system.sample_initial_state(getkey())[: system.dof]
+    np.testing.assert_allclose(model.constraints(x.reshape(-1, 3)), 0.0, atol=1e-12)
