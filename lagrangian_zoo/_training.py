@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -325,6 +326,11 @@ def _fingerprints(data, optimizer, loss, *, warn: bool) -> dict[str, str | None]
     return found
 
 
+def _solver_name(solver: Any) -> str:
+    """A solver's name for the resume settings: its name, or its class and fields."""
+    return solver if isinstance(solver, str) else repr(solver)
+
+
 def fit(
     model: eqx.Module,
     data: Any,
@@ -344,6 +350,7 @@ def fit(
     resume: bool = False,
     max_seconds: float | None = None,
     rollout_window: int = 5,
+    rollout_solver: str | diffrax.AbstractSolver = "rk4",
     adapt: bool = True,
     progress: bool = True,
     log_every: int = 100,
@@ -391,6 +398,8 @@ def fit(
         squared error to the whole window is minimised (`eval_data` then a `Dataset` too).
         A source with a loss of its own (pixel frames) takes only the default.
     - `rollout_window`: samples per window for `loss="rollout"`.
+    - `rollout_solver`: the fixed-step solver of those windows: a name of
+        [`lagrangian_zoo.rollout`][] (`"rk4"`, `"gl4"`, `"yoshida4"`, ...) or a Diffrax solver.
     - `eval_data`: a `Dataset` (all its rows) or `StateStream` (a fixed sample) on which the
         loss is measured every `eval_every` steps and at the end, by the source's own loss
         (comparing its targets with its own `predict`), as in training.
@@ -459,9 +468,9 @@ def fit(
     data = without_metadata(data)
     eval_data = None if eval_data is None else without_metadata(eval_data)
     if loss_name == "rollout":
-        data = RolloutWindows(data, rollout_window)
+        data = RolloutWindows(data, rollout_window, solver=rollout_solver)
         if eval_data is not None:
-            eval_data = RolloutWindows(eval_data, rollout_window)
+            eval_data = RolloutWindows(eval_data, rollout_window, solver=rollout_solver)
     _check_state_sizes(model, data=data, eval_data=eval_data)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the `checkpoint_dir` of the run to continue.")
@@ -478,6 +487,12 @@ def fit(
         **({"gradient_clip": gradient_clip} if gradient_clip is not None else {}),
         "adapt": bool(adapt),
         **({"rollout_window": rollout_window} if loss_name == "rollout" else {}),
+        # Only when not the default, so that checkpoints written before it still resume.
+        **(
+            {"rollout_solver": _solver_name(rollout_solver)}
+            if loss_name == "rollout" and _solver_name(rollout_solver) != "rk4"
+            else {}
+        ),
         **_fingerprints(original_data, optimizer, loss, warn=resume),
     }
     mesh, device = training_placement(devices, mesh)

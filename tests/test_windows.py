@@ -37,7 +37,10 @@ def test_exact_dynamics_reproduce_the_windows(spring_data):
     assert float(jnp.max(jnp.abs(predicted - target))) < 1e-6
 
 
-def test_fit_with_rollout_loss_learns(spring_data):
+@pytest.mark.parametrize("solver", ["rk4", "gl4"])
+def test_fit_with_rollout_loss_learns(spring_data, solver):
+    # The windows integrate with any of rollout's fixed-step solvers, the implicit Gauss-Legendre
+    # one (its Newton solve differentiated) included.
     _, data = spring_data
     model = lz.models.Baseline(1, key=jax.random.key(2), width=16, depth=1)
     _, history = lz.fit(
@@ -47,6 +50,7 @@ def test_fit_with_rollout_loss_learns(spring_data):
         batch_size=32,
         loss="rollout",
         rollout_window=3,
+        rollout_solver=solver,
         key=jax.random.key(3),
         eval_data=data,
         progress=False,
