@@ -318,6 +318,19 @@ _GOALS = (
             ("native_valid_ratio", 2.0, "valid time of one trained on 8 over zero-shot's"),
         )
     ),
+    # Issue 25's goals for the constrained models (`benchmarks/constrained.py`).
+    *(
+        ("constrained", {"experiment": "chains", "links": links, "model": model}, metric,
+         target, label)
+        for links in (2, 3, 5)
+        for model in ("clnn", "chnn")
+        for metric, target, label in (
+            ("geometric_mean", "published", "published (Finzi et al. 2020)"),
+            ("times_floor", 2.0, "within 2x of the chaos floor"),
+        )
+    ),
+    ("constrained", {"experiment": "zero_shot", "trained_on": 3, "links": 10}, "native_ratio",
+     3.0, "zero-shot 10 links over trained on 10"),
 )  # fmt: skip
 
 
@@ -445,8 +458,89 @@ def n_body_learned(data: Mapping[str, Any]) -> str:
     return _block(intro, data, header, cells)
 
 
+def constrained(data: Mapping[str, Any]) -> str:
+    header = [
+        "links",
+        "model",
+        "seeds",
+        "ours",
+        "published",
+        "chaos floor (ours)",
+        "chaos floor (published)",
+        "ours / floor",
+        "failed",
+    ]
+    cells = [
+        [
+            str(r["links"]),
+            r["model"],
+            str(r["seeds"]),
+            _number(r["geometric_mean"]),
+            _number(r.get("published")),
+            _number(r["chaos_floor"]),
+            _number(r.get("published_floor")),
+            _number(r.get("times_floor")),
+            str(r["failed_rollouts"]),
+        ]
+        for r in data["rows"]
+        if r["experiment"] == "chains"
+    ]
+    steps = data["config"].get("steps")
+    intro = (
+        "Chain pendulums: the relative error |z_hat - z| / |z_hat + z| of the bobs' Cartesian "
+        "states along rollouts 10x the training chunk, its geometric mean along the rollout "
+        "and over 100 held-out trajectories, then over seeds; the chaos floor is the same "
+        "error of the truth from initial states perturbed by 1e-4. Every model trained for "
+        f"{steps} steps (the published runs: 8000)."
+    )
+    return _block(intro, data, header, cells)
+
+
+def constrained_zero_shot(data: Mapping[str, Any]) -> str:
+    header = ["trained on", "run on", "seeds", "geometric mean", "over trained on it"]
+    cells = [
+        [
+            f"{r['trained_on']} links",
+            f"{r['links']} links",
+            str(r["seeds"]),
+            _number(r["geometric_mean"]),
+            _number(r.get("native_ratio")),
+        ]
+        for r in data["rows"]
+        if r["experiment"] == "zero_shot"
+    ]
+    intro = (
+        "One potential term per body and one per joint, shared along the chain, trained on "
+        "unit chains of one length and run on others; the same metric as above."
+    )
+    return _block(intro, data, header, cells)
+
+
+def constrained_cost(data: Mapping[str, Any]) -> str:
+    header = ["model", "links", "seconds per training step", "seconds per rollout step"]
+    cells = [
+        [
+            r["model"],
+            str(r["links"]),
+            _number(r["seconds_per_training_step"]),
+            _number(r["seconds_per_rollout_step"]),
+        ]
+        for r in data.get("cost", [])
+    ]
+    intro = (
+        "Seconds per training step (value and gradient of the rollout loss over a batch of "
+        "chunks) and per RK4 rollout step of the same batch, against the number of links."
+    )
+    return _block(intro, data, header, cells)
+
+
 # The results file of a table named other than its benchmark.
-SOURCES = {"n_body_zero_shot": "n_body", "n_body_learned": "n_body"}
+SOURCES = {
+    "n_body_zero_shot": "n_body",
+    "n_body_learned": "n_body",
+    "constrained_zero_shot": "constrained",
+    "constrained_cost": "constrained",
+}
 TABLES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "hnn_tasks": hnn_tasks,
     "n_body": n_body,
@@ -454,6 +548,9 @@ TABLES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "n_body_learned": n_body_learned,
     "lnn_double_pendulum": lnn_double_pendulum,
     "pixel_pendulum": pixel_pendulum,
+    "constrained": constrained,
+    "constrained_zero_shot": constrained_zero_shot,
+    "constrained_cost": constrained_cost,
 }
 
 
