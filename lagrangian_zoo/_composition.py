@@ -234,17 +234,8 @@ class Yoshida6(AbstractSymplecticComposition):
 
     ??? cite "Reference"
 
-        ```bibtex
-        @article{yoshida1990construction,
-          title={Construction of higher order symplectic integrators},
-          author={Yoshida, Haruo},
-          journal={Physics Letters A},
-          volume={150},
-          number={5--7},
-          pages={262--268},
-          year={1990}
-        }
-        ```
+        Yoshida (1990), *Construction of higher order symplectic integrators*: BibTeX under
+        [`lagrangian_zoo.Yoshida4`][].
     """
 
     drifts: ClassVar[tuple[float, ...]] = _YOSHIDA6[0]
