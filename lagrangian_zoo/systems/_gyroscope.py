@@ -69,16 +69,9 @@ class Gyroscope(AbstractSystem):
 
     ??? cite "Reference"
 
-        ```bibtex
-        @inproceedings{finzi2020simplifying,
-          title={Simplifying Hamiltonian and Lagrangian Neural Networks via Explicit
-                 Constraints},
-          author={Finzi, Marc and Wang, Ke Alexander and Wilson, Andrew Gordon},
-          booktitle={Advances in Neural Information Processing Systems},
-          volume={33},
-          year={2020}
-        }
-        ```
+        Finzi, Wang and Wilson (2020), *Simplifying Hamiltonian and Lagrangian Neural
+        Networks via Explicit Constraints*: BibTeX under
+        [`lagrangian_zoo.constrained_acceleration`][].
     """
 
     name: ClassVar[str] = "gyroscope"
