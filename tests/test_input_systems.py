@@ -176,7 +176,7 @@ def test_energy_changes_by_the_power_of_the_input():
         assert abs(change - work) < 1e-7 * max(1.0, abs(work))
 
 
-def test_two_link_arm_reproduces_the_delan_character_data():
+def test_two_link_arm_matches_the_delan_character_data():
     if not DATA.exists():
         pytest.skip(f"{DATA} is not available")
     data = np.load(DATA)
