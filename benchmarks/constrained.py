@@ -157,7 +157,7 @@ FULL = Config(
 QUICK = dataclasses.replace(
     FULL,
     links=(2,),
-    models=("clnn", "hnn"),
+    models=("clnn", "node"),
     seeds=1,
     train_trajectories=8,
     test_trajectories=4,
@@ -170,7 +170,7 @@ QUICK = dataclasses.replace(
     zero_shot_test_links=(3,),
     zero_shot_native=False,
     zero_shot_width=8,
-    cost_links=(2, 3),
+    cost_links=(2,),
     cost_models=("clnn",),
     cost_batch=8,
     cost_repeats=1,

@@ -63,6 +63,7 @@ LONGEST_FILES = (
     "test_benchmark_lnn_double_pendulum.py",
     "test_training.py",
     "test_benchmark_n_body.py",
+    "test_benchmark_constrained.py",
     "test_benchmark_robustness.py",
     "test_benchmark_delan_character.py",
     "test_metrics.py",

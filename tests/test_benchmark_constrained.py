@@ -112,7 +112,7 @@ def test_quick_mode_writes_every_experiment(tmp_path):
     document = json.loads((tmp_path / "constrained.json").read_text())
     assert document["mode"] == "quick" and not document["partial"]
     chains = [r for r in document["rows"] if r["experiment"] == "chains"]
-    assert {(r["links"], r["model"]) for r in chains} == {(2, "clnn"), (2, "hnn")}
+    assert {(r["links"], r["model"]) for r in chains} == {(2, "clnn"), (2, "node")}
     for row in chains:
         assert math.isfinite(row["geometric_mean"]) and row["geometric_mean"] > 0
         assert 0 < row["chaos_floor"] < 1e-2
@@ -120,6 +120,6 @@ def test_quick_mode_writes_every_experiment(tmp_path):
     assert {r["links"] for r in zero} == {2, 3}
     assert all(math.isfinite(r["geometric_mean"]) for r in zero)
     cost = document["cost"]
-    assert {(r["model"], r["links"]) for r in cost} == {("clnn", 2), ("clnn", 3)}
+    assert {(r["model"], r["links"]) for r in cost} == {("clnn", 2)}
     assert all(r["seconds_per_training_step"] > 0 for r in cost)
     assert (tmp_path / "constrained_error.png").exists()
