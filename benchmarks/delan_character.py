@@ -27,12 +27,14 @@ median of repeats). The true arm (`lz.systems.TwoLinkArm` with DeLaN's parameter
 by the same code, as a check of it: its errors are rounding.
 
 Full runs write `delan_character.json` after every (model, seed), marked `"partial": true`
-until the last one; `--resume` continues from them and `--max-minutes` slices a run.
+until the last one; `--resume` continues from them and `--max-minutes` slices a run. A finished
+full run copies its figure to `docs/figures/`.
 """
 
 import dataclasses
 import functools
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -53,6 +55,7 @@ import _common  # noqa: E402
 
 
 NAME = "delan_character"
+DOCS_FIGURES = Path(__file__).resolve().parents[1] / "docs" / "figures"
 MODELS = ("delan_structured", "delan_black_box", "feed_forward")
 LABELS = {
     "delan_structured": "DeLaN (structured)",
@@ -304,6 +307,7 @@ def summarise(runs: list[dict], truth_row: dict) -> list[dict]:
             "model": "published DeLaN (repository README)",
             "seeds": None,
             **{part: PUBLISHED[part] for part in COMPONENTS},
+            "seconds_per_sample": PUBLISHED["seconds_per_sample"],
             "samples_per_second": PUBLISHED["samples_per_second"],
         }
     ]
@@ -312,7 +316,12 @@ def summarise(runs: list[dict], truth_row: dict) -> list[dict]:
         if not done:
             continue
         row: dict[str, Any] = {"model": model_name, "seeds": len(done), "steps": done[0]["steps"]}
-        for metric in (*COMPONENTS, "samples_per_second", "training_seconds"):
+        for metric in (
+            *COMPONENTS,
+            "seconds_per_sample",
+            "samples_per_second",
+            "training_seconds",
+        ):
             values = np.asarray([r[metric] for r in done], dtype=np.float64)
             finite = values[np.isfinite(values)]
             row[metric] = float(np.mean(finite)) if finite.size else math.nan
@@ -335,6 +344,7 @@ COLUMNS = (
     "coriolis",
     "gravity",
     "power",
+    "seconds_per_sample",
     "samples_per_second",
     "training_seconds",
 )
@@ -451,7 +461,7 @@ def write(
         "MSEs (sum over the two joints, mean over the 454 test samples). The components are "
         "read off each model's inverse dynamics as the DeLaN repository does (g = f(q, 0, 0), "
         "...); `samples_per_second`: batched inverse dynamics on this shared 2-core CPU "
-        "(the published 1517 Hz is on an AMD 3950). Figure: `delan_character.png`.",
+        f"(the published 1517 Hz is on an AMD 3950). Figure: `{name}.png`.",
     ]
     _common.write_run_results(
         directory,
@@ -527,7 +537,10 @@ def main(argv: list[str] | None = None) -> int:
             write(directory, name, args.mode, config, runs, truth_row, partial=True)
     finished = not stopped and {(r["model"], r["seed"]) for r in runs} >= set(plan)
     write(directory, name, args.mode, config, runs, truth_row, partial=not finished)
-    figure(runs, test, directory / f"{name}.png")
+    drawn = figure(runs, test, directory / f"{name}.png")
+    if drawn is not None and finished and not quick and args.out is None and name == NAME:
+        with lz.atomic_path(DOCS_FIGURES / f"{name}.png") as temporary:
+            shutil.copyfile(drawn, temporary)
     print(f"wrote {results_path} ({'complete' if finished else 'partial'}, {len(runs)} results)")
     if not finished:
         flag = " --repository-settings" if args.repository_settings else ""
