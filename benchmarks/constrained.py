@@ -336,7 +336,9 @@ def build_model(name: str, system, config: Config, key):
             2 * n, key=key, constraints=system.constraints, coordinates="velocity", **size
         )
     if name == "lnn":
-        return lz.models.LNN(n, key=key, periodic=periodic, **size)
+        # A singular learned mass matrix gives non-finite values (a restart at a lower rate)
+        # rather than an error inside the compiled training loop.
+        return lz.models.LNN(n, key=key, periodic=periodic, checks=False, **size)
     if name == "hnn":
         return lz.models.HNN(n, key=key, periodic=periodic, **size)
     if name == "delan":
@@ -393,7 +395,7 @@ def train(name: str, model, system, chunks: np.ndarray, config: Config, seed: in
                 progress=False,
                 log_every=max(1, config.steps // 4),
             )
-        except FloatingPointError as error:
+        except (FloatingPointError, eqx.EquinoxRuntimeError) as error:
             print(f"  {error.args[0][:60]}...; learning rate {learning_rate / 10:g}", flush=True)
             learning_rate /= 10
             continue
