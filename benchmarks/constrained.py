@@ -336,9 +336,12 @@ def build_model(name: str, system, config: Config, key):
             2 * n, key=key, constraints=system.constraints, coordinates="velocity", **size
         )
     if name == "lnn":
-        # A singular learned mass matrix gives non-finite values (a restart at a lower rate)
+        # The library's recipe: a free particle's kinetic energy added (`mass_prior`), so that
+        # the learned mass matrix starts near the identity, not indefinite (at the paper's
+        # initialisation the loss is not finite from the first step). Without the in-loop
+        # check, a singular mass matrix gives non-finite values (a restart at a lower rate)
         # rather than an error inside the compiled training loop.
-        return lz.models.LNN(n, key=key, periodic=periodic, checks=False, **size)
+        return lz.models.LNN(n, key=key, periodic=periodic, mass_prior=True, checks=False, **size)
     if name == "hnn":
         return lz.models.HNN(n, key=key, periodic=periodic, **size)
     if name == "delan":
