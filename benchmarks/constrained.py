@@ -38,6 +38,7 @@ last one; `--resume` continues from it, and `--max-minutes` stops a run between 
 """
 
 import dataclasses
+import functools
 import json
 import math
 import sys
@@ -207,9 +208,37 @@ def true_rollout(system, y0: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return np.asarray(ys)
 
 
+def _draw(system, key) -> jax.Array:
+    """`system.sample_initial_state(key)` (the repository's distribution), with the projection
+    onto the constraints unchecked: a draw that puts two bobs at one point comes out
+    non-finite instead of stopping the whole batch."""
+    n = system.links
+    angle_key, position_key, velocity_key = jax.random.split(key, 3)
+    y = system.from_angles(jax.random.normal(angle_key, (2 * n,)))
+    x = y[: 2 * n].reshape(n, 2) + 0.2 * jax.random.normal(position_key, (n, 2))
+    v = 0.5 * y[2 * n :].reshape(n, 2) + 0.4 * jax.random.normal(velocity_key, (n, 2))
+    x, v = lz.project_onto_constraints(system.constraints, x, v, checks=False)
+    return jnp.concatenate([x.reshape(2 * n), v.reshape(2 * n)])
+
+
 def initial_states(system, count: int, key) -> np.ndarray:
-    keys = jax.random.split(key, count)
-    return np.asarray(jax.vmap(system.sample_initial_state)(keys))
+    """`count` initial states of the repository's distribution; draws whose projection onto
+    the constraints failed (two bobs at one point: rare, more so on long chains) are dropped
+    and others drawn in their place."""
+    n = system.links
+    # The first `count` keys are the system's own draws; the rest replace failed ones.
+    spare = jax.random.split(jax.random.fold_in(key, 1), count + 10)
+    keys = jnp.concatenate([jax.random.split(key, count), spare])
+    states = np.asarray(jax.vmap(functools.partial(_draw, system))(keys))
+    x = states[:, : 2 * n].reshape(-1, n, 2)
+    previous = np.concatenate([np.zeros_like(x[:, :1]), x[:, :-1]], axis=1)
+    rods = np.linalg.norm(x - previous, axis=-1)
+    good = np.all(np.isfinite(states), axis=-1) & np.all(
+        np.abs(rods - np.asarray(system.lengths)) < 1e-8, axis=-1
+    )
+    if good.sum() < count:
+        raise RuntimeError(f"only {good.sum()} valid initial states of {len(keys)} draws")
+    return states[good][:count]
 
 
 def unwrap_angles(angles: np.ndarray, links: int) -> np.ndarray:
