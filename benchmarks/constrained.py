@@ -567,7 +567,9 @@ def run_cost(config: Config) -> list[dict]:
         key = jax.random.key(0)
         y0 = initial_states(system, config.cost_batch, key)
         window_ts = config.dt * np.arange(config.chunk)
-        windows = true_rollout(system, y0, window_ts)
+        # The targets' values do not change the work of a step: the initial states held over
+        # the window (the exact solution of a long chain can stop on the system's rank check).
+        windows = np.repeat(y0[:, None], config.chunk, axis=1)
         for name in config.cost_models:
             model = build_model(name, system, config, key)
             view = jnp.asarray(model_view(name, system, windows))
