@@ -58,9 +58,6 @@ jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lagrangian_zoo as lz  # noqa: E402
 
-# The windows `lz.fit(loss="rollout")` trains on, to time one of its steps alone.
-from lagrangian_zoo._windows import RolloutWindows  # noqa: E402
-
 import _common  # noqa: E402
 
 
@@ -580,7 +577,8 @@ def run_cost(config: Config) -> list[dict]:
         for name in config.cost_models:
             model = build_model(name, system, config, key)
             view = jnp.asarray(model_view(name, system, windows))
-            source = RolloutWindows(
+            # The windows `lz.fit(loss="rollout")` trains on, to time one of its steps alone.
+            source = lz.RolloutWindows(
                 lz.Dataset(ts=jnp.asarray(window_ts), y=view, dy=view), config.chunk
             )
 

@@ -94,6 +94,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
     from ._sparse import MassGraph as MassGraph
     from ._torque_decomposition import TorqueDecomposition as TorqueDecomposition
     from ._training import fit as fit, History as History
+    from ._windows import RolloutWindows as RolloutWindows
 
 
 # Public name -> (module, name in that module); a module name alone is a subpackage.
@@ -126,6 +127,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "generate_dataset": ("._data", "generate_dataset"),
     "real_pendulum_dataset": ("._data", "real_pendulum_dataset"),
     "StateStream": ("._data", "StateStream"),
+    "RolloutWindows": ("._windows", "RolloutWindows"),
     "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
     "distributed_initialize": ("._distributed", "initialize"),
     "GaussLegendre": ("._gauss_legendre", "GaussLegendre"),
