@@ -48,14 +48,8 @@ class TwoLinkArm(AbstractActuatedSystem):
 
     ??? cite "Reference"
 
-        ```bibtex
-        @inproceedings{lutter2019deep,
-          title={Deep Lagrangian Networks: Using Physics as Model Prior for Deep Learning},
-          author={Lutter, Michael and Ritter, Christian and Peters, Jan},
-          booktitle={International Conference on Learning Representations},
-          year={2019}
-        }
-        ```
+        The arm of Lutter, Ritter and Peters (2019), *Deep Lagrangian Networks*: BibTeX under
+        [`lagrangian_zoo.models.DeLaN`][].
     """
 
     name: ClassVar[str] = "two_link_arm"
