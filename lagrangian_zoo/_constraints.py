@@ -543,6 +543,16 @@ class FunctionConstraints(AbstractConstraints):
 # Public entry points ---------------------------------------------------------------------------
 
 
+def _checked_dynamics_inputs(owner, constraints, x, second, masses, potential, force):
+    """The checked constraints, positions, velocities (or momenta), masses and applied force
+    of the two constrained equations of motion; `second` is `(name, value)`."""
+    constraints = _as_constraints(owner, constraints)
+    x = _as_positions(owner, "x", x, constraints)
+    y = _as_positions(owner, second[0], second[1], constraints)
+    masses = _as_masses(owner, masses, constraints, x.dtype)
+    return constraints, x, y, masses, _check_force(owner, x, potential, force)
+
+
 def _as_constraints(owner: str, constraints: Any) -> AbstractConstraints:
     if isinstance(constraints, AbstractConstraints):
         return constraints
@@ -731,12 +741,9 @@ def constrained_acceleration(
         }
         ```
     """
-    owner = "constrained_acceleration"
-    constraints = _as_constraints(owner, constraints)
-    x = _as_positions(owner, "x", x, constraints)
-    v = _as_positions(owner, "v", v, constraints)
-    masses = _as_masses(owner, masses, constraints, x.dtype)
-    force = _check_force(owner, x, potential, force)
+    constraints, x, v, masses, force = _checked_dynamics_inputs(
+        "constrained_acceleration", constraints, x, ("v", v), masses, potential, force
+    )
     return _compiled_acceleration(constraints, x, v, masses, potential, force, checks)
 
 
@@ -761,12 +768,9 @@ def constrained_hamiltonian_field(
 
     **Returns:** `(x_t, p_t)`, each of shape `(bodies, dimension)`.
     """
-    owner = "constrained_hamiltonian_field"
-    constraints = _as_constraints(owner, constraints)
-    x = _as_positions(owner, "x", x, constraints)
-    p = _as_positions(owner, "p", p, constraints)
-    masses = _as_masses(owner, masses, constraints, x.dtype)
-    force = _check_force(owner, x, potential, force)
+    constraints, x, p, masses, force = _checked_dynamics_inputs(
+        "constrained_hamiltonian_field", constraints, x, ("p", p), masses, potential, force
+    )
     return _compiled_hamiltonian_field(constraints, x, p, masses, potential, force, checks)
 
 
