@@ -48,6 +48,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
         data_parallel_mesh as data_parallel_mesh,
         initialize as distributed_initialize,  # noqa: F401 - public under a clearer name
     )
+    from ._energy_shaping import EnergyShapingSwingUp as EnergyShapingSwingUp
     from ._gauss_legendre import GaussLegendre as GaussLegendre
     from ._implicit_midpoint import ImplicitMidpoint as ImplicitMidpoint
     from ._inverse_dynamics import (
@@ -129,6 +130,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "StateStream": ("._data", "StateStream"),
     "RolloutWindows": ("._windows", "RolloutWindows"),
     "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
+    "EnergyShapingSwingUp": ("._energy_shaping", "EnergyShapingSwingUp"),
     "distributed_initialize": ("._distributed", "initialize"),
     "GaussLegendre": ("._gauss_legendre", "GaussLegendre"),
     "ImplicitMidpoint": ("._implicit_midpoint", "ImplicitMidpoint"),

@@ -24,7 +24,7 @@ LAYERS = [
     {"_mechanics", "_constraints", "_torque_decomposition"},
     {"systems", "models"},
     # Above the models: a model says which states it takes, and rollout reads it.
-    {"_rollout", "_inverse_dynamics"},
+    {"_rollout", "_inverse_dynamics", "_energy_shaping"},
     {"metrics", "plots"},
     {"_data", "_checkpoint"},
     {"_windows", "_pixels", "_canonical_stream"},
