@@ -156,3 +156,92 @@ def test_the_command_line_model_takes_the_system_constraints(name, getkey):
     assert model.constraints.config() == system.constraints.config()
     x = system.sample_initial_state(getkey())[: system.dof]
     np.testing.assert_allclose(model.constraints(x.reshape(-1, 3)), 0.0, atol=1e-12)
+
+
+class Zero(eqx.Module):
+    """A joint term that is zero everywhere (the chain's rods store no energy)."""
+
+    def __call__(self, features):
+        return 0.0 * features[0]
+
+
+def angle_chain_derivative(chain, angles, y_angles):
+    """The Cartesian state and derivatives of a `CartesianChain` from its motion in angles:
+    the angle system's (`angles`) Lagrangian equations, carried to the bobs by differentiating
+    `from_angles` along them (no constraint forces involved)."""
+    rate = angles(0.0, y_angles, None)
+    return jax.jvp(chain.from_angles, (y_angles,), (rate,))
+
+
+def test_shared_potential_with_true_gravity_moves_as_a_longer_chain(getkey):
+    g = 1.7
+    model = lz.models.CLNN(
+        6, key=getkey(), width=8, depth=1, potential="shared",
+        constraints=lz.DistanceConstraints.chain([1.0, 1.0, 1.0]),
+    )  # fmt: skip
+    # One learned mass for every body (here 1, its initial value); gravity m g y per body.
+    assert model.log_mass.shape == ()
+    exact = eqx.tree_at(
+        lambda m: (m.potential_network.body, m.potential_network.joint),
+        model,
+        (LinearPotential(jnp.array([0.0, g])), Zero()),
+    )
+    rng = np.random.default_rng(0)
+
+    @eqx.filter_jit
+    def compare(model, chain, angles, y_angles):
+        y, expected = angle_chain_derivative(chain, angles, y_angles)
+        return model(0.0, y, None), expected
+
+    # Built on three links, run on ten (the same parameters on three: the next test).
+    chain = lz.systems.CartesianChain(links=10, gravity=g)
+    moved = exact.with_constraints(chain.constraints)
+    got, expected = compare(moved, chain, chain.angle_system(), jnp.asarray(rng.normal(size=20)))
+    assert got.shape == (40,)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    # A wrong gravity is seen.
+    wrong = lz.systems.CartesianChain(links=10, gravity=2 * g)
+    _, other = compare(moved, wrong, wrong.angle_system(), jnp.asarray(rng.normal(size=20)))
+    assert np.max(np.abs(np.asarray(other) - np.asarray(got))) > 0.1
+
+
+def test_shared_potential_sums_body_and_joint_terms_and_moves_to_other_chains(getkey, tmp_path):
+    lengths = [0.7, 1.2, 0.9]
+    pivot = jnp.array([0.3, -0.2])
+    model = lz.models.CLNN(
+        6, key=getkey(), width=8, depth=2, potential="shared",
+        constraints=lz.DistanceConstraints.chain(lengths, pivot=pivot),
+    )  # fmt: skip
+    body, joint = model.potential_network.body, model.potential_network.joint
+    rng = np.random.default_rng(1)
+    for links, chain in ((3, None), (10, lz.DistanceConstraints.chain(np.ones(10), pivot=pivot))):
+        moved = model if chain is None else model.with_constraints(chain)
+        x = jnp.asarray(rng.normal(size=(links, 2)))
+        # Written out: the pivot to the first bob, then each bob to the next.
+        expected = joint(x[0] - pivot) + sum(body(x[i]) for i in range(links))
+        expected = expected + sum(joint(x[i] - x[i - 1]) for i in range(1, links))
+        np.testing.assert_allclose(moved.potential(x.reshape(-1)), expected, rtol=1e-12)
+        assert moved.dof == 2 * links and moved.bodies == links
+        np.testing.assert_array_equal(moved.masses, np.ones(links))
+    # Saved and loaded with its option (CHNN too, with given masses); refused where it cannot
+    # move.
+    lz.save_model(tmp_path / "shared.lzm", model)
+    loaded = lz.load_model(tmp_path / "shared.lzm")
+    assert loaded.config() == model.config() and loaded.config()["potential"] == "shared"
+    y = jnp.asarray(rng.normal(size=12))
+    np.testing.assert_array_equal(loaded.potential(y[:6]), model.potential(y[:6]))
+    chnn = lz.models.get("chnn", 4, key=getkey(), width=4, depth=1, potential="shared",
+                         masses=(2.0, 2.0))  # fmt: skip
+    lz.save_model(tmp_path / "chnn.lzm", chnn)
+    assert lz.load_model(tmp_path / "chnn.lzm").config() == chnn.config()
+    longer = chnn.with_constraints(lz.DistanceConstraints.chain([1.0] * 4), masses=[3.0] * 4)
+    assert longer.dof == 8 and longer.log_mass is None
+    np.testing.assert_array_equal(longer.masses, [3.0] * 4)
+    with pytest.raises(ValueError, match="`masses`: the model was given its masses"):
+        chnn.with_constraints(lz.DistanceConstraints.chain([1.0] * 4))
+    with pytest.raises(ValueError, match="build it with potential='shared'"):
+        lz.models.CLNN(4, key=getkey(), width=8, depth=1).with_constraints(chain)
+    with pytest.raises(ValueError, match="`masses`: the model learned its masses"):
+        model.with_constraints(chain, masses=[1.0] * 10)
+    with pytest.raises(ValueError, match="`potential` must be one of"):
+        lz.models.CLNN(4, key=getkey(), potential="pairwise")

@@ -11,7 +11,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
 from .._constraints import _acceleration, DistanceConstraints, inverse_mass_times
-from .._validation import positive_int
+from .._validation import one_of, positive_int
 from ._base import AbstractEnergyModel, check_choice, check_dof, COORDINATES, split_model_state
 from ._mlp import check_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
@@ -36,6 +36,58 @@ def _thaw(value: Any, mapping: bool = True) -> Any:
     return value
 
 
+POTENTIALS = ("full", "shared")
+
+
+class BodyJointPotential(eqx.Module):
+    r"""A potential of bodies joined by rods: one learned term per body and one per joint,
+    the same two networks for every body and every joint,
+    $$V_\theta(x) = \sum_i U_\theta(x_i) + \sum_{(a, b)} W_\theta(x_b - x_a),$$
+    the second sum over the constraints: an edge $(a, b)$ between two bodies, or a body $b$
+    tied to a fixed point $a$. It is defined for any number of bodies, so a model trained on
+    one chain runs on a longer one; it assumes bodies alike and joints alike (gravity on equal
+    masses, the same spring in every joint).
+    """
+
+    body: MLP
+    joint: MLP
+
+    def __init__(
+        self,
+        dimension: int,
+        *,
+        width: int,
+        depth: int,
+        activation: str,
+        init: str,
+        key: PRNGKeyArray,
+    ):
+        body_key, joint_key = jax.random.split(key)
+        hidden = (width,) * depth
+        self.body = MLP(
+            dimension, "scalar", hidden, activation=activation, init=init, key=body_key
+        )
+        self.joint = MLP(
+            dimension, "scalar", hidden, activation=activation, init=init, key=joint_key
+        )
+
+    def __call__(
+        self, x: Float[Array, "bodies dimension"], constraints: DistanceConstraints
+    ) -> Scalar:
+        """The potential of positions `x` joined by `constraints`."""
+        bodies = x.shape[0]
+        ends = jnp.concatenate([x, constraints.points.astype(x.dtype)])
+        first, second = np.asarray(constraints.first), np.asarray(constraints.second)
+        # A fixed point is a constraint's second end: its relative position is taken from the
+        # fixed point to the body, as an edge's from its first body to its second (down a
+        # chain, each joint's term sees the lower end from the upper one).
+        anchored = second >= bodies
+        start = np.where(anchored, second, first)
+        end = np.where(anchored, first, second)
+        relative = ends[end] - ends[start]
+        return jnp.sum(jax.vmap(self.body)(x)) + jnp.sum(jax.vmap(self.joint)(relative))
+
+
 class AbstractConstrainedModel(AbstractEnergyModel):
     r"""What [`lagrangian_zoo.models.CLNN`][] and [`lagrangian_zoo.models.CHNN`][] share.
 
@@ -49,8 +101,9 @@ class AbstractConstrainedModel(AbstractEnergyModel):
     constraint manifold whatever its parameters.
     """
 
-    potential_network: eqx.AbstractVar[MLP]
-    log_mass: eqx.AbstractVar[Float[Array, " bodies"] | None]
+    potential_network: eqx.AbstractVar[MLP | BodyJointPotential]
+    log_mass: eqx.AbstractVar[Float[Array, " bodies"] | Float[Array, ""] | None]
+    potential_kind: eqx.AbstractVar[str]
     given_masses: eqx.AbstractVar[tuple[float, ...] | None]
     constraint_config: eqx.AbstractVar[tuple]
     dimension: eqx.AbstractVar[int]
@@ -74,6 +127,7 @@ class AbstractConstrainedModel(AbstractEnergyModel):
         init: str,
         periodic: Sequence[bool] | None,
         checks: bool,
+        potential: str,
     ) -> None:
         """Checks the constructor's arguments and sets the fields both models share."""
         owner = type(self).__name__
@@ -96,6 +150,7 @@ class AbstractConstrainedModel(AbstractEnergyModel):
         check_size(owner, "depth", depth)
         check_activation(activation)
         check_init(init)
+        one_of(f"{owner}:", "potential", potential, POTENTIALS)
         if constraints is None:
             constraints = DistanceConstraints.chain((1.0,) * bodies, dimension=dimension)
         if isinstance(constraints, DistanceConstraints):
@@ -124,11 +179,19 @@ class AbstractConstrainedModel(AbstractEnergyModel):
                     f"got {masses!r}; leave it None to learn them."
                 )
             given = tuple(float(m) for m in values)
-        self.potential_network = MLP(
-            dof, "scalar", (width,) * depth, activation=activation, init=init, key=key
-        )
-        # Learned masses start at 1, in the default float dtype (float64 when x64 is on).
-        self.log_mass = None if given else jnp.asarray(np.zeros(bodies))
+        if potential == "shared":
+            self.potential_network = BodyJointPotential(
+                dimension, width=width, depth=depth, activation=activation, init=init, key=key
+            )
+        else:
+            self.potential_network = MLP(
+                dof, "scalar", (width,) * depth, activation=activation, init=init, key=key
+            )
+        # Learned masses start at 1, in the default float dtype (float64 when x64 is on); with
+        # a shared potential, one mass for every body, so that the model runs on any number.
+        shape = () if potential == "shared" else (bodies,)
+        self.log_mass = None if given else jnp.asarray(np.zeros(shape))
+        self.potential_kind = potential
         self.given_masses = given
         self.constraint_config = _freeze(config)
         self.normaliser = Normaliser.identity(periodic)
@@ -152,6 +215,7 @@ class AbstractConstrainedModel(AbstractEnergyModel):
             "init": self.init,
             "periodic": list(self.periodic),
             "checks": self.checks,
+            "potential": self.potential_kind,
         }
 
     @property
@@ -169,11 +233,73 @@ class AbstractConstrainedModel(AbstractEnergyModel):
         """The masses of the bodies: learned, $m_i = e^{s_i}$, or the given ones."""
         if self.log_mass is None:
             return jnp.asarray(self.given_masses)
-        return jnp.exp(self.log_mass)
+        return jnp.broadcast_to(jnp.exp(self.log_mass), (self.bodies,))
 
     def potential(self, q: Float[ArrayLike, " n"]) -> Scalar:
         """The learned potential $V_\\theta(x)$ of the positions `q`, shape `(n,)`."""
+        if isinstance(self.potential_network, BodyJointPotential):
+            x = jnp.asarray(q).reshape(self.bodies, self.dimension)
+            return self.potential_network(x, self.constraints)
         return self.potential_network(self.normaliser.positions(q))
+
+    def with_constraints(
+        self,
+        constraints: DistanceConstraints | Mapping[str, Any],
+        *,
+        masses: Sequence[float] | None = None,
+    ) -> "AbstractConstrainedModel":
+        """The same learned potential and mass on other bodies and joints: a model of
+        `potential="shared"` trained on a chain of three links, run on one of ten.
+
+        **Arguments:**
+
+        - `constraints`: the new [`lagrangian_zoo.DistanceConstraints`][] (or their
+            `config()` dict), any number of bodies in the same dimension.
+        - `masses`: the new bodies' masses, one per body: required where the model was
+            given its masses, refused where it learned one.
+
+        **Returns:** a model of the same class and options on the new constraints.
+        """
+        owner = f"{type(self).__name__}.with_constraints:"
+        if self.potential_kind != "shared":
+            raise ValueError(
+                f"{owner} the model's potential is {self.potential_kind!r}, one network of "
+                "all the positions, which takes a fixed number of bodies; build it with "
+                "potential='shared' to move it to other constraints."
+            )
+        if isinstance(constraints, Mapping):
+            constraints = DistanceConstraints(**constraints)
+        if not isinstance(constraints, DistanceConstraints):
+            raise TypeError(
+                f"{owner} `constraints` must be a DistanceConstraints (or its config() dict), "
+                f"got {type(constraints).__name__}."
+            )
+        if constraints.dimension != self.dimension:
+            raise ValueError(
+                f"{owner} the constraints are in dimension {constraints.dimension}, the model "
+                f"in dimension {self.dimension}."
+            )
+        if (masses is None) != (self.given_masses is None):
+            expected = "one per body" if self.given_masses is not None else "none"
+            raise ValueError(
+                f"{owner} `masses`: the model {'was given' if self.given_masses else 'learned'}"
+                f" its masses, so give {expected}; got {masses!r}."
+            )
+        config = {
+            **self.config(),
+            "dof": constraints.bodies * self.dimension,
+            "constraints": constraints,
+            "masses": masses,
+            "periodic": None,
+        }
+        fresh = type(self)(key=jax.random.key(0), **config)
+        if self.log_mass is None:
+            return eqx.tree_at(lambda m: m.potential_network, fresh, self.potential_network)
+        return eqx.tree_at(
+            lambda m: (m.potential_network, m.log_mass),
+            fresh,
+            (self.potential_network, self.log_mass),
+        )
 
     def kinetic(self, q_t: Float[ArrayLike, " n"]) -> Scalar:
         r"""The kinetic energy $\tfrac12 \sum_i m_i |\dot x_i|^2$ of the velocities `q_t`."""
@@ -221,6 +347,10 @@ class CLNN(AbstractConstrainedModel):
     - `periodic`: accepted for the common interface; every entry must be `False`.
     - `checks`: raise an error (also under `jit`) where the constraint Jacobian is
         rank-deficient.
+    - `potential`: `"full"` (the paper's: one network of all the positions, one mass per
+        body) or `"shared"`: one network of a body's position and one of a joint's relative
+        position, summed over the bodies and the constraints, and one mass for every body, so
+        that the model runs on any number of bodies (`model.with_constraints(...)`).
 
     ??? cite "Reference"
 
@@ -229,8 +359,8 @@ class CLNN(AbstractConstrainedModel):
         [`lagrangian_zoo.constrained_acceleration`][].
     """
 
-    potential_network: MLP
-    log_mass: Float[Array, " bodies"] | None
+    potential_network: MLP | BodyJointPotential
+    log_mass: Float[Array, " bodies"] | Float[Array, ""] | None
     normaliser: Normaliser
     given_masses: tuple[float, ...] | None = eqx.field(static=True)
     constraint_config: tuple = eqx.field(static=True)
@@ -241,6 +371,7 @@ class CLNN(AbstractConstrainedModel):
     activation: str = eqx.field(static=True)
     init: str = eqx.field(static=True)
     checks: bool = eqx.field(static=True)
+    potential_kind: str = eqx.field(static=True)
     coordinates: ClassVar[str] = "velocity"
 
     def __init__(
@@ -257,6 +388,7 @@ class CLNN(AbstractConstrainedModel):
         init: str = "default",
         periodic: Sequence[bool] | None = None,
         checks: bool = True,
+        potential: str = "full",
     ):
         self._init_shared(
             dof,
@@ -270,6 +402,7 @@ class CLNN(AbstractConstrainedModel):
             init=init,
             periodic=periodic,
             checks=checks,
+            potential=potential,
         )
 
     def config(self) -> dict[str, Any]:
@@ -324,8 +457,8 @@ class CHNN(AbstractConstrainedModel):
         [`lagrangian_zoo.constrained_acceleration`][].
     """
 
-    potential_network: MLP
-    log_mass: Float[Array, " bodies"] | None
+    potential_network: MLP | BodyJointPotential
+    log_mass: Float[Array, " bodies"] | Float[Array, ""] | None
     normaliser: Normaliser
     given_masses: tuple[float, ...] | None = eqx.field(static=True)
     constraint_config: tuple = eqx.field(static=True)
@@ -337,6 +470,7 @@ class CHNN(AbstractConstrainedModel):
     init: str = eqx.field(static=True)
     coordinates: str = eqx.field(static=True)
     checks: bool = eqx.field(static=True)
+    potential_kind: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -353,6 +487,7 @@ class CHNN(AbstractConstrainedModel):
         coordinates: str = "canonical",
         periodic: Sequence[bool] | None = None,
         checks: bool = True,
+        potential: str = "full",
     ):
         self._init_shared(
             dof,
@@ -366,6 +501,7 @@ class CHNN(AbstractConstrainedModel):
             init=init,
             periodic=periodic,
             checks=checks,
+            potential=potential,
         )
         check_choice("CHNN", "coordinates", coordinates, COORDINATES)
         self.coordinates = coordinates
