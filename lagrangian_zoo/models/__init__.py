@@ -20,6 +20,10 @@ from ._lgn import LGN as LGN
 from ._lnn import LNN as LNN
 from ._mlp import ACTIVATIONS as ACTIVATIONS, MLP as MLP
 from ._normaliser import Normaliser as Normaliser
+from ._pair_prior import (
+    pair_potential_decay as pair_potential_decay,
+    PAIR_TERMS as PAIR_TERMS,
+)
 from ._pairwise import (
     AbstractPairwiseModel as AbstractPairwiseModel,
     PairwiseHamiltonian as PairwiseHamiltonian,
