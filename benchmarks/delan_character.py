@@ -15,7 +15,9 @@ split of the DeLaN repository, milutter/deep_lagrangian_networks). Models:
 Every model has the repository's network (64 x 2 tanh, angles embedded as (cos q, sin q)) and
 its training loss, the squared torque error of each joint divided by the variance of that
 joint's training torques, summed over the joints and averaged over a minibatch of 512 rows;
-it trains through `lz.fit` on a small data source of torque rows (`TorqueRows`).
+it trains through `lz.fit` on the library's inverse-dynamics source
+(`lz.InverseDynamicsSource(..., normalise=True)`), which computes the torques of each model as
+`torques` below does.
 
 Metrics on the test letters, as the repository computes them: the parts of the torques are
 read off the learned inverse dynamics f(q, q_t, q_tt) as g = f(q, 0, 0), c = f(q, q_t, 0) - g
@@ -127,35 +129,12 @@ def rows(samples: lz.TorqueSamples, dtype) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(y, dtype), jnp.asarray(samples.tau, dtype)
 
 
-class TorqueRows(lz.AbstractFiniteSource):
-    """Rows `([q, q_t, q_tt], tau)` and the DeLaN repository's loss: the squared torque error of
-    each joint divided by the variance of its training torques, summed over the joints and
-    averaged over the rows."""
-
-    y: jax.Array
-    tau: jax.Array
-    weights: jax.Array  # 1 / var(tau) per joint
-
-    def sample(self, key, batch_size: int) -> tuple[jax.Array, jax.Array]:
-        """`batch_size` distinct rows."""
-        chosen = jax.random.permutation(key, self.y.shape[0])[:batch_size]
-        return self.y[chosen], self.tau[chosen]
-
-    def states(self) -> tuple[jax.Array, jax.Array]:
-        return self.y, self.tau
-
-    def per_row(self, model, y: jax.Array, tau: jax.Array) -> jax.Array:
-        """The model's torques for each row."""
-        return torques(model, *jnp.split(y, 3, axis=-1))
-
-    def loss(self, values: jax.Array, tau: jax.Array, compare) -> jax.Array:
-        """The normalised torque error; `compare` is not used."""
-        return jnp.mean(jnp.sum((values - tau) ** 2 * self.weights, axis=-1))
-
-
-def torque_rows(samples: lz.TorqueSamples, dtype) -> TorqueRows:
-    y, tau = rows(samples, dtype)
-    return TorqueRows(y, tau, jnp.asarray(1.0 / np.var(samples.tau, axis=0), dtype))
+def torque_rows(samples: lz.TorqueSamples, dtype) -> lz.InverseDynamicsSource:
+    """The library's inverse-dynamics source with the DeLaN repository's loss (each joint's
+    squared torque error over the variance of its training torques)."""
+    return lz.InverseDynamicsSource(
+        samples.q, samples.q_t, samples.q_tt, samples.tau, normalise=True, dtype=dtype
+    )
 
 
 # Models -------------------------------------------------------------------------------------
@@ -436,7 +415,8 @@ def write(
         },
         "loss": "the repository's: sum over joints of (tau_hat - tau)^2 / var(tau_train), "
         "mean over the minibatch",
-        "training": "lz.fit on TorqueRows, optax.adamw (decoupled weight decay)",
+        "training": "lz.fit on lz.InverseDynamicsSource(normalise=True), optax.adamw "
+        "(decoupled weight decay)",
         **dataclasses.asdict(config),
         "repository_settings": dataclasses.asdict(REPOSITORY),
         "budget_note": "The repository trains about 25 000 steps (5000 epochs) at a constant "

@@ -42,6 +42,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
         finite_differences as finite_differences,
         generate_dataset as generate_dataset,
         real_pendulum_dataset as real_pendulum_dataset,
+        states_from_trajectories as states_from_trajectories,
         StateStream as StateStream,
     )
     from ._distributed import (
@@ -51,6 +52,15 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
     from ._energy_shaping import EnergyShapingSwingUp as EnergyShapingSwingUp
     from ._gauss_legendre import GaussLegendre as GaussLegendre
     from ._implicit_midpoint import ImplicitMidpoint as ImplicitMidpoint
+    from ._input_data import (
+        InputDataset as InputDataset,
+        InverseDynamicsSource as InverseDynamicsSource,
+    )
+    from ._input_dynamics import (
+        rollout_with_inputs as rollout_with_inputs,
+        vector_field_with_inputs as vector_field_with_inputs,
+        ZeroOrderHold as ZeroOrderHold,
+    )
     from ._inverse_dynamics import (
         driven as driven,
         forward_dynamics as forward_dynamics,
@@ -91,10 +101,16 @@ if _typing.TYPE_CHECKING:  # what type checkers and the API reference see; `_EXP
         AbstractDataSource as AbstractDataSource,
         AbstractDerivativeSource as AbstractDerivativeSource,
         AbstractFiniteSource as AbstractFiniteSource,
+        AbstractInputSource as AbstractInputSource,
     )
     from ._sparse import MassGraph as MassGraph
     from ._torque_decomposition import TorqueDecomposition as TorqueDecomposition
     from ._training import fit as fit, History as History
+    from ._trajectory_file import (
+        load_trajectories as load_trajectories,
+        save_trajectories as save_trajectories,
+        Trajectories as Trajectories,
+    )
     from ._windows import RolloutWindows as RolloutWindows
 
 
@@ -128,6 +144,15 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "generate_dataset": ("._data", "generate_dataset"),
     "real_pendulum_dataset": ("._data", "real_pendulum_dataset"),
     "StateStream": ("._data", "StateStream"),
+    "states_from_trajectories": ("._data", "states_from_trajectories"),
+    "InputDataset": ("._input_data", "InputDataset"),
+    "InverseDynamicsSource": ("._input_data", "InverseDynamicsSource"),
+    "rollout_with_inputs": ("._input_dynamics", "rollout_with_inputs"),
+    "vector_field_with_inputs": ("._input_dynamics", "vector_field_with_inputs"),
+    "ZeroOrderHold": ("._input_dynamics", "ZeroOrderHold"),
+    "load_trajectories": ("._trajectory_file", "load_trajectories"),
+    "save_trajectories": ("._trajectory_file", "save_trajectories"),
+    "Trajectories": ("._trajectory_file", "Trajectories"),
     "RolloutWindows": ("._windows", "RolloutWindows"),
     "data_parallel_mesh": ("._distributed", "data_parallel_mesh"),
     "EnergyShapingSwingUp": ("._energy_shaping", "EnergyShapingSwingUp"),
@@ -166,6 +191,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "AbstractDataSource": ("._source", "AbstractDataSource"),
     "AbstractDerivativeSource": ("._source", "AbstractDerivativeSource"),
     "AbstractFiniteSource": ("._source", "AbstractFiniteSource"),
+    "AbstractInputSource": ("._source", "AbstractInputSource"),
     "fit": ("._training", "fit"),
     "History": ("._training", "History"),
 }

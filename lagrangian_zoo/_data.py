@@ -19,6 +19,7 @@ from ._io import atomic_write, key_data, library_version
 from ._mechanics import to_canonical
 from ._rollout import rollout
 from ._source import AbstractDerivativeSource, AbstractFiniteSource
+from ._trajectory_file import is_trajectory_file, load_trajectories, Trajectories
 from ._validation import (
     fraction as validate_fraction,
     non_negative_number,
@@ -253,6 +254,12 @@ class Dataset(AbstractDerivativeSource, AbstractFiniteSource):
     def load(cls, path: str | os.PathLike) -> "Dataset":
         """Reads a dataset written by [`lagrangian_zoo.Dataset.save`][].
 
+        Also reads a file of measured trajectories without inputs (the format of
+        [`lagrangian_zoo.save_trajectories`][]: arrays `t`, `q`, `q_t` and optionally `q_tt`),
+        as [`lagrangian_zoo.states_from_trajectories`][] turns them into states and
+        derivatives (central differences of `q_t` where `q_tt` is missing); a file with inputs
+        `u` is refused, to be read by [`lagrangian_zoo.InputDataset.load`][].
+
         Raises `FileNotFoundError` for a missing file and `ValueError` naming the file for
         anything else that stops it from loading: a truncated or corrupt file, an archive
         without lagrangian_zoo metadata, another format version, or arrays that do not form a
@@ -261,6 +268,15 @@ class Dataset(AbstractDerivativeSource, AbstractFiniteSource):
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no dataset file at '{path}'.")
+        if is_trajectory_file(path):
+            record = load_trajectories(path)
+            if record.u is not None:
+                raise ValueError(
+                    f"'{path}' holds trajectories with inputs `u` (shape {record.u.shape}), "
+                    "which a Dataset cannot keep; read it with lz.InputDataset.load."
+                )
+            ts, y, dy = states_from_trajectories(record)[:3]
+            return cls(ts, y, dy, {"source": path, **record.metadata})
         with open(path, "rb") as file:
             magic = file.read(4)
         if magic != b"PK\x03\x04":
@@ -616,6 +632,40 @@ def finite_differences(
     return ts[1:-1], ys[1:-1], dys
 
 
+def states_from_trajectories(
+    trajectories: Trajectories, derivatives: str = "central"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""Measured trajectories as states `[q, q_t]` and their derivatives `[q_t, q_tt]`.
+
+    The accelerations are the measured `q_tt` when the trajectories have them; otherwise
+    finite differences of the velocities (see [`lagrangian_zoo.finite_differences`][]), which
+    drop the samples without a derivative: the last one (`"forward"`), or the first and the
+    last (`"central"`, second order, the default).
+
+    **Arguments:**
+
+    - `trajectories`: what [`lagrangian_zoo.load_trajectories`][] returns.
+    - `derivatives`: `"central"` or `"forward"`, for trajectories without `q_tt`.
+
+    **Returns:** `(ts, y, dy, u)` as NumPy arrays: `ts` `(T',)`, `y` and `dy`
+    `(B, T', 2n)`, `u` `(B, T', m)` or `None`, at the samples kept.
+    """
+    one_of("", "derivatives", derivatives, _DERIVATIVE_SCHEMES)
+    t, q, q_t, q_tt, u = trajectories[:5]
+    kept = slice(None)
+    if q_tt is None:
+        if t.shape[0] < 3:
+            raise ValueError(
+                f"estimating `q_tt` by finite differences needs at least 3 samples, got "
+                f"{t.shape[0]}; give the measured accelerations `q_tt`."
+            )
+        q_tt = np.stack([finite_differences(t, v, derivatives)[2] for v in q_t])
+        kept = slice(1, -1) if derivatives == "central" else slice(0, -1)
+    y = np.concatenate([q[:, kept], q_t[:, kept]], axis=-1)
+    dy = np.concatenate([q_t[:, kept], q_tt], axis=-1)
+    return t[kept], y, dy, None if u is None else u[:, kept]
+
+
 def real_pendulum_dataset(
     *, test_fraction: float = 0.2, derivatives: str = "forward"
 ) -> tuple[Dataset, Dataset]:
@@ -696,6 +746,7 @@ __all__ = [
     "finite_differences",
     "generate_dataset",
     "real_pendulum_dataset",
+    "states_from_trajectories",
     "Metadata",
 ]
 

@@ -103,8 +103,30 @@ class AbstractFiniteSource(AbstractDataSource):
         """All rows `(y, target)`."""
 
 
+class AbstractInputSource(AbstractFiniteSource):
+    """A source of states under inputs: rows `[y, u]` (a model state `y` of `2n` entries, then
+    the `m` inputs acting at it) and targets the time derivatives `dy/dt`.
+
+    The loss is `compare(per_row(model, rows, target), target)` with `fit`'s `loss`, as for a
+    prediction source; `fit` checks the states against the model's `dof` and sets its input
+    statistics from `model_states()`. Subclasses give `sample`, `states`, `per_row` and
+    `model_states`.
+    """
+
+    @abc.abstractmethod
+    def model_states(self) -> Float[Array, "rows state"]:
+        """The states `y` of all rows, without their inputs."""
+
+    def loss(
+        self, values: Array, target: Array, compare: Callable[[Array, Array], Scalar]
+    ) -> Scalar:
+        """`compare(prediction, target)`."""
+        return compare(values, target)
+
+
 __all__ = [
     "AbstractDataSource",
+    "AbstractInputSource",
     "AbstractDerivativeSource",
     "AbstractFiniteSource",
     "AbstractPredictionSource",

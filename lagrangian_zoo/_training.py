@@ -37,7 +37,12 @@ from ._distributed import (
 )
 from ._fingerprint import data_fingerprint, function_fingerprint, optimizer_fingerprint
 from ._io import atomic_write, is_prng_key, key_data
-from ._source import AbstractDataSource, AbstractFiniteSource, AbstractPredictionSource
+from ._source import (
+    AbstractDataSource,
+    AbstractFiniteSource,
+    AbstractInputSource,
+    AbstractPredictionSource,
+)
 from ._validation import non_negative_number, positive_int, positive_number, prng_key
 from ._windows import RolloutWindows
 from .models._base import AbstractDynamics, trainable_filter
@@ -165,7 +170,7 @@ def _trainable_spec(model: eqx.Module) -> PyTree[bool]:
 
 
 def _resolve_loss(loss, data) -> tuple[Callable[[Array, Array], Scalar], str]:
-    if not isinstance(data, AbstractPredictionSource) and not (
+    if not isinstance(data, (AbstractPredictionSource, AbstractInputSource)) and not (
         isinstance(loss, str) and loss == "l2"
     ):
         raise ValueError(
@@ -301,9 +306,12 @@ def _check_state_sizes(model, **sources) -> None:
         return
     dof = model.dof
     for name, source in sources.items():
-        if not isinstance(source, AbstractPredictionSource):
+        if isinstance(source, AbstractInputSource):
+            y_shape = jax.eval_shape(source.model_states)
+        elif isinstance(source, AbstractPredictionSource):
+            y_shape, _ = jax.eval_shape(lambda: source.sample(jax.random.key(0), 1))
+        else:
             continue
-        y_shape, _ = jax.eval_shape(lambda: source.sample(jax.random.key(0), 1))
         if y_shape.shape[-1] != 2 * dof:
             raise ValueError(
                 f"`{name}` holds states of {y_shape.shape[-1]} entries, but the model "
@@ -375,7 +383,9 @@ def fit(
 
     - `model`: an Equinox vector field `model(t, y, args) -> dy/dt`.
     - `data`: a [`lagrangian_zoo.Dataset`][] or [`lagrangian_zoo.StateStream`][], the
-        training rows of a [`lagrangian_zoo.PixelDataset`][] (its `source()`), or any
+        training rows of a [`lagrangian_zoo.PixelDataset`][] (its `source()`), data with
+        inputs ([`lagrangian_zoo.InputDataset`][] for a forward-dynamics loss,
+        [`lagrangian_zoo.InverseDynamicsSource`][] for an inverse-dynamics one), or any
         [`lagrangian_zoo.AbstractDataSource`][] (`sample(key, batch_size) -> (y, target)`
         and the loss on those rows).
     - `steps`: the number of optimizer steps.
@@ -769,7 +779,11 @@ def _evaluation_rows(eval_data, key: PRNGKeyArray, mesh):
 def _adapted(model, data, key: PRNGKeyArray):
     """The model with input statistics from the training states, when it can adapt and the
     rows are its states."""
-    if not isinstance(model, AbstractDynamics) or not isinstance(data, AbstractPredictionSource):
+    if not isinstance(model, AbstractDynamics):
+        return model
+    if isinstance(data, AbstractInputSource):
+        return model.adapt(data.model_states())
+    if not isinstance(data, AbstractPredictionSource):
         return model
     if isinstance(data, AbstractFiniteSource):
         states, _ = data.states()

@@ -653,6 +653,64 @@ def animate(
     console.print(f"wrote {path}")
 
 
+@app.command(name="inspect")
+@_friendly
+def inspect_data(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A file of measured trajectories (t, q, q_t, optional q_tt and u) or a "
+            "dataset file from `generate`."
+        ),
+    ],
+) -> None:
+    """Check a data file and print what it holds (JSON): trajectories, samples, degrees of
+    freedom, inputs, times and metadata.
+
+    A file of measured trajectories is checked field by field (see the format on the docs'
+    page "Forces and control"); an error names the field, the shape that came and the shape
+    expected. `train --data FILE` takes a file without inputs; one with inputs trains through
+    `lz.InputDataset.load` in Python.
+    """
+    import numpy as np
+
+    from ._trajectory_file import is_trajectory_file, load_trajectories
+
+    if not file.is_file():
+        raise FileNotFoundError(f"no data file at {str(file)!r}.")
+    if is_trajectory_file(file):
+        record = load_trajectories(file)
+        steps = np.diff(record.t)
+        summary: dict[str, Any] = {
+            "format": "trajectories",
+            "trajectories": record.q.shape[0],
+            "samples": record.t.shape[0],
+            "dof": record.dof,
+            "inputs": record.inputs,
+            "accelerations": "measured" if record.q_tt is not None else "finite differences",
+            "t_start": float(record.t[0]),
+            "t_end": float(record.t[-1]),
+            "smallest_step": float(steps.min()),
+            "largest_step": float(steps.max()),
+            "metadata": record.metadata,
+        }
+    else:
+        from ._data import Dataset
+
+        data = Dataset.load(file)
+        summary = {
+            "format": "dataset",
+            "trajectories": data.num_trajectories,
+            "samples": int(data.ts.shape[0]),
+            "dof": data.dof,
+            "inputs": 0,
+            "t_start": float(data.ts[0]),
+            "t_end": float(data.ts[-1]),
+            "metadata": data.metadata.as_dict(),
+        }
+    console.print_json(json.dumps(summary))
+
+
 def benchmarks_folder() -> Path:
     """The repository's `benchmarks/` folder, beside the package in a clone (an editable
     install); a wheel installs the package alone, without it."""

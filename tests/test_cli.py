@@ -29,7 +29,9 @@ from helpers import tree_allclose
 
 runner = CliRunner()
 
-COMMANDS = ("systems", "generate", "train", "evaluate", "animate", "benchmark", "demo")
+COMMANDS = (
+    "systems", "generate", "train", "evaluate", "animate", "benchmark", "demo", "inspect",
+)  # fmt: skip
 # Generation and training use the same sizes, so the trajectories integrated by `generate`
 # and by `train --data trajectories` share one compiled program.
 CONFIG = """\

@@ -17,7 +17,15 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "lagrangian_zoo"
 LAYERS = [
     {"_io"},
     {"_validation"},
-    {"_custom_types", "_cache", "_distributed", "_source", "_fingerprint", "_character_data"},
+    {
+        "_custom_types",
+        "_cache",
+        "_distributed",
+        "_source",
+        "_fingerprint",
+        "_character_data",
+        "_trajectory_file",
+    },
     {"models._triangular"},
     {"_sparse", "_verlet", "_implicit_midpoint", "models._mlp", "models._normaliser"},
     {"_composition", "_gauss_legendre"},
@@ -25,9 +33,9 @@ LAYERS = [
     {"systems", "models"},
     # Above the models: a model says which states it takes, and rollout reads it.
     {"_rollout", "_inverse_dynamics", "_energy_shaping"},
-    {"metrics", "plots"},
+    {"metrics", "plots", "_input_dynamics"},
     {"_data", "_checkpoint"},
-    {"_windows", "_pixels", "_canonical_stream"},
+    {"_windows", "_pixels", "_canonical_stream", "_input_data"},
     {"_training"},
     {"_experiment", "_pixel_training"},
     {"_demo"},

@@ -7,6 +7,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
+from .._validation import positive_int
 from ._base import AbstractDynamics, check_choice, COORDINATES, split_model_state
 from ._construction import constructor_config, hidden_mlp, init_network_options
 from ._mlp import MLP
@@ -51,6 +52,12 @@ class Baseline(AbstractDynamics):
     - `predict`: `"derivative"` or `"acceleration"`, as above.
     - `coordinates`: `"velocity"` (default) or `"canonical"`, as above.
     - `periodic`: `n` bools marking angles, embedded as `(cos q, sin q)`; default none.
+    - `inputs`: the number `m` of inputs (torques, forces) the network reads beside the
+        state, `0` (default) for none. With inputs it is a black-box forward model
+        $\ddot q = f(q, \dot q, u)$, the baseline of a Lagrangian model trained on torques:
+        `args` is the input, `None` (zeros), an array of shape `(m,)` or a control law
+        `u(t, y)`, and `model.driven(control)` is the vector field under a control. The
+        inputs enter the network unscaled.
 
     ??? cite "Reference"
 
@@ -68,6 +75,7 @@ class Baseline(AbstractDynamics):
     init: str = eqx.field(static=True)
     predict: str = eqx.field(static=True)
     coordinates: str = eqx.field(static=True)
+    inputs: int = eqx.field(static=True)
 
     def __init__(
         self,
@@ -81,15 +89,18 @@ class Baseline(AbstractDynamics):
         predict: str = "derivative",
         coordinates: str = "velocity",
         periodic: Sequence[bool] | None = None,
+        inputs: int = 0,
     ):
         init_network_options(self, dof, width, depth, activation, init)
+        self.inputs = positive_int("Baseline:", "inputs", inputs, minimum=0)
         check_choice("Baseline", "predict", predict, _PREDICTS)
         _check_coordinates(predict, coordinates)
         self.predict = predict
         self.coordinates = coordinates
         self.normaliser = Normaliser.identity(as_periodic(dof, periodic))
         out_size = 2 * dof if predict == "derivative" else dof
-        self.network = hidden_mlp(self, self.normaliser.size, out_size, key=key)
+        in_size = self.normaliser.size + self.inputs
+        self.network = hidden_mlp(self, in_size, out_size, key=key)
 
     def __check_init__(self):
         check_choice("Baseline", "predict", self.predict, _PREDICTS)
@@ -104,9 +115,67 @@ class Baseline(AbstractDynamics):
     def __call__(
         self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
     ) -> Float[Array, " state"]:
-        del t, args
         q, q_t = split_model_state(self, y)
-        out = self.network(self.normaliser(q, q_t))
+        features = self.normaliser(q, q_t)
+        if self.inputs:
+            features = jnp.concatenate([features, self._input(t, y, args).astype(features.dtype)])
+        out = self.network(features)
         if self.predict == "derivative":
             return out
         return jnp.concatenate([q_t.astype(out.dtype), out])
+
+    def _input(self, t: Any, y: Array, args: PyTree) -> Float[Array, " inputs"]:
+        """The input that `args` gives at `(t, y)`: zeros for `None`, a control law's value,
+        or the array itself, checked against the shape `(inputs,)`."""
+        if args is None:
+            return jnp.zeros(self.inputs, y.dtype)
+        u = jnp.asarray(args(t, y) if callable(args) else args)
+        if u.shape != (self.inputs,):
+            raise ValueError(
+                f"Baseline with inputs={self.inputs} takes an input `args` of shape "
+                f"({self.inputs},) (or a control law u(t, y) returning it), got shape {u.shape}."
+            )
+        return u
+
+    def driven(self, control: Any) -> "DrivenBaseline":
+        """The vector field of the model under a control law.
+
+        **Arguments:**
+
+        - `control`: a feedback law `u(t, y) -> (inputs,)`, or a constant input of shape
+            `(inputs,)`.
+
+        **Returns:** a vector field `f(t, y, args) -> dy/dt` for [`lagrangian_zoo.rollout`][]
+        (its `args` unused).
+        """
+        if not self.inputs:
+            raise TypeError(
+                "Baseline: this model takes no inputs; build it with inputs=m to drive it."
+            )
+        if not callable(control):
+            control = jnp.asarray(control)
+            if control.shape != (self.inputs,):
+                raise ValueError(
+                    f"Baseline with inputs={self.inputs}: `control` must be a callable u(t, y) "
+                    f"or an input of shape ({self.inputs},), got shape {control.shape}."
+                )
+        return DrivenBaseline(self, control)
+
+
+class DrivenBaseline(eqx.Module):
+    """A [`lagrangian_zoo.models.Baseline`][] with inputs under a control law: what its
+    `driven` method returns. `f(t, y, args)` is `model(t, y, control)`."""
+
+    model: Baseline
+    control: Any
+
+    @property
+    def dof(self) -> int:
+        """The model's degrees of freedom."""
+        return self.model.dof
+
+    def __call__(
+        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
+    ) -> Float[Array, " state"]:
+        del args
+        return self.model(t, y, self.control)
