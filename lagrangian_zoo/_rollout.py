@@ -4,6 +4,7 @@ import contextlib
 import difflib
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -267,6 +268,44 @@ def _step_grid(ts: np.ndarray, dt0: float, dtype: np.dtype | type = np.float64) 
     fractions = np.concatenate([np.arange(c) / c for c in counts])
     grid = np.concatenate([starts + fractions * np.repeat(gaps, counts), ts[-1:]])
     return grid
+
+
+# Equinox compiles each `error_if` to a host callback, and JAX never writes a program holding
+# one to its persistent cache, so every process would compile the solve again. Diffrax's own
+# checks of `SaveAt(ts)` and `dt0`, and a model's mass-matrix check, are such callbacks. An
+# eager, checked rollout therefore traces its solve with Equinox's errors turned into NaNs
+# (what `EQX_ON_ERROR=nan` does): a check that fires poisons the states, the solve reports the
+# rollout as failed, and the caller runs the callback-holding program to raise the check's
+# own message. The user context keys every program traced so (ours, and the jitted functions
+# inside the dynamics) apart from those traced outside it, so the NaN versions never serve
+# a call made outside it. Equinox reads its mode from a module global, so rollouts in
+# several threads take turns in this section (a thread tracing some other `error_if` at
+# that moment would compile it to NaNs too).
+_DEFERRED_CHECKS = (
+    jax.make_user_context(default_value=False) if hasattr(jax, "make_user_context") else None
+)
+_DEFERRED_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _checks_deferred():
+    """Yields whether `equinox.error_if` compiles to NaNs (no host callback) in this context."""
+    try:
+        from equinox import _errors as equinox_errors
+    except ImportError:
+        equinox_errors = None
+    with _DEFERRED_LOCK:
+        previous = getattr(equinox_errors, "EQX_ON_ERROR", None)
+        # A user who chose another mode (EQX_ON_ERROR=nan, off or breakpoint) keeps it.
+        if _DEFERRED_CHECKS is None or previous != "raise":
+            yield False
+            return
+        with _DEFERRED_CHECKS(True):
+            equinox_errors.EQX_ON_ERROR = "nan"
+            try:
+                yield True
+            finally:
+                equinox_errors.EQX_ON_ERROR = previous
 
 
 @eqx.filter_jit
@@ -682,27 +721,34 @@ def _solve_with_messages(
     dynamics, batch, ts, args, solver_instance, controller, first_step, max_steps, checks
 ):
     """The compiled solve of a batch, its failures raised with what to do about them."""
-    # Called eagerly (nothing traced), the checks run in Python on the solve's status codes:
-    # the compiled solve then holds no host callback, so the persistent compilation cache
-    # can keep it for the next process.
+    # Called eagerly (nothing traced), the checks run in Python on the solve's status codes
+    # and every check inside it (Diffrax's, the dynamics') turns a failure into NaNs: the
+    # compiled solve holds no host callback, so the persistent compilation cache keeps it for
+    # the next process. A failure then runs the solve with its checks compiled in, which
+    # raises the check's own message (a singular mass matrix, max_steps); failures are rare,
+    # so that second program is compiled only for them.
+    solve = functools.partial(
+        _solve,
+        dynamics,
+        batch,
+        ts,
+        args,
+        solver_instance,
+        controller,
+        first_step,
+        max_steps,
+        checks,
+    )
     eager = checks and not any(
         _is_traced(leaf) for leaf in jax.tree.leaves((dynamics, batch, ts, args, first_step))
     )
     try:
-        ys = _solve(
-            dynamics,
-            batch,
-            ts,
-            args,
-            solver_instance,
-            controller,
-            first_step,
-            max_steps,
-            checks,
-            eager,
-        )
-        if eager:
-            ys, status = ys
+        if not eager:
+            return solve(False)
+        with _checks_deferred():
+            ys, status = solve(True)
+        if np.any(np.asarray(status) != 0):
+            solve(False)
             _raise_for_status(status, solver_instance, max_steps)
         return ys
     except eqx.EquinoxRuntimeError as error:
