@@ -312,7 +312,7 @@ _GOALS = (
     *(
         ("n_body", {"experiment": "zero_shot", "model": model, "trained_on": 3, "bodies": 8},
          metric, target, label)
-        for model in ("pairwise_hnn", "pairwise_lnn")
+        for model in ("pairwise_hnn", "pairwise_lnn", "pairwise_hnn_prior", "pairwise_lnn_prior")
         for metric, target, label in (
             ("energy_error_max_all", 1e-3, "largest energy error, 3 bodies to 8"),
             ("native_valid_ratio", 2.0, "valid time of one trained on 8 over zero-shot's"),

@@ -12,8 +12,9 @@ from jaxtyping import PyTree
 from .._validation import positive_number
 
 
-# The terms of `AbstractPairwiseModel.potential_linear`, in the order of its features.
 PAIR_TERMS = ("r", "1/r", "log r")
+"""The terms of the pair potential's linear part (`potential_linear`), in its order: the
+names `pair_potential_decay`'s `keep` takes."""
 
 
 def _check_keep(keep: str | Sequence[str]) -> tuple[str, ...]:
