@@ -139,9 +139,21 @@ def test_bad_arguments_are_named(arguments, error, match):
         lz.EnergyShapingSwingUp(**arguments)
 
 
+class _ThreeBodies:
+    """Provides the energies, but of three coordinates."""
+
+    dof = 3
+
+    def mass_matrix(self, q):
+        return jnp.eye(3)
+
+    def potential_energy(self, q):
+        return jnp.sum(q)
+
+
 def test_a_model_that_is_not_a_cart_pole_is_refused():
     with pytest.raises(ValueError, match="dof = 2; got a model with dof = 3"):
-        lz.EnergyShapingSwingUp(lz.models.DeLaN(3, key=jax.random.key(0), width=4, depth=1))
+        lz.EnergyShapingSwingUp(_ThreeBodies())
 
 
 def test_a_state_of_the_wrong_shape_is_refused():
