@@ -497,6 +497,9 @@ def rollout(
         `max_steps`, lost its step size, or blew up) holds non-finite states (`inf` or `nan`)
         at every time of `ts` from its failure on, and the other rollouts of the batch are
         unaffected, so a batch can be scored by counting the non-finite rollouts as failed.
+        Called outside `jit` with `checks=True`, the compiled solve holds no host callback
+        (every check, the dynamics' own included, comes back with the states and raises
+        after the solve), so JAX's persistent compilation cache keeps it for the next process.
         When a `"verlet"` rollout stops on an error raised by the dynamics (such
         as a singular mass matrix where a half-step velocity left the region the Lagrangian
         is defined on, `|q_t| >= c` for a relativistic particle) at a state other than
