@@ -183,6 +183,12 @@ def _resolve_loss(loss, data) -> tuple[Callable[[Array, Array], Scalar], str]:
     if loss in _LOSSES:
         return _LOSSES[loss], loss
     if loss == "rollout":
+        if isinstance(data, AbstractInputSource):
+            raise ValueError(
+                f"loss='rollout' rolls a model out without inputs, but `data` (a "
+                f"{type(data).__name__}) holds states under inputs; train with 'l2' or 'l1' and "
+                "compare rollouts under the recorded inputs with lz.rollout_with_inputs."
+            )
         return _LOSSES["l2"], "rollout"
     raise ValueError(
         "`loss` must be 'l2', 'l1', 'rollout' or a callable loss(prediction, target) -> "

@@ -165,6 +165,8 @@ def test_fit_trains_a_port_hamiltonian_model_on_data_with_inputs(getkey):
         model, data, steps=150, batch_size=None, learning_rate=2e-2, key=getkey(), progress=False
     )
     assert float(_held_out_loss(trained, data)) < 0.1 * before
+    with pytest.raises(ValueError, match="loss='rollout' rolls a model out without inputs"):
+        lz.fit(model, data, steps=1, loss="rollout", key=getkey(), progress=False)
     with pytest.raises(ValueError, match="holds 'canonical' states"):
         data.save("never.npz")
 
