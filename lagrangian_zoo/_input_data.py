@@ -129,7 +129,7 @@ class InputDataset(AbstractInputSource):
         width = self.y.shape[-1]
         y, u = rows[:, :width], rows[:, width:]
         t = jnp.zeros((), y.dtype)
-        return jax.vmap(vector_field_with_inputs, in_axes=(None, None, 0, 0))(model, t, y, u)
+        return jax.vmap(lambda y, u: vector_field_with_inputs(model, t, y, u))(y, u)
 
     def split(
         self, fraction: float, key: PRNGKeyArray | None

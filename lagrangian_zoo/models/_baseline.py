@@ -118,7 +118,8 @@ class Baseline(AbstractDynamics):
         q, q_t = split_model_state(self, y)
         features = self.normaliser(q, q_t)
         if self.inputs:
-            features = jnp.concatenate([features, self._input(t, y, args).astype(features.dtype)])
+            u = self._input(t, jnp.concatenate([q, q_t]), args)
+            features = jnp.concatenate([features, u.astype(features.dtype)])
         out = self.network(features)
         if self.predict == "derivative":
             return out
