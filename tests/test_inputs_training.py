@@ -61,7 +61,7 @@ def test_delan_forward_dynamics_under_inputs_inverts_its_inverse_dynamics(getkey
     np.testing.assert_allclose(round_trip(model, y, tau), tau, rtol=1e-9)
 
 
-def test_baseline_with_inputs_reads_them_as_features(getkey):
+def test_baseline_with_inputs_reads_them_as_features(getkey, tmp_path):
     model = lz.models.Baseline(2, key=getkey(), width=8, inputs=3, predict="acceleration")
     y, u = jnp.array([0.1, 0.2, 0.3, 0.4]), jnp.array([1.0, -2.0, 0.5])
     out = model(0.0, y, u)
@@ -69,6 +69,10 @@ def test_baseline_with_inputs_reads_them_as_features(getkey):
     np.testing.assert_allclose(model(0.0, y, None), model(0.0, y, jnp.zeros(3)))
     np.testing.assert_allclose(model.driven(lambda t, y: u)(0.0, y, None), out)
     assert not np.allclose(out, model(0.0, y, 2 * u))
+    lz.save_model(tmp_path / "baseline.lzm", model)
+    loaded = lz.load_model(tmp_path / "baseline.lzm")
+    assert loaded.inputs == 3
+    np.testing.assert_array_equal(loaded(0.0, y, u), out)
     # Without inputs, the network and config are as before (one input per state entry).
     plain = lz.models.Baseline(2, key=getkey(), width=8)
     assert plain.network.layers[0].weight.shape == (8, 4) and plain.config()["inputs"] == 0
