@@ -367,6 +367,11 @@ def write(directory, mode, config, truth, runs, partial) -> None:
         row["mass matrix rel. error"] = float(
             np.mean([r["mass_matrix_relative_error"] for r in runs])
         )
+        # Below or at 0 when the learned model's controller succeeds as often as the true
+        # model's (the goal); a fraction of the starts.
+        row["success_rate_gap"] = rows[0]["successes"] / rows[0]["starts"] - (
+            row["successes"] / row["starts"]
+        )
         rows.append(row)
     settings = {
         "system": "lz.systems.CartPole() (m_c = 1, m_p = 0.1, l = 1, g = 9.8), q = (x, theta), "
