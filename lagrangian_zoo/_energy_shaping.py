@@ -134,7 +134,8 @@ class EnergyShapingSwingUp(eqx.Module):
     For a cart-pole-like system: $q = (x, \theta)$, the cart's position and the pole's angle
     from the upright ($\theta = 0$ upright, as [`lagrangian_zoo.systems.CartPole`][]), one
     input, the horizontal force $F$ on the cart. Called as `u(t, y)`, it is a control law for
-    [`CartPole.driven`][lagrangian_zoo.systems.AbstractActuatedSystem.driven].
+    [`CartPole.driven`][lagrangian_zoo.systems.AbstractActuatedSystem.driven]; its method
+    `generalised_forces` is one for [`lz.driven`][lagrangian_zoo.driven].
 
     **Energy pumping** (Åström and Furuta, 2000), written with the model's $M(q)$ and $V(q)$:
     the pole's energy in the cart's frame and its value upright at rest are
@@ -154,7 +155,7 @@ class EnergyShapingSwingUp(eqx.Module):
     **Balancing**: within `switch_angle` of the upright, a linear quadratic regulator
     $F = -K (x, \theta, \dot x, \dot\theta)$ ($\theta$ wrapped to $(-\pi, \pi]$) takes over. $K$
     is the discrete LQR gain (zero-order hold at `lqr_dt`) of the model's dynamics linearised
-    at the upright by automatic differentiation ([`upright_linearisation`]), with the Riccati
+    at the upright by automatic differentiation (the method `linearisation`), with the Riccati
     equation solved in JAX by doubling. Every force is clipped to `max_force`.
 
     With `model` the true [`CartPole`][lagrangian_zoo.systems.CartPole] this is the classic
@@ -339,6 +340,13 @@ class EnergyShapingSwingUp(eqx.Module):
         force = jnp.where(near_top, self.balance_force(q, q_t), self.swing_force(q, q_t))
         limit = self.max_force.astype(q.dtype)
         return jnp.clip(force, -limit, limit)[None]
+
+    def generalised_forces(self, t: Float[ArrayLike, ""], y: State) -> Float[Array, " 2"]:
+        """The control as generalised forces $B F = (F, 0)$, shape `(2,)`: the form
+        [`lagrangian_zoo.driven`][] takes, to drive a Lagrangian model (a learned DeLaN's own
+        dynamics, say) rather than a system with inputs."""
+        force = self(t, y)
+        return jnp.concatenate([force, jnp.zeros_like(force)])
 
 
 def _wrap(angle: Array) -> Array:
