@@ -313,7 +313,8 @@ def figure(ts, curves: dict[str, np.ndarray], path: Path) -> Path:
         f"(dashed: the {TOLERANCE} rad tolerance)",
         fontsize="medium",
     )
-    fig.savefig(path, dpi=100)
+    with lz.atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=100)
     return path
 
 
@@ -350,9 +351,9 @@ def animation(ts, curves: dict[str, np.ndarray], path: Path, stride: int = 3) ->
             clock.set_text(f"t = {ts[k]:.1f} s")
         return []
 
-    FuncAnimation(fig, draw, frames=frames).save(
-        path, writer=PillowWriter(fps=max(1, int(round(1.0 / (ts[1] - ts[0]) / stride))))
-    )
+    fps = max(1, int(round(1.0 / (ts[1] - ts[0]) / stride)))
+    with lz.atomic_path(path) as temporary:
+        FuncAnimation(fig, draw, frames=frames).save(temporary, writer=PillowWriter(fps=fps))
     return path
 
 
