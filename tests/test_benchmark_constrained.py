@@ -7,7 +7,6 @@ network, and the exact chain in angles rolled out through the angle models' path
 score at the order of the chaos floor, which itself must be small and positive.
 """
 
-import dataclasses
 import json
 import math
 import pathlib
@@ -20,18 +19,24 @@ import lagrangian_zoo as lz
 import numpy as np
 import pytest
 
-from helpers import run_benchmark
-
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPT = BENCHMARKS / "constrained.py"
 sys.path.insert(0, str(BENCHMARKS))
 import constrained  # noqa: E402
 
 
-SMALL = dataclasses.replace(
-    constrained.QUICK, train_trajectories=2, test_trajectories=6, trajectory_time=1.0
-)
+# The quick mode's own settings: its data programs are then compiled once, for the fixture,
+# and read from the session's compilation cache by the quick run.
+SMALL = constrained.QUICK
+
+
+class Linear(eqx.Module):
+    """`V(x) = w . x`, in place of a model's potential network."""
+
+    weights: jax.Array
+
+    def __call__(self, x):
+        return x @ self.weights
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +77,9 @@ def test_exact_models_score_at_the_chaos_floor(two_links):
     floor = constrained.score(two_links.perturbed, two_links.truth, two_links.test_ts)
     masses = np.asarray(system.masses)
 
-    def gravity(q):
-        return jnp.sum(jnp.asarray(masses) * q.reshape(n, 2)[:, 1])
+    # The potential m g y of every bob (unit gravity) as weights on the positions: the exact
+    # and the wrong model below differ only in these arrays, so they share one program.
+    gravity = Linear(jnp.stack([jnp.zeros(n), jnp.asarray(masses)], 1).reshape(-1))
 
     constraints = system.constraints
     model = lz.models.CLNN(
@@ -96,8 +102,12 @@ def test_exact_models_score_at_the_chaos_floor(two_links):
     view = constrained.model_view("hnn", system, two_links.truth)
     back = constrained.to_cartesian(system, view, canonical=True)
     np.testing.assert_allclose(back, two_links.truth, atol=1e-10)
+    # The CHNN reads the bobs' momenta m v: the true masses' momenta, by hand.
+    view = constrained.model_view("chnn", system, two_links.truth)
+    np.testing.assert_allclose(view[..., 2 * n :: 2], masses * two_links.truth[..., 2 * n :: 2])
+    np.testing.assert_allclose(view[..., : 2 * n], two_links.truth[..., : 2 * n])
     # A wrong model is seen: a CLNN with gravity doubled.
-    wrong = eqx.tree_at(lambda m: m.potential_network, model, lambda q: 2 * gravity(q))
+    wrong = eqx.tree_at(lambda m: m.potential_network, model, Linear(2 * gravity.weights))
     prediction = constrained.model_rollout(
         "clnn", wrong, system, two_links.test_y0, two_links.test_ts, SMALL
     )
@@ -108,11 +118,12 @@ def test_exact_models_score_at_the_chaos_floor(two_links):
 
 
 def test_quick_mode_writes_every_experiment(tmp_path):
-    run_benchmark(SCRIPT, tmp_path)
+    # In this process, so that it reuses the programs the tests above compiled (its data's).
+    assert constrained.main(["--quick", "--out", str(tmp_path)]) == 0
     document = json.loads((tmp_path / "constrained.json").read_text())
     assert document["mode"] == "quick" and not document["partial"]
     chains = [r for r in document["rows"] if r["experiment"] == "chains"]
-    assert {(r["links"], r["model"]) for r in chains} == {(2, "clnn"), (2, "node")}
+    assert {(r["links"], r["model"]) for r in chains} == {(2, "clnn")}
     for row in chains:
         assert math.isfinite(row["geometric_mean"]) and row["geometric_mean"] > 0
         assert 0 < row["chaos_floor"] < 1e-2
@@ -123,3 +134,21 @@ def test_quick_mode_writes_every_experiment(tmp_path):
     assert {(r["model"], r["links"]) for r in cost} == {("clnn", 2)}
     assert all(r["seconds_per_training_step"] > 0 for r in cost)
     assert (tmp_path / "constrained_error.png").exists()
+
+
+def test_full_plan_puts_the_published_comparisons_first():
+    plan = constrained.plan_runs(constrained.FULL)
+    assert plan[:6] == [
+        ("chains", "clnn", 2, 0),
+        ("chains", "chnn", 2, 0),
+        ("chains", "clnn", 3, 0),
+        ("chains", "chnn", 3, 0),
+        ("zero_shot", "shared_clnn", 3, 0),
+        ("zero_shot", "shared_clnn", 10, 0),
+    ]
+    # Every run once: 6 models x 3 chains x 3 seeds, 2 zero-shot trainings x 3 seeds, and the
+    # cost of 4 models on 4 chains.
+    assert len(plan) == len(set(plan)) == 54 + 6 + 16
+    assert {("cost", m, n, 0) for m in ("clnn", "chnn", "lnn", "hnn") for n in (6, 10)} <= set(
+        plan
+    )
