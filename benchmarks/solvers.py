@@ -499,9 +499,10 @@ def main(argv=None) -> int:
             )
             config["wall_seconds"] = round(time.perf_counter() - started, 1)
             write(directory, args.mode, config, rows, partial=True)
-    finished = {(r["experiment"], r["system"], r["solver"], r["dt"]) for r in rows} >= set(
-        plan(settings)
-    )
+    order = {key: index for index, key in enumerate(plan(settings))}
+    # Rows merged from slices run by other processes (`--systems`) take the plan's order.
+    rows.sort(key=lambda r: order.get((r["experiment"], r["system"], r["solver"], r["dt"]), 1e9))
+    finished = {(r["experiment"], r["system"], r["solver"], r["dt"]) for r in rows} >= set(order)
     write(directory, args.mode, config, rows, partial=not finished)
     drawn = figure(rows, directory / f"{NAME}.png")
     if drawn is not None and args.mode == "full" and args.out is None:
