@@ -1155,6 +1155,11 @@ def main(argv: list[str] | None = None) -> int:
     full_plan: list[tuple] = []
     for seed in range(config.seeds):
         full_plan += [("one_orbit", name, None, seed) for name in config.orbit_models]
+        full_plan += [
+            ("zero_shot", name, config.train_bodies, seed) for name in config.zero_shot_models
+        ]
+    # The models trained on other body counts after every zero-shot one (the slowest runs).
+    for seed in range(config.seeds):
         for name in config.zero_shot_models:
             natives = config.test_bodies if config.native else ()
             if name in PRIOR:
@@ -1162,8 +1167,7 @@ def main(argv: list[str] | None = None) -> int:
                 # where the goal compares them.
                 natives = tuple(n for n in natives if n == max(config.test_bodies))
             full_plan += [
-                ("zero_shot", name, n, seed)
-                for n in dict.fromkeys((config.train_bodies, *natives))
+                ("zero_shot", name, n, seed) for n in natives if n != config.train_bodies
             ]
     # Complete only when every run of the full plan is in, whatever subset this run trains
     # (--experiments, --models, --max-minutes).
