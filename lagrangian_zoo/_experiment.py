@@ -24,10 +24,12 @@ from . import metrics, plots, systems
 from ._canonical_stream import CanonicalStream
 from ._checkpoint import load_model, save_model
 from ._data import Dataset, generate_dataset, parameters_of, StateStream
+from ._input_data import InputDataset
 from ._io import atomic_write
 from ._mechanics import energy_along
 from ._rollout import cast_floating, rollout
 from ._training import fit
+from ._trajectory_file import is_trajectory_file, load_trajectories, Trajectories
 from ._validation import non_negative_number, positive_int, positive_number
 from .models import get as get_model
 from .models._registry import model_class
@@ -187,8 +189,10 @@ def build_system(config: TrainConfig):
     return systems.get(config.system, **system_parameters(config.system, config.system_params))
 
 
-def build_model(config: TrainConfig, system, key: PRNGKeyArray):
-    """The untrained model a config names, sized for `system`."""
+def build_model(config: TrainConfig, system, key: PRNGKeyArray, inputs: int = 0):
+    """The untrained model a config names, sized for `system`; with `inputs`, a model that
+    reads inputs beside the state takes that many (a Lagrangian model takes generalised forces
+    without being told)."""
     kwargs = dict(config.model_kwargs, width=config.width, depth=config.depth)
     if config.activation is not None:
         kwargs["activation"] = config.activation
@@ -196,6 +200,8 @@ def build_model(config: TrainConfig, system, key: PRNGKeyArray):
     # A constrained model (CLNN, CHNN) takes the system's known constraints: without them it
     # would assume a chain of unit rods from the origin.
     parameters = inspect.signature(model_class(config.model)).parameters
+    if inputs and "inputs" in parameters:
+        kwargs.setdefault("inputs", inputs)
     if "constraints" in parameters and getattr(system, "constraints", None) is not None:
         kwargs.setdefault("constraints", system.constraints)
         kwargs.setdefault("dimension", system.constraints.dimension)
@@ -261,6 +267,29 @@ def _data_file(data: Any) -> Path | None:
     return path
 
 
+def _inputs_file(data: Any) -> Trajectories | None:
+    """The measured trajectories with inputs that `data` names (a file in the format of
+    `lz.save_trajectories` with `u`), or `None`."""
+    path = data if isinstance(data, Path) else _data_file(data)
+    if path is None or not is_trajectory_file(path):
+        return None
+    record = load_trajectories(path)
+    return record if record.u is not None else None
+
+
+def _trajectory_settings(record: Trajectories) -> dict[str, Any]:
+    """The run settings a file of trajectories with inputs fixes (as `dataset_settings`)."""
+    out: dict[str, Any] = {"trajectories": record.q.shape[0], "samples": record.t.shape[0]}
+    span = float(record.t[-1] - record.t[0])
+    if math.isfinite(span) and span > 0:
+        out["t_end"] = span
+    if isinstance(record.metadata.get("system"), str):
+        out["system"] = record.metadata["system"]
+    if isinstance(record.metadata.get("parameters"), dict):
+        out["system_params"] = record.metadata["parameters"]
+    return out
+
+
 def settings_from_dataset(settings: dict[str, Any]) -> dict[str, Any]:
     """Run settings completed from the dataset file they train on, which is their source of truth.
 
@@ -273,7 +302,11 @@ def settings_from_dataset(settings: dict[str, Any]) -> dict[str, Any]:
     path = _data_file(settings.get("data"))
     if path is None:
         return dict(settings)
-    fixed = dataset_settings(Dataset.load(path))
+    record = _inputs_file(path)
+    if record is not None:
+        fixed = _trajectory_settings(record)
+    else:
+        fixed = dataset_settings(Dataset.load(path))
     conflicts = _conflicts(settings, fixed)
     if conflicts:
         raise ValueError(
@@ -330,8 +363,38 @@ def build_data(config: TrainConfig, system, model, key: PRNGKeyArray):
         )
     path = _data_file(config.data)
     assert path is not None
+    if _inputs_file(path) is not None:
+        return _input_data(config, system, model, path)
     data = Dataset.load(path)
     _check_dataset_file(config, system, model, data, path)
+    return data
+
+
+def _input_data(config: TrainConfig, system, model, path: Path) -> InputDataset:
+    """Measured trajectories with inputs, checked against the run's system and model: the
+    model learns the field under the recorded inputs (`lz.InputDataset`)."""
+    data = InputDataset.load(path)
+    if data.dof != system.dof:
+        raise ValueError(
+            f"the trajectories {str(path)!r} have dof={data.dof}, but the system "
+            f"{config.system!r} has dof={system.dof}."
+        )
+    conflicts = _conflicts(
+        {**config.to_dict(), "system_params": parameters_of(system)},
+        _trajectory_settings(load_trajectories(path)),
+    )
+    if conflicts:
+        raise ValueError(
+            f"the trajectories {str(path)!r} were recorded with other settings than the "
+            f"run's: {'; '.join(conflicts)}. Build the run's settings from the file with "
+            "settings_from_dataset (the command line does), or use another file."
+        )
+    if model.coordinates != "velocity":
+        raise ValueError(
+            f"the model {config.model!r} learns from {model.coordinates} states, but the "
+            f"trajectories {str(path)!r} hold positions and velocities under inputs; train a "
+            "Lagrangian model (lnn, delan) or the baseline on them."
+        )
     return data
 
 
@@ -525,10 +588,11 @@ def _train_in_precision(
     # Everything that can refuse the settings runs before anything is written.
     system = build_system(config)
     model_key, data_key, train_key = jax.random.split(jax.random.key(config.seed), 3)
-    model = build_model(config, system, model_key)
+    recorded = _inputs_file(config.data)
+    model = build_model(config, system, model_key, inputs=recorded.inputs if recorded else 0)
     data = build_data(config, system, model, data_key)
     held_out = build_held_out_data(config, system, model, jax.random.fold_in(data_key, 1))
-    if isinstance(data, Dataset):
+    if isinstance(data, (Dataset, InputDataset)):
         # A dataset file keeps the dtype it was saved in; the run's is the config's.
         data = cast_floating(data, jnp.float64 if config.float64 else jnp.float32)
 

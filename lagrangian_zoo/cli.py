@@ -669,8 +669,8 @@ def inspect_data(
 
     A file of measured trajectories is checked field by field (see the format on the docs'
     page "Forces and control"); an error names the field, the shape that came and the shape
-    expected. `train --data FILE` takes a file without inputs; one with inputs trains through
-    `lz.InputDataset.load` in Python.
+    expected. `train --data FILE` trains on either: on a file with inputs, a Lagrangian model
+    (lnn, delan) takes them as generalised forces and the baseline reads them beside the state.
     """
     import numpy as np
 
