@@ -75,22 +75,40 @@ def test_train_learns_the_field_under_the_recorded_inputs(arm_file, tmp_path, mo
     history = json.loads((out / "history.json").read_text())["train_loss"]
     assert np.all(np.isfinite(history)) and history[-1] < 0.5 * history[0], history
 
-    trained = lz.load_model(out / "model.lzm")
-    if model == "baseline":
-        assert trained.inputs == 2
     # The trained model's accelerations under the recorded torques are closer to the arm's
     # than zero is, and than its own with the torques left out: it learned, and reads them.
-    _, _, (q, q_t, q_tt, u) = arm_file
-    states = jnp.concatenate([q, q_t], axis=-1).reshape(-1, 4)
-    field = jax.vmap(lambda y, f: lz.vector_field_with_inputs(trained, 0.0, y, f))(
-        states, u.reshape(-1, 2)
+    # Scored in a process of its own too, as a user would load the run (a CI run's xdist
+    # worker, after hundreds of other files' programs, crashed in XLA compiling this).
+    scores = subprocess.run(
+        [sys.executable, "-c", SCORE, str(out / "model.lzm"), str(arm_file[0])],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
     )
-    error = jnp.mean((field[:, 2:] - q_tt.reshape(-1, 2)) ** 2)
-    zeroed = jax.vmap(lambda y, f: lz.vector_field_with_inputs(trained, 0.0, y, 0 * f))(
-        states, u.reshape(-1, 2)
-    )
-    assert error < jnp.mean((zeroed[:, 2:] - q_tt.reshape(-1, 2)) ** 2)
-    assert error < 0.5 * jnp.mean(q_tt**2), (error, jnp.mean(q_tt**2))
+    assert scores.returncode == 0, scores.stderr[-3000:]
+    inputs, error, zeroed, scale = json.loads(scores.stdout.strip().splitlines()[-1])
+    if model == "baseline":
+        assert inputs == 2
+    assert error < zeroed, (error, zeroed)
+    assert error < 0.5 * scale, (error, scale)
+
+
+# Loads a trained run's model and scores its accelerations on the file's recorded motion:
+# prints [model inputs, MSE, MSE with the torques set to zero, mean squared acceleration].
+SCORE = """
+import json, sys
+import jax, jax.numpy as jnp, lagrangian_zoo as lz
+jax.config.update("jax_enable_x64", True)
+model = lz.load_model(sys.argv[1])
+record = lz.load_trajectories(sys.argv[2])
+states = jnp.concatenate([record.q, record.q_t], axis=-1).reshape(-1, 4)
+u, q_tt = jnp.asarray(record.u).reshape(-1, 2), jnp.asarray(record.q_tt).reshape(-1, 2)
+def mse(inputs):
+    field = jax.vmap(lambda y, f: lz.vector_field_with_inputs(model, 0.0, y, f))(states, inputs)
+    return float(jnp.mean((field[:, 2:] - q_tt) ** 2))
+print(json.dumps([getattr(model, "inputs", 0), mse(u), mse(0 * u), float(jnp.mean(q_tt**2))]))
+"""
 
 
 def test_a_model_of_canonical_states_is_refused(arm_file, tmp_path):
