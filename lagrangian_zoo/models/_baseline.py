@@ -10,6 +10,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 from .._validation import positive_int
 from ._base import AbstractDynamics, check_choice, COORDINATES, split_model_state
 from ._construction import constructor_config, hidden_mlp, init_network_options
+from ._driven import checked_control, DrivenModel
 from ._mlp import MLP
 from ._normaliser import as_periodic, Normaliser
 
@@ -138,7 +139,7 @@ class Baseline(AbstractDynamics):
             )
         return u
 
-    def driven(self, control: Any) -> "DrivenBaseline":
+    def driven(self, control: Any) -> DrivenModel:
         """The vector field of the model under a control law.
 
         **Arguments:**
@@ -153,30 +154,4 @@ class Baseline(AbstractDynamics):
             raise TypeError(
                 "Baseline: this model takes no inputs; build it with inputs=m to drive it."
             )
-        if not callable(control):
-            control = jnp.asarray(control)
-            if control.shape != (self.inputs,):
-                raise ValueError(
-                    f"Baseline with inputs={self.inputs}: `control` must be a callable u(t, y) "
-                    f"or an input of shape ({self.inputs},), got shape {control.shape}."
-                )
-        return DrivenBaseline(self, control)
-
-
-class DrivenBaseline(eqx.Module):
-    """A [`lagrangian_zoo.models.Baseline`][] with inputs under a control law: what its
-    `driven` method returns. `f(t, y, args)` is `model(t, y, control)`."""
-
-    model: Baseline
-    control: Any
-
-    @property
-    def dof(self) -> int:
-        """The model's degrees of freedom."""
-        return self.model.dof
-
-    def __call__(
-        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
-    ) -> Float[Array, " state"]:
-        del args
-        return self.model(t, y, self.control)
+        return DrivenModel(self, checked_control("Baseline", self.inputs, control))

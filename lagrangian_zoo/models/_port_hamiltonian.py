@@ -11,6 +11,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
 from .._validation import flag, positive_int
 from ._base import AbstractEnergyModel, check_choice, check_dof, split_model_state
+from ._driven import checked_control, DrivenModel
 from ._mlp import check_activation, check_init, check_size, MLP
 from ._normaliser import as_periodic, Normaliser
 from ._triangular import lower_triangular, triangular_size
@@ -281,7 +282,7 @@ class PortHamiltonian(AbstractEnergyModel):
             u = args
         return self.vector_field(x, u)
 
-    def driven(self, control: Any) -> "DrivenPortHamiltonian":
+    def driven(self, control: Any) -> DrivenModel:
         """The vector field of the model under a control law.
 
         **Arguments:**
@@ -292,33 +293,5 @@ class PortHamiltonian(AbstractEnergyModel):
         **Returns:** a vector field `f(t, x, args) -> dx/dt` for [`lagrangian_zoo.rollout`][]
         (its `args` unused).
         """
-        if not callable(control):
-            control = jnp.asarray(control)
-            if control.shape != (self.inputs,):
-                raise ValueError(
-                    f"PortHamiltonian with inputs={self.inputs}: `control` must be a callable "
-                    f"u(t, x) or an input of shape ({self.inputs},), got shape {control.shape}."
-                )
-        return DrivenPortHamiltonian(self, control)
-
-
-class DrivenPortHamiltonian(eqx.Module):
-    """A [`lagrangian_zoo.models.PortHamiltonian`][] under a control law: what its `driven`
-    method returns. `f(t, x, args)` is `model(t, x, u)` with `u = control(t, x)` (or the
-    constant)."""
-
-    model: PortHamiltonian
-    control: Any
-
-    @property
-    def dof(self) -> int:
-        """The model's degrees of freedom."""
-        return self.model.dof
-
-    def __call__(
-        self, t: Float[ArrayLike, ""], y: Float[ArrayLike, " state"], args: PyTree
-    ) -> Float[Array, " state"]:
-        del args
-        y = jnp.asarray(y)
-        u = self.control(t, y) if callable(self.control) else self.control
-        return self.model(t, y, jnp.asarray(u))
+        control = checked_control("PortHamiltonian", self.inputs, control, state="x")
+        return DrivenModel(self, control)
