@@ -548,6 +548,18 @@ def run_zero_shot(trained_on: int, seed: int, config: Config, data: dict[int, Ch
 # Cost against length
 
 
+@eqx.filter_jit
+def window_loss_and_grad(model, source, view):
+    """One training step's work of the rollout-window loss (value and gradient), compiled
+    once per model and chain length at module level."""
+
+    def loss(model):
+        prediction = source.predict(model, view[:, 0])
+        return jnp.mean((prediction - view) ** 2)
+
+    return eqx.filter_value_and_grad(loss)(model)
+
+
 def run_cost(name: str, links: int, config: Config) -> dict:
     """Seconds per training step and per rollout step of model `name` on `links` links."""
     system = chain(links)
@@ -564,15 +576,9 @@ def run_cost(name: str, links: int, config: Config) -> dict:
         lz.Dataset(ts=jnp.asarray(window_ts), y=view, dy=view), config.chunk
     )
 
-    @eqx.filter_jit
-    def step(model, source=source, view=view):
-        def loss(model):
-            prediction = source.predict(model, view[:, 0])
-            return jnp.mean((prediction - view) ** 2)
-
-        return eqx.filter_value_and_grad(loss)(model)
-
-    training = _common.time_call(lambda: step(model), config.cost_repeats)
+    training = _common.time_call(
+        lambda: window_loss_and_grad(model, source, view), config.cost_repeats
+    )
     rollout_steps = 50
     rollout = _common.time_call(
         lambda: lz.rollout(
